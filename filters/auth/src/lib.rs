@@ -1,0 +1,1 @@
+//! The auth filter (not yet implemented).

@@ -1,0 +1,235 @@
+//! Byte-safe header maps with recorded edits.
+//!
+//! Header values are bytes: a client may send anything, and non-UTF-8 values must never panic a
+//! filter. Logic reads a [`HeaderMap`] and edits it; the edits are recorded and the adapter applies
+//! them to the host after the callback returns, so logic stays a pure function of its inputs.
+
+/// One change to a header map, applied by the adapter in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderEdit {
+    /// Replace every value of the header with this one (adds it if absent).
+    Set(String, Vec<u8>),
+    /// Add one more value.
+    Add(String, Vec<u8>),
+    /// Remove every value of the header.
+    Remove(String),
+}
+
+/// A header map as the host delivered it (lowercase names, values in order), plus the edits the
+/// logic made to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderMap {
+    pairs: Vec<(String, Vec<u8>)>,
+    edits: Vec<HeaderEdit>,
+}
+
+/// Whether a value may be emitted as a header value: no CR, LF or NUL.
+pub fn is_safe_value(value: &[u8]) -> bool {
+    !value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0))
+}
+
+/// Whether a name is a valid lowercase header name (an RFC 9110 token, or a pseudo-header).
+pub fn is_valid_name(name: &str) -> bool {
+    let body = name.strip_prefix(':').unwrap_or(name);
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || b"!#$%&'*+-.^_`|~".contains(&b)
+        })
+}
+
+impl HeaderMap {
+    /// A map of the given pairs; names are lowercased as the host would deliver them.
+    pub fn from_pairs<N: Into<String>, V: Into<Vec<u8>>>(
+        pairs: impl IntoIterator<Item = (N, V)>,
+    ) -> Self {
+        Self {
+            pairs: pairs
+                .into_iter()
+                .map(|(n, v)| (n.into().to_ascii_lowercase(), v.into()))
+                .collect(),
+            edits: Vec::new(),
+        }
+    }
+
+    /// The first value of `name`, as Envoy's `get_header_map_value` returns it.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.pairs
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// The first value of `name` if it is valid UTF-8.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// How many times `name` occurs.
+    pub fn count(&self, name: &str) -> usize {
+        self.pairs
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
+    }
+
+    /// Whether `name` occurs at all.
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// All pairs in order, as they are now (edits included).
+    pub fn pairs(&self) -> &[(String, Vec<u8>)] {
+        &self.pairs
+    }
+
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// Whether the map has no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// `:path`, the request target as the router sees it.
+    pub fn path(&self) -> Option<&[u8]> {
+        self.get(":path")
+    }
+
+    /// `:method`.
+    pub fn method(&self) -> Option<&[u8]> {
+        self.get(":method")
+    }
+
+    /// `:authority`.
+    pub fn authority(&self) -> Option<&[u8]> {
+        self.get(":authority")
+    }
+
+    /// `:status` of a response, parsed.
+    pub fn status(&self) -> Option<u16> {
+        self.get_str(":status").and_then(|s| s.parse().ok())
+    }
+
+    /// Replaces every value of `name` with `value`.
+    ///
+    /// A value with CR, LF or NUL, or an invalid name, is never emitted: the edit is dropped and
+    /// a warning logged (without the value, which may be secret). Returns whether it was applied.
+    pub fn set(&mut self, name: &str, value: impl Into<Vec<u8>>) -> bool {
+        let value = value.into();
+        if !Self::check(name, &value) {
+            return false;
+        }
+        let name = name.to_ascii_lowercase();
+        self.pairs.retain(|(n, _)| *n != name);
+        self.pairs.push((name.clone(), value.clone()));
+        self.edits.push(HeaderEdit::Set(name, value));
+        true
+    }
+
+    /// Adds a value to `name`, keeping the existing ones. Same checks as [`HeaderMap::set`].
+    pub fn add(&mut self, name: &str, value: impl Into<Vec<u8>>) -> bool {
+        let value = value.into();
+        if !Self::check(name, &value) {
+            return false;
+        }
+        let name = name.to_ascii_lowercase();
+        self.pairs.push((name.clone(), value.clone()));
+        self.edits.push(HeaderEdit::Add(name, value));
+        true
+    }
+
+    /// Removes every value of `name`. Recorded only if the header was present.
+    pub fn remove(&mut self, name: &str) {
+        let name = name.to_ascii_lowercase();
+        let before = self.pairs.len();
+        self.pairs.retain(|(n, _)| *n != name);
+        if self.pairs.len() != before {
+            self.edits.push(HeaderEdit::Remove(name));
+        }
+    }
+
+    /// The edits made so far, in order.
+    pub fn edits(&self) -> &[HeaderEdit] {
+        &self.edits
+    }
+
+    /// Takes the recorded edits, leaving none.
+    pub fn take_edits(&mut self) -> Vec<HeaderEdit> {
+        std::mem::take(&mut self.edits)
+    }
+
+    fn check(name: &str, value: &[u8]) -> bool {
+        if !is_valid_name(&name.to_ascii_lowercase()) {
+            log::warn!("refusing to emit header with invalid name {name:?}");
+            return false;
+        }
+        if !is_safe_value(value) {
+            log::warn!("refusing to emit header {name}: value contains CR, LF or NUL");
+            return false;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_bytes_without_utf8() {
+        let h = HeaderMap::from_pairs([
+            ("X-Forwarded-For", b"1 \xC0\xA7\xC0\xA2".to_vec()),
+            ("a", b"1".to_vec()),
+            ("a", b"2".to_vec()),
+        ]);
+        assert_eq!(h.get("x-forwarded-for"), Some(&b"1 \xC0\xA7\xC0\xA2"[..]));
+        assert_eq!(h.get_str("x-forwarded-for"), None, "non-UTF-8 is not a str");
+        assert_eq!(h.get("A"), Some(&b"1"[..]), "first value wins, names are case-blind");
+        assert_eq!(h.count("a"), 2);
+    }
+
+    #[test]
+    fn records_edits_in_order() {
+        let mut h = HeaderMap::from_pairs([("x-consumer", "forged"), ("keep", "1")]);
+        h.remove("x-consumer");
+        h.remove("absent");
+        assert!(h.set("X-Consumer", "alice"));
+        assert!(h.add("x-group", "a"));
+        assert_eq!(
+            h.take_edits(),
+            vec![
+                HeaderEdit::Remove("x-consumer".into()),
+                HeaderEdit::Set("x-consumer".into(), b"alice".to_vec()),
+                HeaderEdit::Add("x-group".into(), b"a".to_vec()),
+            ]
+        );
+        assert_eq!(h.get_str("x-consumer"), Some("alice"));
+        assert!(h.edits().is_empty());
+    }
+
+    #[test]
+    fn never_emits_unsafe_values_or_names() {
+        let mut h = HeaderMap::default();
+        for bad in [&b"a\r\nb"[..], b"a\nb", b"a\0b"] {
+            assert!(!h.set("x", bad), "value {bad:?} must be refused");
+            assert!(!h.add("x", bad), "value {bad:?} must be refused");
+        }
+        for bad in ["", "a b", "x:y", "é"] {
+            assert!(!h.set(bad, "v"), "name {bad:?} must be refused");
+        }
+        assert!(h.edits().is_empty());
+        assert!(h.is_empty());
+    }
+}

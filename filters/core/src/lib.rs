@@ -1,0 +1,40 @@
+//! Shared core of the gateway filters.
+//!
+//! Every filter is written as plain logic against the types here and compiles and tests natively:
+//!
+//! - [`Plugin`] and [`Stream`]: the filter's per-VM state and per-request logic. Each callback takes
+//!   values in ([`HeaderMap`], body bytes) and returns a [`Decision`].
+//! - [`Host`]: the small typed port for effects that cannot be values (time, shared data with CAS,
+//!   metrics, HTTP callouts, properties). [`FakeHost`] implements it for native tests;
+//!   the proxy-wasm implementation lives in the adapter.
+//! - [`LocalReply`] and [`Problem`]: local responses with RFC 9457 `application/problem+json` bodies.
+//! - [`config`]: JSON configuration parsing whose errors name the offending field.
+//! - `adapter` (wasm32 only): the one generic proxy-wasm adapter; a filter's glue is the single line
+//!   [`export_plugin!`].
+
+pub mod config;
+pub mod headers;
+pub mod host;
+pub mod plugin;
+pub mod reply;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fake;
+
+#[cfg(target_arch = "wasm32")]
+pub mod adapter;
+
+pub use config::ConfigError;
+#[cfg(not(target_arch = "wasm32"))]
+pub use fake::FakeHost;
+pub use headers::{HeaderEdit, HeaderMap};
+pub use host::{
+    CallFailure, CallResponse, HeaderKind, Host, HostError, HttpCall, MetricId, MetricKind,
+    SharedValue,
+};
+pub use plugin::{Decision, Plugin, Stream};
+pub use reply::{LocalReply, Problem};
+
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub use proxy_wasm;

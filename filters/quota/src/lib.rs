@@ -1,0 +1,1 @@
+//! The quota filter (not yet implemented).

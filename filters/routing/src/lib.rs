@@ -1,0 +1,1 @@
+//! The routing filter (not yet implemented).

@@ -1,0 +1,1 @@
+//! host-test (not yet implemented).
