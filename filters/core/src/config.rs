@@ -35,7 +35,10 @@ pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     if bytes.len() > MAX_CONFIG_BYTES {
         return Err(ConfigError::new(
             ".",
-            format!("configuration is {} bytes, over the {MAX_CONFIG_BYTES}-byte cap", bytes.len()),
+            format!(
+                "configuration is {} bytes, over the {MAX_CONFIG_BYTES}-byte cap",
+                bytes.len()
+            ),
         ));
     }
     let trimmed = bytes.iter().all(|b| b.is_ascii_whitespace());
@@ -44,7 +47,12 @@ pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        ConfigError::new(if path.is_empty() { ".".into() } else { path }, inner.to_string())
+        let field = if path.is_empty() || path == "?" {
+            ".".into()
+        } else {
+            path
+        };
+        ConfigError::new(field, inner.to_string())
     })?;
     de.end()
         .map_err(|e| ConfigError::new(".", format!("trailing characters: {e}")))?;
@@ -91,11 +99,31 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let cases: &[(&str, &str, &str)] = &[
-            (r#"{"plans":[{"name":"a","limit":"x"}]}"#, "plans[0].limit", "invalid type"),
-            (r#"{"plans":[{"name":"a","limit":1,"extra":1}]}"#, "plans[0].extra", "unknown field"),
-            (r#"{"plans":[{"name":"a","limit":1,"limit":2}]}"#, "plans[0]", "duplicate field `limit`"),
-            (r#"{"plans":[{"name":"a","limit":-1}]}"#, "plans[0].limit", "invalid value"),
-            (r#"{"plans":[{"name":"a"}]}"#, "plans[0]", "missing field `limit`"),
+            (
+                r#"{"plans":[{"name":"a","limit":"x"}]}"#,
+                "plans[0].limit",
+                "invalid type",
+            ),
+            (
+                r#"{"plans":[{"name":"a","limit":1,"extra":1}]}"#,
+                "plans[0].extra",
+                "unknown field",
+            ),
+            (
+                r#"{"plans":[{"name":"a","limit":1,"limit":2}]}"#,
+                "plans[0]",
+                "duplicate field `limit`",
+            ),
+            (
+                r#"{"plans":[{"name":"a","limit":-1}]}"#,
+                "plans[0].limit",
+                "invalid value",
+            ),
+            (
+                r#"{"plans":[{"name":"a"}]}"#,
+                "plans[0]",
+                "missing field `limit`",
+            ),
             ("", ".", "missing field `plans`"),
             ("{", ".", "EOF"),
             (r#"{"plans":[]} x"#, ".", "trailing"),

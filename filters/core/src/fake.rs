@@ -90,7 +90,10 @@ impl FakeHost {
 
     /// The value of a counter or gauge by name.
     pub fn metric(&self, name: &str) -> Option<i64> {
-        self.metrics.iter().find(|m| m.name == name).map(|m| m.value)
+        self.metrics
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.value)
     }
 
     /// The samples of a histogram by name.
@@ -212,7 +215,10 @@ mod tests {
         a.set_shared("k", b"1", None).unwrap();
         let v = b.get_shared("k").unwrap().unwrap();
         a.set_shared("k", b"2", Some(v.cas)).unwrap();
-        assert_eq!(b.set_shared("k", b"3", Some(v.cas)), Err(HostError::CasMismatch));
+        assert_eq!(
+            b.set_shared("k", b"3", Some(v.cas)),
+            Err(HostError::CasMismatch)
+        );
         assert_eq!(b.get_shared("k").unwrap().unwrap().data, b"2");
     }
 

@@ -33,9 +33,7 @@ pub fn is_valid_name(name: &str) -> bool {
     let body = name.strip_prefix(':').unwrap_or(name);
     !body.is_empty()
         && body.bytes().all(|b| {
-            b.is_ascii_lowercase()
-                || b.is_ascii_digit()
-                || b"!#$%&'*+-.^_`|~".contains(&b)
+            b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
         })
 }
 
@@ -196,7 +194,11 @@ mod tests {
         ]);
         assert_eq!(h.get("x-forwarded-for"), Some(&b"1 \xC0\xA7\xC0\xA2"[..]));
         assert_eq!(h.get_str("x-forwarded-for"), None, "non-UTF-8 is not a str");
-        assert_eq!(h.get("A"), Some(&b"1"[..]), "first value wins, names are case-blind");
+        assert_eq!(
+            h.get("A"),
+            Some(&b"1"[..]),
+            "first value wins, names are case-blind"
+        );
         assert_eq!(h.count("a"), 2);
     }
 

@@ -103,7 +103,13 @@ impl HttpCall {
     }
 
     /// A POST of `body` to `path` on `upstream`.
-    pub fn post(upstream: &str, path: &str, content_type: &str, body: Vec<u8>, timeout: Duration) -> Self {
+    pub fn post(
+        upstream: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Self {
         Self {
             upstream: upstream.to_owned(),
             headers: vec![

@@ -151,13 +151,19 @@ mod tests {
         )
         .header("Retry-After", "7");
         assert_eq!(reply.status, 429);
-        assert_eq!(reply.get_header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            reply.get_header("content-type"),
+            Some("application/problem+json")
+        );
         assert_eq!(reply.get_header("retry-after"), Some("7"));
         assert_eq!(reply.details, "gateway_quota_exceeded");
         let body: Value = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(body["type"], "urn:gateway:problem:quota-exceeded");
         assert_eq!(body["title"], "Quota exceeded");
-        assert_eq!(body["status"], 429, "extensions cannot override standard members");
+        assert_eq!(
+            body["status"], 429,
+            "extensions cannot override standard members"
+        );
         assert_eq!(body["detail"], "limit \"per-minute\" of plan gold");
         assert_eq!(body["limit"], "per-minute");
     }

@@ -1,0 +1,1 @@
+//! The generic proxy-wasm adapter (in progress).
