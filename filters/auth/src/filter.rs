@@ -316,3 +316,9 @@ impl Stream for AuthStream {
         decision
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests;
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod jwks_tests;
