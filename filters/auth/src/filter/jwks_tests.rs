@@ -1,6 +1,7 @@
 //! Remote JWKS through the filter with FakeHost: cold-start fetch while the stream is paused,
 //! one fetch serving every worker through shared data, background refresh on tick, refetch on
 //! an unknown `kid` at a bounded rate, stale keys on errors, 503 when no keys can be had.
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::rc::Rc;
 use std::time::Duration;

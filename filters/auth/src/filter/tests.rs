@@ -1,5 +1,6 @@
 //! Filter tests through `Plugin`/`Stream` with `FakeHost`: API keys, rules, ACLs, identity,
 //! JWT (inline keys), basic and HMAC credentials, and every refusal's reply and metric.
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::rc::Rc;
 use std::time::Duration;
