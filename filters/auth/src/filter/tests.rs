@@ -659,3 +659,61 @@ fn hmac_signed_requests_with_body_digest() {
         .unwrap()
         .starts_with("Signature realm=\"gateway\""));
 }
+
+#[test]
+fn many_and_huge_headers_are_handled() {
+    let mut host = FakeHost::new();
+    let p = plugin(&example(), &mut host);
+    let huge = "k".repeat(64 * 1024);
+    let noise: Vec<(String, String)> = (0..150)
+        .map(|i| (format!("x-noise-{i}"), "v".repeat(100)))
+        .collect();
+    let mut extra: Vec<(&str, &str)> = noise
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    extra.push(("x-api-key", "alice-key-123"));
+    assert_eq!(
+        run(&p, &mut host, &mut req("GET", "/v1/x", &extra)),
+        Decision::Continue,
+        "150 headers"
+    );
+    let bearer = format!("Bearer {huge}");
+    let basic = format!("Basic {huge}");
+    let sig = format!("Signature {huge}");
+    let cookie = format!("access_token={huge}");
+    let path = format!("/v1/x?api_key={huge}");
+    let cases: Vec<HeaderMap> = vec![
+        req("GET", "/v1/x", &[("x-api-key", &huge)]),
+        req("GET", "/v1/x", &[("authorization", &bearer)]),
+        req("GET", "/v1/x", &[("authorization", &basic)]),
+        req("GET", "/v1/x", &[("authorization", &sig)]),
+        req("GET", "/v1/x", &[("cookie", &cookie)]),
+        req("GET", &path, &[]),
+        HeaderMap::from_pairs([
+            (":method", b"GET".to_vec()),
+            (":path", b"/v1/x".to_vec()),
+            ("x-api-key", b"\xC0\xA7\xC0\xA2".to_vec()),
+        ]),
+    ];
+    for (i, mut h) in cases.into_iter().enumerate() {
+        let d = run(&p, &mut host, &mut h);
+        let r = reply(d);
+        assert!(
+            r.status == 401 || r.status == 400 || r.status == 403,
+            "case {i}: {}",
+            r.status
+        );
+        assert!(r.body.len() < 2048, "case {i}: the value is not echoed");
+    }
+    let mut h = HeaderMap::from_pairs([
+        (":method", b"GET".to_vec()),
+        (":path", b"/v1/\xff".to_vec()),
+        ("x-api-key", b"alice-key-123".to_vec()),
+    ]);
+    assert_eq!(
+        run(&p, &mut host, &mut h),
+        Decision::Continue,
+        "non-UTF-8 path bytes are matched as bytes"
+    );
+}
