@@ -190,10 +190,18 @@ fn refresh_on_tick_and_stale_keys_on_errors() {
         Decision::Continue,
         "rotated keys in use"
     );
-    // A clock jump backwards neither panics nor refetches.
+    // A clock jump backwards grants no extra freshness: the keys' age is unknown, so one
+    // refresh, then the new stamp holds.
     host.set_time(1_000);
     p.on_tick(&mut host);
-    assert_eq!(host.calls.len(), 3);
+    assert_eq!(host.calls.len(), 4, "refresh after the clock went back");
+    p.on_call_response(
+        last_token(&host),
+        ok(jwks(&[("k2", Alg::Rs256)])),
+        &mut host,
+    );
+    p.on_tick(&mut host);
+    assert_eq!(host.calls.len(), 4, "fresh again");
 }
 
 #[test]
@@ -263,4 +271,24 @@ fn a_stale_response_token_is_ignored() {
     );
     p.on_call_response(999, failed(), &mut host);
     assert_eq!(host.metric("auth_jwks_fetch_failed_total"), Some(0));
+}
+
+#[test]
+fn a_backward_clock_jump_does_not_block_fetching() {
+    let mut host = FakeHost::new();
+    let p = plugin(&example(), &mut host);
+    host.set_time(1_000_000);
+    p.on_tick(&mut host);
+    assert_eq!(host.calls.len(), 1, "lease taken, response outstanding");
+    host.set_time(500_000);
+    p.on_tick(&mut host);
+    assert_eq!(host.calls.len(), 2, "a lease stamped in the future is void");
+    p.on_call_response(last_token(&host), failed(), &mut host);
+    host.set_time(100_000);
+    p.on_tick(&mut host);
+    assert_eq!(
+        host.calls.len(),
+        3,
+        "a failure stamped in the future imposes no wait"
+    );
 }
