@@ -347,8 +347,9 @@ impl Gateway {
             .collect()
     }
 
-    /// A metric's value (counter or gauge) by name.
+    /// A metric's value (counter or gauge) by name; Envoy's `wasmcustom.` prefix is accepted.
     pub fn metric(&self, name: &str) -> Option<i64> {
+        let name = name.strip_prefix("wasmcustom.").unwrap_or(name);
         self.world().metrics.get(name).map(|m| m.value)
     }
 
@@ -408,6 +409,22 @@ impl Gateway {
                 cas,
             },
         );
+    }
+
+    /// Enqueues `item` on the shared queue `name` of `vm_id` as a guest would (the
+    /// registering VM gets `on_queue_ready`). Errors when no VM registered the queue.
+    pub fn enqueue(&mut self, vm_id: &str, name: &str, item: &[u8]) -> Result<()> {
+        {
+            let mut w = self.world();
+            let i = w
+                .queues
+                .iter()
+                .position(|q| q.vm_id == vm_id && q.name == name)
+                .ok_or_else(|| Error::Harness(format!("no queue {name} in vm_id {vm_id:?}")))?;
+            w.queues[i].items.push_back(item.to_vec());
+            w.ready_queues.push_back(i as u32 + 1);
+        }
+        self.settle()
     }
 
     /// Sets a gateway-wide property.

@@ -666,13 +666,15 @@ impl Gateway {
     /// The current outcome of an open stream.
     pub(crate) fn snapshot(&self, sid: u64) -> Option<Outcome> {
         let run = self.streams.get(&sid)?;
-        let calls = self
-            .world()
+        let w = self.world();
+        let calls = w
             .calls
             .iter()
             .filter(|c| c.stream == Some(sid))
             .cloned()
             .collect();
+        let route_cache_cleared = w.streams.get(&sid).map_or(0, |s| s.route_cache_cleared);
+        drop(w);
         Some(Outcome {
             stream: sid,
             upstream: run.upstream.clone(),
@@ -681,6 +683,7 @@ impl Gateway {
             reset: run.reset,
             finished: false,
             calls,
+            route_cache_cleared,
         })
     }
 }

@@ -431,6 +431,8 @@ pub struct Outcome {
     pub finished: bool,
     /// Callouts made during this stream (by its contexts).
     pub calls: Vec<CallRecord>,
+    /// Times the route cache was cleared (request header edits, `clear_route_cache`).
+    pub route_cache_cleared: u32,
 }
 
 impl Outcome {

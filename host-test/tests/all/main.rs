@@ -7,5 +7,6 @@ mod cli;
 mod features;
 mod guests;
 mod lifecycle;
+mod loading;
 mod raw;
 mod stream;

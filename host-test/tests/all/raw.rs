@@ -334,3 +334,56 @@ fn quota_race_between_workers_is_deterministic() {
     assert_eq!(sets, ["1:race.set=0", "0:race.set=8"]);
     assert_eq!(gw.shared_data("", "race").unwrap().0, b"w2");
 }
+
+#[test]
+fn grpc_stream_callbacks_and_metadata() {
+    let mut gw = gateway();
+    gw.request(Request::get("/").header("x-raw", "grpc_stream"))
+        .respond_with(Response::ok())
+        .unwrap();
+    let call = gw.pending_calls()[0].clone();
+    assert_eq!((call.token, call.method.as_str()), (6, "Watch"));
+    assert_eq!(call.header("k"), Some("v"));
+    assert_eq!(call.sent, [b"hello".to_vec()]);
+    gw.grpc_message(call.id, b"m1").unwrap();
+    let reply = CallReply::grpc("m2").header("k", "iv").trailer("t", "tv");
+    gw.reply_call(
+        call.id,
+        CallReply {
+            grpc_status: 7,
+            grpc_message: "denied".into(),
+            ..reply
+        },
+    )
+    .unwrap();
+    let r = reports(&gw);
+    check(
+        &r,
+        &[
+            ("grpc_stream.open", "0:6"),
+            ("grpc.initial", "6:1:0:iv"),
+            ("grpc.receive", "6:0:m2"),
+            ("grpc.trailing", "6:1:0:tv"),
+            ("grpc.close", "6:7:7:denied"),
+        ],
+    );
+    assert!(gw.logged("grpc.receive=6:0:m1"));
+}
+
+#[test]
+fn typed_properties_in_the_response_phase() {
+    let mut gw = gateway();
+    gw.request(Request::get("/"))
+        .respond_with(Response::status(201).header("a", "b"))
+        .unwrap();
+    check(
+        &reports(&gw),
+        &[
+            ("prop.response_code_int", "0:201"),
+            ("prop.request_time", "0:1700000000000000000"),
+            ("prop.source_port", "0:50000"),
+            ("prop.mtls", "0:[0]"),
+            ("prop.response_headers_map", "0:2"),
+        ],
+    );
+}

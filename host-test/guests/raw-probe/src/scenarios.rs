@@ -384,3 +384,53 @@ pub fn wasi() -> u32 {
     report("wasi.poll_oneoff", format!("{s}:{ev}:{}", out[0]));
     0
 }
+
+pub fn grpc_stream() -> u32 {
+    let (svc, m) = ("svc.S", "Watch");
+    let md = ser(&[("k", "v")]);
+    let mut st = 0;
+    let s = unsafe {
+        proxy_grpc_stream(
+            b"authz".as_ptr(),
+            5,
+            svc.as_ptr(),
+            svc.len(),
+            m.as_ptr(),
+            m.len(),
+            md.as_ptr(),
+            md.len(),
+            &mut st,
+        )
+    };
+    report("grpc_stream.open", format!("{s}:{st}"));
+    unsafe { proxy_grpc_send(st, b"hello".as_ptr(), 5, 0) };
+    0
+}
+
+fn int_prop(path: &str) -> String {
+    let (mut p, mut n) = (null_mut(), 0);
+    let s = unsafe { proxy_get_property(path.as_ptr(), path.len(), &mut p, &mut n) };
+    let b = take(p, n);
+    match <[u8; 8]>::try_from(b.as_slice()) {
+        Ok(a) => format!("{s}:{}", i64::from_le_bytes(a)),
+        Err(_) => format!("{s}:len{}", b.len()),
+    }
+}
+
+pub fn typed_props() {
+    report("prop.response_code_int", int_prop("response\0code"));
+    report("prop.request_time", int_prop("request\0time"));
+    report("prop.source_port", int_prop("source\0port"));
+    let (mut p, mut n) = (null_mut(), 0);
+    let path = "connection\0mtls";
+    let s = unsafe { proxy_get_property(path.as_ptr(), path.len(), &mut p, &mut n) };
+    report("prop.mtls", format!("{s}:{:?}", take(p, n)));
+    let path = "response\0headers";
+    let (mut p, mut n) = (null_mut(), 0);
+    let s = unsafe { proxy_get_property(path.as_ptr(), path.len(), &mut p, &mut n) };
+    let b = take(p, n);
+    report(
+        "prop.response_headers_map",
+        format!("{s}:{}", u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+    );
+}
