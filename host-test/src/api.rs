@@ -39,6 +39,7 @@ pub struct FilterSpec {
     vm_config: Vec<u8>,
     config: Vec<u8>,
     policy: FailurePolicy,
+    allow_stop_iteration: bool,
 }
 
 impl FilterSpec {
@@ -52,6 +53,7 @@ impl FilterSpec {
             vm_config: Vec::new(),
             config: Vec::new(),
             policy: FailurePolicy::default(),
+            allow_stop_iteration: false,
         }
     }
     /// Plugin name (logs, metrics of failures, `plugin_name`).
@@ -82,6 +84,14 @@ impl FilterSpec {
     /// Failure policy.
     pub fn failure_policy(mut self, p: FailurePolicy) -> Self {
         self.policy = p;
+        self
+    }
+    /// Envoy's `allow_on_headers_stop_iteration` (default false). When false, PAUSE from a
+    /// headers callback stops all iteration: later body chunks and trailers are buffered and
+    /// delivered to this filter only after it continues. When true, body chunks still reach
+    /// the paused filter and a CONTINUE from its body callback resumes the headers.
+    pub fn allow_on_headers_stop_iteration(mut self, allow: bool) -> Self {
+        self.allow_stop_iteration = allow;
         self
     }
 }
@@ -234,6 +244,7 @@ impl Harness {
                 plugin_config: spec.config.clone(),
                 index,
                 policy: spec.policy,
+                allow_stop_iteration: spec.allow_stop_iteration,
             });
             let module = module(&spec.path)?;
             filters.push(Filter {

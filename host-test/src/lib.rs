@@ -18,10 +18,12 @@ pub mod cli;
 mod dispatch;
 mod engine;
 mod error;
+mod local_reply;
 pub mod message;
 pub mod scenario;
 mod state;
 mod stream;
+mod stream_end;
 mod vm;
 mod world;
 

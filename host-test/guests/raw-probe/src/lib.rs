@@ -146,6 +146,7 @@ pub extern "C" fn proxy_on_request_headers(ctx: u32, n: usize, _eos: u32) -> u32
     let (_, which) = header(0, "x-raw");
     report("request_headers.n", n);
     scenarios::remember_stream(ctx);
+    scenarios::remember_scenario(&which);
     match which.as_str() {
         "statuses" => scenarios::statuses(ctx),
         "callout" => scenarios::callout(),
@@ -169,8 +170,7 @@ pub extern "C" fn proxy_on_request_headers(ctx: u32, n: usize, _eos: u32) -> u32
 
 #[no_mangle]
 pub extern "C" fn proxy_on_request_body(_ctx: u32, size: usize, eos: u32) -> u32 {
-    let (_, which) = header(0, "x-raw");
-    if which == "body" {
+    if scenarios::scenario() == "body" {
         return scenarios::body(size, eos != 0);
     }
     0
@@ -228,6 +228,13 @@ pub extern "C" fn proxy_on_http_call_response(
 #[no_mangle]
 pub extern "C" fn proxy_on_log(_ctx: u32) {
     log("on_log");
+    let (s, v) = header(2, ":status");
+    report("log.response_status", format!("{s}:{v}"));
+    report("log.request_trailers", header(1, "x").0);
+    report("log.set_header", unsafe {
+        proxy_add_header_map_value(0, b"k".as_ptr(), 1, b"v".as_ptr(), 1)
+    });
+    report("log.request_path", scenarios::prop_str("request\0path"));
 }
 
 #[no_mangle]
