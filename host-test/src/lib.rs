@@ -18,6 +18,7 @@ pub mod cli;
 mod dispatch;
 mod engine;
 mod error;
+pub mod golden;
 mod local_reply;
 pub mod message;
 pub mod scenario;

@@ -143,20 +143,30 @@ impl HostState {
 
     pub fn trace_hostcall(&self, name: &'static str, status: i32) {
         if self.tracing {
-            self.trace("hostcall", name.to_string(), status as i64);
+            self.trace("hostcall", name.to_string(), Vec::new(), status as i64);
         }
     }
 
-    pub fn trace(&self, kind: &'static str, name: String, result: i64) {
-        if let Some(t) = self.world().trace.as_mut() {
-            t.push(TraceEvent {
-                plugin: self.plugin.name.clone(),
-                worker: self.worker,
-                context: self.effective,
-                kind,
-                name,
-                result,
-            });
+    /// Appends a trace event; returns its index.
+    pub fn trace(&self, kind: &'static str, name: String, args: Vec<i64>, result: i64) -> usize {
+        let mut w = self.world();
+        let Some(t) = w.trace.as_mut() else { return 0 };
+        t.push(TraceEvent {
+            plugin: self.plugin.name.clone(),
+            worker: self.worker,
+            context: self.effective,
+            kind,
+            name,
+            args,
+            result,
+        });
+        t.len() - 1
+    }
+
+    /// Sets the result of trace event `i`.
+    pub fn trace_result(&self, i: usize, result: i64) {
+        if let Some(e) = self.world().trace.as_mut().and_then(|t| t.get_mut(i)) {
+            e.result = result;
         }
     }
 }

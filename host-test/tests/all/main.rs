@@ -10,3 +10,4 @@ mod lifecycle;
 mod loading;
 mod raw;
 mod stream;
+mod trace;
