@@ -1,0 +1,250 @@
+//! [`Gateway`]: a running chain of filters on N workers, with read access to everything a
+//! test asserts on. Built by [`Harness`].
+
+use crate::abi::properties::{wire_path, Prop};
+use crate::engine::runtime;
+use crate::error::{Error, Result};
+pub use crate::harness::{FailurePolicy, FilterSpec, Harness, Responder};
+use crate::message::{CallRecord, LogLevel, LogRecord, Outcome, Request};
+use crate::state::{HostState, PluginInfo};
+use crate::stream::{Exchange, Stream, StreamId};
+use crate::vm::Vm;
+use crate::world::{lock, Metric, TraceEvent, World};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub(crate) struct Filter {
+    pub info: Arc<PluginInfo>,
+    pub module: wasmtime::Module,
+    pub vms: Vec<Vm>,
+}
+
+/// A running gateway: a chain of filters, each with one VM per worker, sharing one world
+/// (clock, shared data, metrics, logs, callouts). Not thread-safe; one per test.
+pub struct Gateway {
+    pub(crate) world: Arc<Mutex<World>>,
+    pub(crate) filters: Vec<Filter>,
+    pub(crate) workers: usize,
+    pub(crate) streams: BTreeMap<u64, crate::chain::StreamRun>,
+    pub(crate) finished: HashMap<u64, Outcome>,
+    pub(crate) next_stream: u64,
+    pub(crate) rr: usize,
+    pub(crate) responders: Vec<(String, Responder)>,
+    pub(crate) fuel: u64,
+    pub(crate) memory_cap: Option<usize>,
+    pub(crate) work: VecDeque<crate::chain::Work>,
+    pub(crate) pending_effects: Vec<(u64, usize, crate::state::Effect)>,
+    pub(crate) offered: std::collections::HashSet<u64>,
+}
+
+impl Gateway {
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        lock(&self.world)
+    }
+
+    /// Creates and starts a VM for filter `fi` on worker `w`.
+    pub(crate) fn new_vm(&self, fi: usize, w: usize) -> Result<Vm> {
+        let rt = runtime()?;
+        let f = &self.filters[fi];
+        let state = HostState::new(self.world.clone(), f.info.clone(), w);
+        let mut vm = Vm::new(rt, &f.module, state, self.fuel, self.memory_cap)?;
+        vm.start_root()?;
+        Ok(vm)
+    }
+
+    /// A full exchange: `gw.request(req).respond_with(resp)`.
+    pub fn request(&mut self, req: Request) -> Exchange<'_> {
+        Exchange::new(self, req)
+    }
+
+    /// Opens a stream for step-by-step control; nothing is delivered yet.
+    pub fn begin(&mut self, req: Request) -> StreamId {
+        self.open(req)
+    }
+
+    /// Step-by-step handle on an open stream.
+    pub fn stream(&mut self, id: StreamId) -> Stream<'_> {
+        Stream::new(self, id)
+    }
+
+    /// The outcome of a stream (open or finished).
+    pub fn outcome(&self, id: StreamId) -> Result<Outcome> {
+        if let Some(o) = self.finished.get(&id.0) {
+            return Ok(o.clone());
+        }
+        self.snapshot(id.0)
+            .ok_or_else(|| Error::Harness(format!("unknown stream {}", id.0)))
+    }
+
+    /// Every callout made so far.
+    pub fn calls(&self) -> Vec<CallRecord> {
+        self.world().calls.clone()
+    }
+
+    /// Callouts still waiting for a reply.
+    pub fn pending_calls(&self) -> Vec<CallRecord> {
+        self.world()
+            .calls
+            .iter()
+            .filter(|c| c.pending)
+            .cloned()
+            .collect()
+    }
+
+    /// A metric's value (counter or gauge) by name; Envoy's `wasmcustom.` prefix is accepted.
+    pub fn metric(&self, name: &str) -> Option<i64> {
+        let name = name.strip_prefix("wasmcustom.").unwrap_or(name);
+        self.world().metrics.get(name).map(|m| m.value)
+    }
+
+    /// A metric with its kind and histogram samples.
+    pub fn metric_full(&self, name: &str) -> Option<Metric> {
+        self.world().metrics.get(name).cloned()
+    }
+
+    /// Every metric by name.
+    pub fn metrics(&self) -> BTreeMap<String, Metric> {
+        self.world().metrics.clone()
+    }
+
+    /// Captured logs, in order.
+    pub fn logs(&self) -> Vec<LogRecord> {
+        self.world().logs.clone()
+    }
+
+    /// Captured log messages at `level`.
+    pub fn logs_at(&self, level: LogLevel) -> Vec<String> {
+        self.world()
+            .logs
+            .iter()
+            .filter(|l| l.level == level)
+            .map(|l| l.message.clone())
+            .collect()
+    }
+
+    /// True when some captured log message contains `needle`.
+    pub fn logged(&self, needle: &str) -> bool {
+        self.world().logs.iter().any(|l| l.message.contains(needle))
+    }
+
+    /// Forgets captured logs.
+    pub fn clear_logs(&mut self) {
+        self.world().logs.clear();
+    }
+
+    /// Shared data `(value, cas)` of `key` in vm_id `vm_id` (`""` is Envoy's default).
+    pub fn shared_data(&self, vm_id: &str, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.world()
+            .shared
+            .get(vm_id)
+            .and_then(|m| m.get(key))
+            .map(|e| (e.value.clone(), e.cas))
+    }
+
+    /// Writes shared data as a guest would with cas 0.
+    pub fn set_shared_data(&mut self, vm_id: &str, key: &str, value: &[u8]) {
+        let mut w = self.world();
+        let cas = w.next_cas;
+        w.next_cas += 1;
+        w.shared.entry(vm_id.to_string()).or_default().insert(
+            key.to_string(),
+            crate::world::SharedEntry {
+                value: value.to_vec(),
+                cas,
+            },
+        );
+    }
+
+    /// Enqueues `item` on the shared queue `name` of `vm_id` as a guest would (the
+    /// registering VM gets `on_queue_ready`). Errors when no VM registered the queue.
+    pub fn enqueue(&mut self, vm_id: &str, name: &str, item: &[u8]) -> Result<()> {
+        {
+            let mut w = self.world();
+            let i = w
+                .queues
+                .iter()
+                .position(|q| q.vm_id == vm_id && q.name == name)
+                .ok_or_else(|| Error::Harness(format!("no queue {name} in vm_id {vm_id:?}")))?;
+            w.queues[i].items.push_back(item.to_vec());
+            w.ready_queues.push_back(i as u32 + 1);
+        }
+        self.settle()
+    }
+
+    /// Sets a gateway-wide property.
+    pub fn set_property(&mut self, path: &str, value: Prop) {
+        self.world().props.insert(wire_path(path), value);
+    }
+
+    /// Foreign function calls made so far: (name, arguments).
+    pub fn foreign_calls(&self) -> Vec<(String, Vec<u8>)> {
+        self.world().foreign_calls.clone()
+    }
+
+    /// Virtual realtime, ns since the epoch.
+    pub fn now_ns(&self) -> u64 {
+        self.world().now_ns
+    }
+
+    /// Sets the realtime clock (ticks and timeouts follow the monotonic clock, unchanged).
+    pub fn set_time(&mut self, t: SystemTime) {
+        self.world().now_ns = t
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    }
+
+    /// The trace so far (empty unless built with [`Harness::trace`]).
+    pub fn trace(&self) -> Vec<TraceEvent> {
+        self.world().trace.clone().unwrap_or_default()
+    }
+
+    /// The trace as pretty JSON, for golden files.
+    pub fn trace_json(&self) -> String {
+        serde_json::to_string_pretty(&self.trace()).unwrap_or_default()
+    }
+
+    /// Fuel consumed so far by filter `name` across its workers (deterministic cost).
+    pub fn fuel_used(&self, name: &str) -> u64 {
+        self.filters
+            .iter()
+            .filter(|f| f.info.name == name)
+            .flat_map(|f| f.vms.iter())
+            .map(|v| v.fuel_used)
+            .sum()
+    }
+
+    /// Wall time (ns) spent in filter `name`'s guest code so far, across workers.
+    pub fn wall_ns(&self, name: &str) -> u64 {
+        self.filters
+            .iter()
+            .filter(|f| f.info.name == name)
+            .flat_map(|f| f.vms.iter())
+            .map(|v| v.wall_ns)
+            .sum()
+    }
+
+    /// The filter names, in chain order.
+    pub fn filter_names(&self) -> Vec<String> {
+        self.filters.iter().map(|f| f.info.name.clone()).collect()
+    }
+
+    /// The panic message if filter `name`'s VM on `worker` has failed.
+    pub fn vm_failure(&self, name: &str, worker: usize) -> Option<String> {
+        self.filters
+            .iter()
+            .find(|f| f.info.name == name)
+            .and_then(|f| f.vms.get(worker))
+            .and_then(|v| v.failed.clone())
+    }
+
+    /// Advances virtual time by `d`, firing ticks and callout timeouts in time order.
+    pub fn advance(&mut self, d: Duration) -> Result<()> {
+        self.advance_ns(d.as_nanos() as u64)
+    }
+
+    /// Number of workers.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+}

@@ -1,0 +1,167 @@
+//! Step-by-step streams: pause and resume, body buffering, chains.
+
+use crate::guests::probe;
+use host_test::{CallReply, FilterSpec, Harness, Request, Response};
+
+#[test]
+fn callout_pauses_then_reply_resumes() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).config("name=auth"))
+        .cluster("authz")
+        .build()
+        .unwrap();
+    let out = gw
+        .request(Request::get("/x").header("x-probe", "callout"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert!(!out.finished);
+    assert!(!out.reached_upstream());
+    let calls = gw.pending_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].token, 4);
+    assert_eq!(calls[0].cluster, "authz");
+    assert_eq!(calls[0].header(":path"), Some("/check"));
+    gw.reply_call(calls[0].id, CallReply::ok("alice")).unwrap();
+    let out = gw.outcome(host_test::StreamId(out.stream)).unwrap();
+    assert!(out.finished);
+    assert_eq!(out.status(), 200);
+    assert_eq!(out.upstream_request().header("x-auth"), Some("alice"));
+}
+
+#[test]
+fn failed_callout_gives_status_11_reset() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()))
+        .cluster("authz")
+        .build()
+        .unwrap();
+    let out = gw
+        .request(Request::get("/x").header("x-probe", "callout"))
+        .respond_with(Response::ok())
+        .unwrap();
+    let id = gw.pending_calls()[0].id;
+    gw.fail_call(id).unwrap();
+    let out = gw.outcome(host_test::StreamId(out.stream)).unwrap();
+    assert_eq!(out.status(), 503);
+    assert_eq!(
+        out.local_reply().unwrap().body_str(),
+        "callout failed: 11 reset"
+    );
+}
+
+#[test]
+fn step_by_step_buffering() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()))
+        .build()
+        .unwrap();
+    let id = gw.begin(Request::post("/up").header("x-probe", "buffer"));
+    let mut s = gw.stream(id);
+    s.send_headers(false).unwrap();
+    assert!(s.upstream().headers.is_some());
+    s.send_body(b"abc", false).unwrap();
+    assert_eq!(s.request_paused_at(), Some(0));
+    assert!(s.upstream().body.is_empty());
+    s.send_body(b"def", true).unwrap();
+    assert_eq!(s.request_paused_at(), None);
+    assert_eq!(s.upstream().body_str(), "ABCDEF");
+    assert!(s.upstream().end_of_stream);
+    s.respond_with(Response::ok()).unwrap();
+    let out = s.finish().unwrap();
+    assert_eq!(out.status(), 200);
+}
+
+#[test]
+fn paused_headers_stop_all_iteration_by_default() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).config("name=auth"))
+        .cluster("authz")
+        .build()
+        .unwrap();
+    let id = gw.begin(Request::post("/x").header("x-probe", "callout"));
+    let mut s = gw.stream(id);
+    s.send_headers(false).unwrap();
+    s.send_body(b"ab", false).unwrap();
+    s.send_body(b"cd", true).unwrap();
+    assert!(
+        s.upstream().headers.is_none(),
+        "nothing passes before the callout reply"
+    );
+    let gw = s.gateway();
+    assert!(
+        !gw.logged("auth request_body"),
+        "the paused filter sees no body yet"
+    );
+    let call = gw.pending_calls()[0].id;
+    gw.reply_call(call, CallReply::ok("alice")).unwrap();
+    assert!(
+        gw.logged("auth request_body size=4 eos=true"),
+        "buffered body in one chunk"
+    );
+    let s = gw.stream(id);
+    assert_eq!(s.upstream().header("x-auth"), Some("alice"));
+    assert_eq!(s.upstream().body_str(), "abcd");
+}
+
+#[test]
+fn allow_on_headers_stop_iteration_lets_a_body_continue_bypass_the_pause() {
+    let spec = FilterSpec::wasm(probe())
+        .config("name=auth")
+        .allow_on_headers_stop_iteration(true);
+    let mut gw = Harness::new()
+        .filter(spec)
+        .cluster("authz")
+        .build()
+        .unwrap();
+    let id = gw.begin(Request::post("/x").header("x-probe", "callout"));
+    let mut s = gw.stream(id);
+    s.send_headers(false).unwrap();
+    assert!(s.upstream().headers.is_none());
+    s.send_body(b"ab", true).unwrap();
+    // The SDK's default on_http_request_body returns CONTINUE, which resumes the headers.
+    assert!(s.upstream().headers.is_some());
+    assert_eq!(s.upstream().header("x-auth"), None);
+}
+
+#[test]
+fn filters_the_request_never_reached_still_log() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).name("a").config("name=a"))
+        .filter(
+            FilterSpec::wasm(probe())
+                .name("b")
+                .config("name=b;header=x-b"),
+        )
+        .build()
+        .unwrap();
+    gw.request(Request::get("/").header("x-probe", "local"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert!(!gw.logged("b request_headers"));
+    assert!(gw.logged("b on_log 2") && gw.logged("b on_delete 2"));
+}
+
+#[test]
+fn local_reply_to_a_grpc_request_is_trailers_only() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()))
+        .build()
+        .unwrap();
+    let out = gw
+        .request(
+            Request::post("/svc.S/M")
+                .header("content-type", "application/grpc")
+                .header("x-probe", "local"),
+        )
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    let c = out.client_response();
+    assert_eq!(
+        c.header("grpc-status"),
+        Some("7"),
+        "403 maps to PERMISSION_DENIED"
+    );
+    assert_eq!(c.header("grpc-message"), Some("denied"));
+    assert!(c.body.is_empty());
+}
