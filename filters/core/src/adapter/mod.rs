@@ -33,8 +33,17 @@ macro_rules! export_plugin {
     };
 }
 
-/// Installs the logger, the panic hook and the root context for `P`. Called from `_initialize`.
+/// Installs the logger, the panic hook and the root context for `P`. Called from `_initialize`,
+/// where hosts allow no hostcall but logging: the host's log level is adopted in `on_configure`.
 pub fn start<P: Plugin>() {
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(Root::<P> { plugin: None })
+    });
+}
+
+/// Follows the host's log level, so disabled levels cost no hostcall.
+fn adopt_host_log_level() {
     let level = match raw::log_level() {
         Some(0) => LogLevel::Trace,
         Some(1) => LogLevel::Debug,
@@ -44,9 +53,6 @@ pub fn start<P: Plugin>() {
         _ => LogLevel::Info,
     };
     proxy_wasm::set_log_level(level);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(Root::<P> { plugin: None })
-    });
 }
 
 /// Reads a callout response (`num_headers == 0` means the call failed).
@@ -117,6 +123,7 @@ impl<P: Plugin> Context for Root<P> {
 
 impl<P: Plugin> RootContext for Root<P> {
     fn on_configure(&mut self, size: usize) -> bool {
+        adopt_host_log_level();
         let config = match raw::buffer(raw::PLUGIN_CONFIGURATION, 0, size) {
             Ok(config) => config,
             Err(e) => {
@@ -186,14 +193,7 @@ impl<P: Plugin> Http<P> {
     /// Carries out a decision taken in a request callback.
     fn act(&mut self, decision: Decision) -> Action {
         match decision {
-            Decision::Continue => {
-                if self.state.body_wanted && !self.state.body_done {
-                    // Hold the headers until the body is complete.
-                    Action::Pause
-                } else {
-                    Action::Continue
-                }
-            }
+            Decision::Continue => Action::Continue,
             Decision::Pause => {
                 self.state.waiting_call = true;
                 Action::Pause
@@ -213,10 +213,8 @@ impl<P: Plugin> Http<P> {
             return Decision::Continue;
         };
         let body = raw::buffer(raw::REQUEST_BODY, 0, self.state.body_len).unwrap_or_default();
-        let mut headers = host::read_headers(raw::REQUEST_HEADERS);
-        let decision = stream.on_request_body(&body, &mut headers, &mut WasmHost);
-        apply_edits(raw::REQUEST_HEADERS, headers.take_edits());
-        decision
+        let headers = host::read_headers(raw::REQUEST_HEADERS);
+        stream.on_request_body(&body, &headers, &mut WasmHost)
     }
 
     /// The whole request body is in (end of stream or trailers): run the body logic unless a
@@ -257,16 +255,8 @@ impl<P: Plugin> Context for Http<P> {
         let mut headers = host::read_headers(raw::REQUEST_HEADERS);
         let decision = stream.on_call_response(token, response, &mut headers, &mut WasmHost);
         apply_edits(raw::REQUEST_HEADERS, headers.take_edits());
-        let decision = match decision {
-            Decision::Continue if self.state.body_wanted && !self.state.body_done => {
-                if !self.state.body_complete {
-                    // The body callback resumes the stream when the body is complete.
-                    return;
-                }
-                self.run_body()
-            }
-            other => other,
-        };
+        // Envoy withholds the body from a filter paused in its headers callback, so a wanted body
+        // arrives through the body callbacks after the stream resumes.
         match decision {
             Decision::Continue => {
                 if let Err(e) = raw::continue_request() {
