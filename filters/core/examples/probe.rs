@@ -7,6 +7,9 @@
 //! `deny_path` with a 403 problem, reads the whole body under `body_path` (a body of `deny` gets a 403 problem),
 //! pauses on a callout for `call_path` (`x-probe-call` = its status, or `failed`), counts requests
 //! in `probe_requests`, and adds `x-probe-response: 1` to responses.
+//!
+//! The module exports two roots: `probe`, and `probe_chain`, two probes run as one filter
+//! (configuration `{"first": {...}, "second": {...}}`).
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
@@ -144,5 +147,19 @@ impl Stream for ProbeStream {
     }
 }
 
+/// Two probes run as one filter, to exercise [`filter_core::chain`].
+struct ProbeChain;
+
+impl filter_core::chain::ChainSpec for ProbeChain {
+    const NAME: &'static str = "probe_chain";
+    const MEMBERS: &'static [(&'static str, filter_core::chain::Factory)] = &[
+        ("first", filter_core::chain::factory::<Probe>),
+        ("second", filter_core::chain::factory::<Probe>),
+    ];
+}
+
 #[cfg(target_arch = "wasm32")]
-filter_core::export_plugin!(Probe);
+filter_core::export_plugins! {
+    "probe" => Probe,
+    "probe_chain" => filter_core::chain::Chain<ProbeChain>,
+}
