@@ -3,6 +3,7 @@
 //! with problem+json bodies, body buffering, callouts and metrics behave as filters expect;
 //! `export_plugins!` selects by root_id and `Chain` runs several plugins as one filter.
 #![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
