@@ -1,7 +1,9 @@
 //! Deterministic WASI preview1: the few functions filters import, implemented against the
-//! gateway's state (no wasmtime-wasi). `fd_write` to fd 1 logs at info and fd 2 at error;
-//! clocks read virtual time; `random_get` is seeded; env and args are empty; there are no
-//! files (no preopens); `poll_oneoff` fires every subscription at once; `proc_exit` traps.
+//! gateway's state (no wasmtime-wasi) with cpp-host's return codes. `fd_write` to fd 1 logs
+//! at info and fd 2 at error (one trailing newline dropped, other fds BADF); clocks 0
+//! (realtime) and 1 (monotonic) read virtual time, others NOTSUP; `random_get` is seeded; env
+//! and args are empty; no files (no preopens, reads ENOSYS, seek and close succeed);
+//! `poll_oneoff` fires every subscription at once; `proc_exit` traps.
 
 use super::lifecycle::log;
 use super::{read, write, write_u32, write_u64, Cx};
@@ -14,8 +16,8 @@ const SUCCESS: i32 = 0;
 const BADF: i32 = 8;
 const FAULT: i32 = 21;
 const INVAL: i32 = 28;
+const NOSYS: i32 = 52;
 const NOTSUP: i32 = 58;
-const SPIPE: i32 = 70;
 
 fn fd_write(cx: &mut Cx<'_>, fd: i32, iovs: i32, n: i32, nwritten: i32) -> i32 {
     let mut out = Vec::new();
@@ -42,7 +44,9 @@ fn fd_write(cx: &mut Cx<'_>, fd: i32, iovs: i32, n: i32, nwritten: i32) -> i32 {
     if msg.ends_with('\n') {
         msg.pop();
     }
-    log(cx.data_mut(), level, msg);
+    if !out.is_empty() {
+        log(cx.data_mut(), level, msg);
+    }
     SUCCESS
 }
 
@@ -79,12 +83,13 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "fd_write",
         |mut cx: Cx<'_>, fd: i32, iovs: i32, n: i32, nw: i32| fd_write(&mut cx, fd, iovs, n, nw),
     )?;
+    // As cpp-host: no reads; seek and close succeed without effect.
     l.func_wrap(M, "fd_read", |_: Cx<'_>, _: i32, _: i32, _: i32, _: i32| {
-        BADF
+        NOSYS
     })?;
-    l.func_wrap(M, "fd_close", |_: Cx<'_>, _: i32| BADF)?;
+    l.func_wrap(M, "fd_close", |_: Cx<'_>, _: i32| SUCCESS)?;
     l.func_wrap(M, "fd_seek", |_: Cx<'_>, _: i32, _: i64, _: i32, _: i32| {
-        SPIPE
+        SUCCESS
     })?;
     l.func_wrap(M, "fd_prestat_get", |_: Cx<'_>, _: i32, _: i32| BADF)?;
     l.func_wrap(
@@ -95,14 +100,12 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
     l.func_wrap(M, "fd_filestat_get", |_: Cx<'_>, _: i32, _: i32| BADF)?;
     l.func_wrap(M, "fd_fdstat_set_flags", |_: Cx<'_>, _: i32, _: i32| NOTSUP)?;
     l.func_wrap(M, "fd_fdstat_get", |mut cx: Cx<'_>, fd: i32, buf: i32| {
-        if !(0..=2).contains(&fd) {
+        if fd != 1 && fd != 2 {
             return BADF;
         }
-        // filetype CHARACTER_DEVICE (2), no flags, all rights.
+        // As cpp-host: zeroed except fs_rights_base = FD_WRITE (64).
         let mut stat = [0u8; 24];
-        stat[0] = 2;
-        stat[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
-        stat[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+        stat[8..16].copy_from_slice(&64u64.to_le_bytes());
         if write(&mut cx, buf, &stat) {
             SUCCESS
         } else {
@@ -135,8 +138,8 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 let w = cx.data().world();
                 match id {
                     0 => w.now_ns,
-                    1..=3 => w.mono_ns,
-                    _ => return INVAL,
+                    1 => w.mono_ns,
+                    _ => return NOTSUP,
                 }
             };
             if write_u64(&mut cx, out, t) {
@@ -147,7 +150,7 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         },
     )?;
     l.func_wrap(M, "clock_res_get", |mut cx: Cx<'_>, id: i32, out: i32| {
-        if !(0..=3).contains(&id) {
+        if !(0..=1).contains(&id) {
             return INVAL;
         }
         if write_u64(&mut cx, out, 1) {
