@@ -87,6 +87,7 @@ fn statuses_match_envoy() {
             ("grpc.send_unknown", "1"),
             ("grpc.send", "0"),
             ("grpc.cancel_unknown", "1"),
+            ("grpc.send_on_call", "2"),
             ("grpc.close", "0"),
             ("metric.bad_type", "2"),
             ("metric.counter", "0:4"),
