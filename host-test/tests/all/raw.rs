@@ -417,3 +417,21 @@ fn request_headers_are_gone_in_the_response_phase_but_back_in_on_log() {
         ],
     );
 }
+
+#[test]
+fn property_overrides_per_gateway_and_per_request() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(raw()).name("raw"))
+        .property("source.port", host_test::Prop::Int(4242))
+        .build()
+        .unwrap();
+    gw.request(Request::get("/"))
+        .respond_with(Response::ok())
+        .unwrap();
+    check(&reports(&gw), &[("prop.source_port", "0:4242")]);
+    gw.clear_logs();
+    gw.request(Request::get("/").property("source.port", host_test::Prop::Int(7)))
+        .respond_with(Response::ok())
+        .unwrap();
+    check(&reports(&gw), &[("prop.source_port", "0:7")]);
+}
