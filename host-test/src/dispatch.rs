@@ -150,7 +150,9 @@ impl Gateway {
             }
             return Ok(());
         }
-        Err(Error::Harness("the gateway did not settle after 10^6 steps".into()))
+        Err(Error::Harness(
+            "the gateway did not settle after 10^6 steps".into(),
+        ))
     }
 
     fn run_responders(&mut self) -> Result<bool> {

@@ -435,3 +435,41 @@ fn property_overrides_per_gateway_and_per_request() {
         .unwrap();
     check(&reports(&gw), &[("prop.source_port", "0:7")]);
 }
+
+/// A missing key has no cas: two workers that both find it missing both "win" (Envoy has no
+/// insert-if-absent), the later write silently replacing the earlier one.
+#[test]
+fn missing_key_race_lets_both_workers_win() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(raw()))
+        .cluster("authz")
+        .workers(2)
+        .build()
+        .unwrap();
+    let a = gw.begin(Request::get("/").header("x-raw", "race").on_worker(0));
+    let b = gw.begin(Request::get("/").header("x-raw", "race").on_worker(1));
+    gw.stream(a).send_headers(true).unwrap();
+    gw.stream(b).send_headers(true).unwrap();
+    for c in gw.pending_calls() {
+        gw.reply_call(c.id, CallReply::ok("")).unwrap();
+    }
+    let sets: Vec<String> = gw
+        .logs()
+        .into_iter()
+        .filter(|l| l.message.starts_with("race.set="))
+        .map(|l| l.message)
+        .collect();
+    assert_eq!(sets, ["race.set=0", "race.set=0"]);
+    assert_eq!(gw.shared_data("", "race").unwrap().0, b"w2");
+}
+
+#[test]
+fn metrics_are_also_readable_under_envoys_stat_name() {
+    let mut gw = gateway();
+    gw.request(Request::get("/").header("x-raw", "statuses"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(gw.metric("raw_counter"), Some(7));
+    assert_eq!(gw.metric("wasmcustom.raw_counter"), Some(7));
+    assert_eq!(gw.metric("raw_gauge"), Some(-5));
+}
