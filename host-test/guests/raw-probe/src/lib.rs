@@ -181,6 +181,12 @@ pub extern "C" fn proxy_on_response_headers(_ctx: u32, _n: usize, _eos: u32) -> 
     let (s, v) = header(2, ":status");
     report("response_headers.status", format!("{s}:{v}"));
     scenarios::typed_props();
+    if scenarios::scenario() == "statuses" {
+        let pairs = ser(&[(":status", &v), ("x-set", "1")]);
+        report("response_headers.set_pairs", unsafe {
+            proxy_set_header_map_pairs(2, pairs.as_ptr(), pairs.len())
+        });
+    }
     0
 }
 

@@ -249,6 +249,24 @@ pub fn statuses(ctx: u32) -> u32 {
     let (mut code, mut p, mut l) = (7, null_mut(), 0);
     let s = unsafe { proxy_get_status(&mut code, &mut p, &mut l) };
     report("status", format!("{s}:{code}:{}", l));
+    // ABI 0.1.0 calls.
+    report("abi01.clear_route_cache", unsafe {
+        proxy_clear_route_cache()
+    });
+    let (mut p, mut l) = (null_mut(), 0);
+    let s = unsafe { proxy_get_configuration(&mut p, &mut l) };
+    report(
+        "abi01.get_configuration",
+        format!("{s}:{}", String::from_utf8_lossy(&take(p, l))),
+    );
+    report("abi01.continue_response", unsafe {
+        proxy_continue_response()
+    });
+    // Last: continuing drops this context's request headers.
+    report("abi01.continue_request", unsafe {
+        proxy_continue_request()
+    });
+    report("after_continue.request_header", header(0, "x-raw").0);
     0
 }
 
