@@ -55,6 +55,9 @@ impl Scenario {
         for c in &self.clusters {
             h = h.cluster(c);
         }
+        if let Some(p) = self.profile {
+            h = h.profile(p);
+        }
         if let Some(l) = self.log_level {
             h = h.log_level(l);
         }

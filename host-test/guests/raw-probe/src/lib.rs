@@ -132,6 +132,7 @@ pub extern "C" fn proxy_on_configure(_root: u32, n: usize) -> u32 {
         "configure.plugin_config",
         format!("{s}:{}", String::from_utf8_lossy(&b)),
     );
+    scenarios::set_upstream(&String::from_utf8_lossy(&b));
     let mut len = 0;
     let mut flags = 0;
     let s = unsafe { proxy_get_buffer_status(7, &mut len, &mut flags) };

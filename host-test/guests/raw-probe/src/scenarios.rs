@@ -304,9 +304,23 @@ pub fn body(size: usize, eos: bool) -> u32 {
     0
 }
 
+static UPSTREAM: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// A plugin configuration containing ':' is the callout upstream (`host:port`, NGINX).
+pub fn set_upstream(cfg: &str) {
+    if let Ok(mut g) = UPSTREAM.lock() {
+        *g = if cfg.contains(':') {
+            cfg.to_string()
+        } else {
+            "authz".into()
+        };
+    }
+}
+
 pub fn callout() -> u32 {
     MODE.store(1, Ordering::Relaxed);
-    let (s, _) = http_call("authz", &FULL);
+    let up = UPSTREAM.lock().map(|g| g.clone()).unwrap_or_default();
+    let (s, _) = http_call(&up, &FULL);
     if s == 0 {
         1
     } else {
