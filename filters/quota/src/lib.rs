@@ -1,1 +1,4 @@
-//! The quota filter (not yet implemented).
+//! The quota filter (in progress).
+
+pub mod limit;
+pub mod window;
