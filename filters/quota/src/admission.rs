@@ -155,7 +155,8 @@ impl<'s> Engine<'s> {
         let mut refusal: Option<(usize, u64)> = None;
         for (i, (item, snap)) in items.iter().zip(&snaps).enumerate() {
             match item.limit.check(snap.counter, now_us, item.cost) {
-                Verdict::Admit { view, .. } => views.push(view),
+                Verdict::Admit { view, .. } if item.charge => views.push(view),
+                Verdict::Admit { .. } => views.push(item.limit.usage(snap.counter, now_us).1),
                 Verdict::Refuse {
                     retry_after_us,
                     view,
@@ -167,11 +168,19 @@ impl<'s> Engine<'s> {
                 }
             }
         }
+        // How each limit stands before any charge (what a refusal reports for the others).
+        let uncharged: Vec<View> = items
+            .iter()
+            .zip(&snaps)
+            .map(|(item, snap)| item.limit.usage(snap.counter, now_us).1)
+            .collect();
         if let (Some((index, retry_after_us)), false) = (refusal, shadow) {
+            let mut standing = uncharged;
+            standing[index] = views[index];
             return Outcome::Refused {
                 index,
                 retry_after_us,
-                views,
+                views: standing,
             };
         }
         // Phase 2: charge, re-checking each limit against the value its CAS replaces.
@@ -206,13 +215,14 @@ impl<'s> Engine<'s> {
                         view,
                     }),
                 ) => {
-                    views[i] = view;
+                    let mut standing = uncharged;
+                    standing[i] = view;
                     self.stats.rollbacks += 1;
                     self.refund(host, items, &charged);
                     return Outcome::Refused {
                         index: i,
                         retry_after_us,
-                        views,
+                        views: standing,
                     };
                 }
                 (Ok(_), _) => return self.fail(host, Fail::Exhausted, &charged, items, shadow),
@@ -246,6 +256,12 @@ impl<'s> Engine<'s> {
             Ok(Some(_)) => view,
             _ => None,
         }
+    }
+
+    /// Creates a counter if it is missing (pre-creating known keys at configure time). Returns
+    /// whether it exists afterwards.
+    pub fn ensure(&mut self, host: &mut dyn Host, key: &str, limit: &Limit) -> bool {
+        self.snapshot(host, key, limit).is_ok()
     }
 
     /// Reads one counter without creating it (usage reports). `None` if missing or unreadable.
