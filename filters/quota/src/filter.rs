@@ -194,6 +194,8 @@ struct Metered {
     label: String,
     keys: Vec<String>,
     views: Vec<View>,
+    /// When the views were taken.
+    at: u64,
 }
 
 /// One request.
@@ -323,6 +325,7 @@ impl Stream for QuotaStream {
                     label,
                     keys: items.into_iter().map(|i| i.key).collect(),
                     views,
+                    at: now,
                 });
                 Decision::Continue
             }
@@ -372,6 +375,11 @@ impl Stream for QuotaStream {
             return Decision::Continue;
         };
         let now = now_us(host);
+        // Resets were measured at the request; count down the time the upstream took.
+        let elapsed = now.saturating_sub(metered.at);
+        for view in &mut metered.views {
+            view.reset_us = view.reset_us.saturating_sub(elapsed);
+        }
         if let Some(name) = &c.cost.response_header {
             let amount = match headers.get(name) {
                 None => 0,

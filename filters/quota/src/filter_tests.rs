@@ -148,11 +148,12 @@ fn headers_on_successful_responses_and_post_charging() {
     let p = plugin(EXAMPLE, &mut host);
     let (d, mut s) = send(&p, &mut host, req("alice", &[("x-gateway-plan", "gold")]));
     assert_eq!(d, Decision::Continue);
+    host.advance(Duration::from_millis(300));
     let mut resp = HeaderMap::from_pairs([(":status", "200"), ("x-usage-tokens", "600000")]);
     s.on_response_headers(&mut resp, false, &mut host);
     assert_eq!(
         resp.get_str("ratelimit"),
-        Some("\"burst\";r=99;t=1, \"per-minute\";r=99;t=60, \"per-month\";r=99999;t=2678400, \"tokens-per-day\";r=400000;t=86400"),
+        Some("\"burst\";r=99;t=0, \"per-minute\";r=99;t=60, \"per-month\";r=99999;t=2678400, \"tokens-per-day\";r=400000;t=86400"),
         "tokens charged after the response"
     );
     assert_eq!(
@@ -163,7 +164,7 @@ fn headers_on_successful_responses_and_post_charging() {
     assert_eq!(
         resp.get_str("x-ratelimit-limit"),
         Some("100"),
-        "tightest: burst (99 left, 1 s)"
+        "tightest: burst (99 left, reset passed while the upstream answered)"
     );
     assert_eq!(host.metric("quota_post_charged_units"), Some(600_000));
     // A second response overdraws the token limit; the next request is refused by it.
