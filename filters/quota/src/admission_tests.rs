@@ -362,3 +362,66 @@ fn probe_items_need_room_but_are_not_charged() {
         codec::decode(&h.shared.borrow()["t"].data)
     );
 }
+
+/// Many schedules: four workers, each request of worker 0 has the other three run whole requests
+/// before a pseudo-random store call, over three limits of different algorithms. The tightest
+/// limit (GCRA, burst 8) admits exactly 8, and every counter holds exactly the admitted charges.
+#[test]
+fn random_schedules_over_three_algorithms() {
+    let fixed = limit("fixed", 10, Unit::Minute);
+    let sliding = Limit {
+        algorithm: Algorithm::SlidingWindow,
+        ..limit("sliding", 12, Unit::Minute)
+    };
+    let gcra = Limit {
+        algorithm: Algorithm::Gcra { burst: 8 },
+        ..limit("gcra", 8, Unit::Second)
+    };
+    let items = || [item("f", &fixed), item("s", &sliding), item("g", &gcra)];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let (mut conflicts, mut rollbacks, mut races) = (0, 0, 0);
+    for schedule in 0..50 {
+        let store = SharedStore::default();
+        let mut others: Vec<FakeHost> = (0..3)
+            .map(|_| FakeHost::with_store(store.clone()))
+            .collect();
+        let admits = Cell::new(0usize);
+        let mut other_engine = Engine::new(&SharedData, 8, OnError::Refuse);
+        let mut engine = Engine::new(&SharedData, 8, OnError::Refuse);
+        for _ in 0..6 {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let position = (seed >> 33) as usize % 14;
+            let mut a = Interleaved::new(FakeHost::with_store(store.clone()), |n| {
+                if n == position {
+                    for w in others.iter_mut() {
+                        let o = other_engine.admit(w, NOW, &items(), false);
+                        admits.set(admits.get() + usize::from(admitted(&o)));
+                    }
+                }
+            });
+            let o = engine.admit(&mut a, NOW, &items(), false);
+            drop(a);
+            admits.set(admits.get() + usize::from(admitted(&o)));
+        }
+        let n = admits.get() as u64;
+        assert_eq!(n, 8, "schedule {schedule}: exactly the tightest limit");
+        assert_eq!(stored_count(&store, "f"), n, "schedule {schedule}: fixed");
+        assert_eq!(stored_count(&store, "s"), n, "schedule {schedule}: sliding");
+        let tat = match codec::decode(&store.borrow()["g"].data) {
+            Some(Counter::Gcra { tat }) => tat,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            tat,
+            NOW + n * gcra.interval_us(),
+            "schedule {schedule}: gcra"
+        );
+        assert_eq!(engine.stats.exhausted + other_engine.stats.exhausted, 0);
+        conflicts += engine.stats.conflicts;
+        rollbacks += engine.stats.rollbacks;
+        races += engine.stats.create_races;
+    }
+    assert!(conflicts > 0 && rollbacks > 0 && races > 0, "the schedules exercised CAS conflicts ({conflicts}), refunds ({rollbacks}) and create races ({races})");
+}
