@@ -145,4 +145,29 @@ mod tests {
             "never a blind write"
         );
     }
+
+    /// Why create is not a plain write: a worker that saw the key missing and writes blindly
+    /// erases whatever another worker stored in between; the insert-if-absent create does not.
+    #[test]
+    fn a_blind_create_would_lose_an_update() {
+        let store = SharedStore::default();
+        let mut a = FakeHost::with_store(store.clone());
+        let mut b = FakeHost::with_store(store.clone());
+        assert_eq!(
+            SharedData.load(&mut a, "k"),
+            Ok(None),
+            "a sees the key missing"
+        );
+        b.set_shared("k", b"charged by b", None).unwrap();
+        a.set_shared("k", b"empty", None).unwrap();
+        assert_eq!(store.borrow()["k"].data, b"empty", "b's charge is gone");
+
+        b.set_shared("j", b"charged by b", None).unwrap();
+        assert_eq!(SharedData.create(&mut a, "j", b"empty"), Ok(false));
+        assert_eq!(
+            store.borrow()["j"].data,
+            b"charged by b",
+            "b's charge survives"
+        );
+    }
 }
