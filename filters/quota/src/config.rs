@@ -6,11 +6,11 @@
 
 use serde::Deserialize;
 
-use filter_core::config::{ensure_unique, from_json};
+use filter_core::config::from_json;
 use filter_core::ConfigError;
 
-use crate::limit::{Algorithm, Limit};
-use crate::window::{Unit, Window};
+use crate::limit::Limit;
+use crate::window::Unit;
 
 mod validate;
 pub use validate::*;
@@ -402,91 +402,6 @@ pub enum Unidentified {
 pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
     let raw: RawConfig = from_json(bytes)?;
     Config::try_from(raw)
-}
-
-/// Builds a runtime limit from its wire form; `at` is its field path.
-fn limit(raw: &RawLimit, at: &str) -> Result<Limit, ConfigError> {
-    check_name(&format!("{at}.name"), &raw.name)?;
-    if !(1..=1_000_000_000_000_000).contains(&raw.limit) {
-        return Err(ConfigError::new(
-            format!("{at}.limit"),
-            "must be 1 to 10^15",
-        ));
-    }
-    let max_size = if raw.window == Unit::Month {
-        120
-    } else {
-        1_000
-    };
-    if !(1..=max_size).contains(&raw.window_size) {
-        return Err(ConfigError::new(
-            format!("{at}.window_size"),
-            format!("must be 1 to {max_size}"),
-        ));
-    }
-    let algorithm = match raw.algorithm {
-        AlgorithmName::FixedWindow => Algorithm::FixedWindow,
-        AlgorithmName::SlidingWindow => Algorithm::SlidingWindow,
-        AlgorithmName::Gcra => {
-            if raw.calendar {
-                return Err(ConfigError::new(
-                    format!("{at}.calendar"),
-                    "calendar windows need fixed_window or sliding_window",
-                ));
-            }
-            let burst = raw.burst.unwrap_or(raw.limit);
-            if !(1..=1_000_000_000_000_000).contains(&burst) {
-                return Err(ConfigError::new(
-                    format!("{at}.burst"),
-                    "must be 1 to 10^15",
-                ));
-            }
-            Algorithm::Gcra { burst }
-        }
-    };
-    if raw.burst.is_some() && raw.algorithm != AlgorithmName::Gcra {
-        return Err(ConfigError::new(
-            format!("{at}.burst"),
-            "only for algorithm gcra",
-        ));
-    }
-    Ok(Limit {
-        name: raw.name.clone(),
-        quota: raw.limit,
-        window: Window {
-            unit: raw.window,
-            size: raw.window_size,
-            calendar: raw.calendar,
-        },
-        algorithm,
-    })
-}
-
-/// Checks a name used in keys, metric names and headers.
-fn check_name(field: &str, name: &str) -> Result<(), ConfigError> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_NAME
-        && !name.starts_with('_')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            field,
-            format!("must be 1 to {MAX_NAME} letters, digits, '-' or '_', not starting with '_'"),
-        ))
-    }
-}
-
-/// Checks that names in a list are unique.
-fn unique<'a>(
-    field: &str,
-    what: &str,
-    names: impl IntoIterator<Item = &'a str>,
-) -> Result<(), ConfigError> {
-    ensure_unique(field, what, names)
 }
 
 #[cfg(test)]

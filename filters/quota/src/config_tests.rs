@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::admission::OnError;
+use crate::limit::Algorithm;
+use crate::window::Window;
 
 const EXAMPLE: &str = include_str!("../example.json");
 
