@@ -452,3 +452,45 @@ fn hostile_inputs_never_panic() {
     host.now = std::time::UNIX_EPOCH + Duration::from_secs(u64::MAX / 2_000_000);
     send(&p, &mut host, req("alice", &[]));
 }
+
+#[test]
+fn report_lists_scopes_and_reads_without_creating() {
+    let mut host = FakeHost::new();
+    let json = example_with(|v| v["key"]["per"] = "route".into());
+    let p = plugin(&json, &mut host);
+    assert!(
+        host.shared.borrow().is_empty(),
+        "no pre-created counters with a scope"
+    );
+    let mut search = HeaderMap::from_pairs([(":path", "/v2/search"), (":method", "POST")]);
+    search.set("x-gateway-consumer", "bob");
+    send(&p, &mut host, search);
+    let created = host.shared.borrow().len();
+    let r = reply(
+        send(
+            &p,
+            &mut host,
+            HeaderMap::from_pairs([
+                (":method", "HEAD"),
+                (":path", "/_gateway/quota/usage?consumer=bob"),
+                ("x-gateway-groups", "staff"),
+            ]),
+        )
+        .0,
+    );
+    assert_eq!(r.status, 200, "HEAD is allowed");
+    assert_eq!(
+        host.shared.borrow().len(),
+        created,
+        "the report creates no counters"
+    );
+    let b = body(&r);
+    let usage = b["consumers"][0]["usage"].as_array().unwrap();
+    assert_eq!(usage.len(), 2 * 4, "2 limits x scopes -, v2-search, v1, v2");
+    let search = usage
+        .iter()
+        .find(|u| u["scope"] == "route:v2-search" && u["limit"] == "per-minute")
+        .unwrap();
+    assert_eq!(search["used"], 2, "weight 2");
+    assert_eq!(host.metric("quota_report_requests"), Some(1));
+}
