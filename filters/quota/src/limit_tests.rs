@@ -343,3 +343,42 @@ fn force_refund_and_usage() {
     let (max, _) = gcra.force(Counter::Gcra { tat: u64::MAX }, T0, u64::MAX);
     assert_eq!(max, Counter::Gcra { tat: u64::MAX }, "TAT saturates");
 }
+
+#[test]
+fn sliding_window_over_calendar_months_weighs_by_the_current_month() {
+    let l = Limit {
+        window: Window {
+            unit: Unit::Month,
+            size: 1,
+            calendar: true,
+        },
+        ..limit(280, Unit::Month, Algorithm::SlidingWindow)
+    };
+    const DAY: u64 = 86_400 * S;
+    // January 2026 (31 days) used all 280; February has 28 days.
+    let jan = l.window.id_at(T0);
+    let counter = Counter::Window {
+        id: jan,
+        count: 280,
+        prev: 0,
+    };
+    run(
+        &l,
+        counter,
+        &[
+            (
+                31 * DAY,
+                1,
+                Refuse(DAY / 10),
+                "1 February: January weighs 280",
+            ),
+            (
+                31 * DAY + 7 * DAY,
+                70,
+                Admit(0),
+                "8 February: 3/4 of February left, January weighs 210",
+            ),
+            (31 * DAY + 7 * DAY, 1, Refuse(DAY / 10), "full again"),
+        ],
+    );
+}
