@@ -176,7 +176,9 @@ impl<'s> Engine<'s> {
             .collect();
         if let (Some((index, retry_after_us)), false) = (refusal, shadow) {
             let mut standing = uncharged;
-            standing[index] = views[index];
+            if let (Some(slot), Some(view)) = (standing.get_mut(index), views.get(index)) {
+                *slot = *view;
+            }
             return Outcome::Refused {
                 index,
                 retry_after_us,
@@ -205,7 +207,9 @@ impl<'s> Engine<'s> {
             });
             match (result, last) {
                 (Ok(Some(next)), Some(Verdict::Admit { view, .. })) => {
-                    views[i] = view;
+                    if let Some(slot) = views.get_mut(i) {
+                        *slot = view;
+                    }
                     charged.push((i, next));
                 }
                 (
@@ -216,7 +220,9 @@ impl<'s> Engine<'s> {
                     }),
                 ) => {
                     let mut standing = uncharged;
-                    standing[i] = view;
+                    if let Some(slot) = standing.get_mut(i) {
+                        *slot = view;
+                    }
                     self.stats.rollbacks += 1;
                     self.refund(host, items, &charged);
                     return Outcome::Refused {

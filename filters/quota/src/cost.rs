@@ -16,7 +16,9 @@ pub fn match_route<'c>(routes: &'c [Route], headers: &HeaderMap) -> Option<&'c R
     routes.iter().find(|r| {
         let prefix = r.path_prefix.as_bytes();
         let on_path = path.starts_with(prefix)
-            && (path.len() == prefix.len() || path[prefix.len()] == b'/' || prefix.is_empty());
+            && (path.len() == prefix.len()
+                || path.get(prefix.len()) == Some(&b'/')
+                || prefix.is_empty());
         on_path && (r.methods.is_empty() || r.methods.iter().any(|m| m.as_bytes() == method))
     })
 }

@@ -307,11 +307,10 @@ impl Stream for QuotaStream {
                 p.bump(host, M::Admitted, 1);
                 if let Some(i) = shadow_refused {
                     p.bump(host, M::ShadowRefused, 1);
-                    p.bump_named(
-                        host,
-                        refused_name(&label, &plan.name, &items[i].limit.name),
-                        1,
-                    );
+                    if let Some(item) = items.get(i) {
+                        let name = refused_name(&label, &plan.name, &item.limit.name);
+                        p.bump_named(host, name, 1);
+                    }
                 }
                 for item in items.iter().filter(|i| i.charge) {
                     p.bump_named(
