@@ -1,0 +1,2 @@
+//! `kpi-report`: see the crate README.
+fn main() {}

@@ -1,0 +1,1 @@
+//! The KPI report (native only).
