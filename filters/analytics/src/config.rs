@@ -404,6 +404,6 @@ impl TryFrom<RawConfig> for Config {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[path = "config_tests.rs"]
 mod tests;

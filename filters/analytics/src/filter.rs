@@ -241,6 +241,6 @@ impl Stream for AnalyticsStream {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[path = "filter_tests.rs"]
 mod tests;

@@ -169,7 +169,7 @@ fn parse_list(data: &[u8]) -> Vec<String> {
         .collect()
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use filter_core::fake::SharedStore;

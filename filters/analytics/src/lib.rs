@@ -24,7 +24,7 @@ pub mod sink;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod report;
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod golden;
 
 pub use filter::{AnalyticsPlugin, AnalyticsStream};

@@ -301,6 +301,6 @@ impl Measurement {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[path = "measure_tests.rs"]
 mod tests;

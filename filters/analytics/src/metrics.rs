@@ -260,7 +260,7 @@ impl MetricSet {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use filter_core::FakeHost;

@@ -246,6 +246,6 @@ impl Sink {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 #[path = "sink_tests.rs"]
 mod tests;

@@ -286,7 +286,7 @@ fn trend(
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use std::borrow::Cow;
