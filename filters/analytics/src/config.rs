@@ -404,6 +404,7 @@ impl TryFrom<RawConfig> for Config {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 #[path = "config_tests.rs"]
 mod tests;

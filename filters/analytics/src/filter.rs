@@ -241,6 +241,7 @@ impl Stream for AnalyticsStream {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 #[path = "filter_tests.rs"]
 mod tests;

@@ -169,7 +169,8 @@ fn parse_list(data: &[u8]) -> Vec<String> {
         .collect()
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 mod tests {
     use super::*;
     use filter_core::fake::SharedStore;

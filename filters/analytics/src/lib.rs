@@ -24,7 +24,8 @@ pub mod sink;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod report;
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 mod golden;
 
 pub use filter::{AnalyticsPlugin, AnalyticsStream};

@@ -301,6 +301,7 @@ impl Measurement {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 #[path = "measure_tests.rs"]
 mod tests;

@@ -246,6 +246,7 @@ impl Sink {
     }
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 #[path = "sink_tests.rs"]
 mod tests;

@@ -72,7 +72,8 @@ pub fn load_path(path: &Path) -> io::Result<Loaded> {
     load_paths(&[path.to_path_buf()])
 }
 
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
 mod tests {
     use super::*;
 
