@@ -19,3 +19,8 @@ pub fn probe() -> PathBuf {
 pub fn probe_unknown() -> PathBuf {
     guest("sdk-probe", "wasm32-unknown-unknown")
 }
+
+/// The raw-import probe (wasm32-wasip1).
+pub fn raw() -> PathBuf {
+    guest("raw-probe", "wasm32-wasip1")
+}

@@ -6,4 +6,5 @@
 mod features;
 mod guests;
 mod lifecycle;
+mod raw;
 mod stream;

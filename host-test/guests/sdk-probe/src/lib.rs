@@ -101,27 +101,46 @@ impl Probe {
 
 impl Context for Probe {
     fn on_http_call_response(&mut self, token: u32, nh: usize, body: usize, _nt: usize) {
-        log::info!("{} call response token={token} headers={nh} body={body}", self.name);
+        log::info!(
+            "{} call response token={token} headers={nh} body={body}",
+            self.name
+        );
         if nh == 0 {
             let (code, msg) = self.get_grpc_status();
             let text = format!("callout failed: {code} {}", msg.unwrap_or_default());
             self.send_http_response(503, vec![], Some(text.as_bytes()));
             return;
         }
-        let status = self.get_http_call_response_header(":status").unwrap_or_default();
-        let body = self.get_http_call_response_body(0, body).unwrap_or_default();
+        let status = self
+            .get_http_call_response_header(":status")
+            .unwrap_or_default();
+        let body = self
+            .get_http_call_response_body(0, body)
+            .unwrap_or_default();
         if status == "200" {
             self.set_http_request_header("x-auth", Some(&String::from_utf8_lossy(&body)));
             self.resume_http_request();
         } else {
-            self.send_http_response(401, vec![("x-upstream-status", &status)], Some(b"unauthorized"));
+            self.send_http_response(
+                401,
+                vec![("x-upstream-status", &status)],
+                Some(b"unauthorized"),
+            );
         }
     }
 
     fn on_grpc_call_response(&mut self, token: u32, status: u32, size: usize) {
-        let msg = self.get_grpc_call_response_body(0, size).unwrap_or_default();
-        log::info!("grpc response token={token} status={status} msg={}", String::from_utf8_lossy(&msg));
-        self.set_http_request_header("x-grpc", Some(&format!("{status}:{}", String::from_utf8_lossy(&msg))));
+        let msg = self
+            .get_grpc_call_response_body(0, size)
+            .unwrap_or_default();
+        log::info!(
+            "grpc response token={token} status={status} msg={}",
+            String::from_utf8_lossy(&msg)
+        );
+        self.set_http_request_header(
+            "x-grpc",
+            Some(&format!("{status}:{}", String::from_utf8_lossy(&msg))),
+        );
         self.resume_http_request();
     }
 
@@ -136,7 +155,9 @@ impl HttpContext for Probe {
         let probe = self.get_http_request_header("x-probe").unwrap_or_default();
         self.actions = probe.split(',').map(str::trim).map(String::from).collect();
         log::info!("{} request_headers eos={eos}", self.name);
-        let order = self.get_http_request_header("x-order").map_or(self.name.clone(), |o| format!("{o},{}", self.name));
+        let order = self
+            .get_http_request_header("x-order")
+            .map_or(self.name.clone(), |o| format!("{o},{}", self.name));
         self.set_http_request_header("x-order", Some(&order));
         if self.has("panic") {
             panic!("probe panic in {}", self.name);
@@ -155,22 +176,32 @@ impl HttpContext for Probe {
             self.set_http_request_header("x-remove-me", None);
         }
         if self.has("metric") {
-            if let Ok(id) = proxy_wasm::hostcalls::define_metric(MetricType::Counter, "probe_requests") {
+            if let Ok(id) =
+                proxy_wasm::hostcalls::define_metric(MetricType::Counter, "probe_requests")
+            {
                 let _ = proxy_wasm::hostcalls::increment_metric(id, 1);
             }
         }
         if self.has("shared") {
             loop {
                 let (v, cas) = self.get_shared_data("count");
-                let n: u64 = v.and_then(|v| String::from_utf8(v).ok()).and_then(|s| s.parse().ok()).unwrap_or(0);
-                if self.set_shared_data("count", Some((n + 1).to_string().as_bytes()), cas).is_ok() {
+                let n: u64 = v
+                    .and_then(|v| String::from_utf8(v).ok())
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                if self
+                    .set_shared_data("count", Some((n + 1).to_string().as_bytes()), cas)
+                    .is_ok()
+                {
                     self.set_http_request_header("x-count", Some(&(n + 1).to_string()));
                     break;
                 }
             }
         }
         if self.has("property") {
-            let p = self.get_property(vec!["request", "path"]).unwrap_or_default();
+            let p = self
+                .get_property(vec!["request", "path"])
+                .unwrap_or_default();
             self.set_http_request_header("x-path", Some(&String::from_utf8_lossy(&p)));
             self.set_property(vec!["probe_seen"], Some(self.name.as_bytes()));
             if let Some(prev) = self.get_property(vec!["probe_prev"]) {
@@ -199,7 +230,11 @@ impl HttpContext for Probe {
             self.set_http_request_header("x-foreign", Some(&v));
         }
         if self.has("local") {
-            self.send_http_response(403, vec![("x-probe-reply", &self.name.clone())], Some(b"denied"));
+            self.send_http_response(
+                403,
+                vec![("x-probe-reply", &self.name.clone())],
+                Some(b"denied"),
+            );
             return Action::Pause;
         }
         if self.has("close") {
@@ -209,7 +244,11 @@ impl HttpContext for Probe {
         if self.has("callout") {
             let r = self.dispatch_http_call(
                 "authz",
-                vec![(":method", "GET"), (":path", "/check"), (":authority", "authz")],
+                vec![
+                    (":method", "GET"),
+                    (":path", "/check"),
+                    (":authority", "authz"),
+                ],
                 None,
                 vec![],
                 Duration::from_secs(5),
@@ -223,8 +262,19 @@ impl HttpContext for Probe {
             };
         }
         if self.has("grpc") {
-            let r = self.dispatch_grpc_call("grpc", "probe.Svc", "Check", vec![("k", b"v")], Some(b"req"), Duration::from_secs(1));
-            return if r.is_ok() { Action::Pause } else { Action::Continue };
+            let r = self.dispatch_grpc_call(
+                "grpc",
+                "probe.Svc",
+                "Check",
+                vec![("k", b"v")],
+                Some(b"req"),
+                Duration::from_secs(1),
+            );
+            return if r.is_ok() {
+                Action::Pause
+            } else {
+                Action::Continue
+            };
         }
         if self.has("pause") {
             return Action::Pause;
@@ -252,7 +302,9 @@ impl HttpContext for Probe {
 
     fn on_http_response_headers(&mut self, _n: usize, eos: bool) -> Action {
         log::info!("{} response_headers eos={eos}", self.name);
-        let order = self.get_http_response_header("x-resp-order").map_or(self.name.clone(), |o| format!("{o},{}", self.name));
+        let order = self
+            .get_http_response_header("x-resp-order")
+            .map_or(self.name.clone(), |o| format!("{o},{}", self.name));
         self.set_http_response_header("x-resp-order", Some(&order));
         Action::Continue
     }
