@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::lifecycle::{self, Lifecycle};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// Most versions a configuration may declare.
 pub const MAX_VERSIONS: usize = 64;
