@@ -15,6 +15,7 @@
 pub mod config;
 pub mod headers;
 pub mod host;
+pub mod pairs;
 pub mod plugin;
 pub mod reply;
 
