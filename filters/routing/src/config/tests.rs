@@ -1,4 +1,5 @@
 use super::*;
+use filter_core::ConfigError;
 use serde_json::{json, Value};
 
 pub(crate) const EXAMPLE: &str = include_str!("../../example.json");
