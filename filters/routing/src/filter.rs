@@ -153,6 +153,9 @@ impl RoutingStream {
                 return Err(Refusal::ConflictingVersions);
             }
             version = v;
+        } else if config.is_retired(version, now) {
+            // A retired version is not split: its clients learn it is gone.
+            return Err(Refusal::Retired(version));
         } else if let Some(c) = config
             .canaries
             .iter()
