@@ -185,6 +185,10 @@ impl RoutingStream {
         }
         let path =
             (resolved.in_path && config.strip_prefix).then(|| target.without_first_segment());
+        if let Some(p) = &path {
+            // What the upstream sees must pass the same checks (`/v1/;p=1` -> `/;p=1` does not).
+            target::parse(Some(p.as_bytes()), config.max_path_bytes)?;
+        }
         Ok(Route {
             version,
             name: name.clone(),
@@ -292,3 +296,6 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod properties;

@@ -172,6 +172,8 @@ fn path_threats_are_refused_before_anything_is_set() {
         (b"/v1%5Cx", 400, "invalid-path"),
         (b"//v1//x", 400, "invalid-path"),
         (b"/v1;p=1/x", 400, "invalid-path"),
+        (b"/v1/;p=1/x", 400, "invalid-path"),
+        (b"/v1/%76%32/x", 400, "invalid-path"),
         (b"/v1/x\0", 400, "invalid-path"),
         (b"http://evil/v2/x", 400, "invalid-path"),
         (b"*", 400, "invalid-path"),
@@ -201,7 +203,7 @@ fn path_threats_are_refused_before_anything_is_set() {
     }
     let ex = send(&plugin, &mut host, &[(":method", b"CONNECT")]);
     assert_eq!(ex.problem().0, 400, "no :path");
-    assert_eq!(host.metric("routing_rejected.invalid_path"), Some(10));
+    assert_eq!(host.metric("routing_rejected.invalid_path"), Some(12));
     assert_eq!(host.metric("routing_rejected.path_too_long"), Some(1));
     assert_eq!(host.metric("routing_rejected.unknown_version"), Some(2));
 }
