@@ -181,3 +181,18 @@ fn minted_keys() {
         assert_eq!(is_valid_key(key), want, "{key:?}");
     }
 }
+
+#[test]
+fn minted_keys_spread_like_consumers() {
+    let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+    let diverted = (0..10_000u64)
+        .filter(|i| {
+            let key = StickyKey::Minted(mint(b"", t + Duration::from_nanos(*i), *i));
+            diverts("v1>v2", Some(&key), 1000)
+        })
+        .count();
+    assert!(
+        (800..=1200).contains(&diverted),
+        "{diverted} of 10000 minted keys in a 10 % canary"
+    );
+}
