@@ -1,0 +1,18 @@
+"""Harness for running the gateway filters in a real Envoy.
+
+Shared by the end-to-end tests (scripts/e2e) and the demo (scripts/demo):
+
+- `ports`: free TCP ports on 127.0.0.1.
+- `upstreams`: sample servers (API v1/v2 echo, analytics collector, JWKS), each controllable.
+- `envoy`: render an envoy-config/ template and run, wait for and stop a real Envoy.
+- `client`: HTTP/1.1 (duplicate headers, raw bytes) and HTTP/2 (trailers) clients.
+"""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+"""The repository root."""
+
+CONFIG_DIR = ROOT / "envoy-config"
+DIST_DIR = ROOT / "dist"
+VENV_ENVOY = ROOT / ".venv" / "bin" / "envoy"
