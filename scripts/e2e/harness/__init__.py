@@ -8,11 +8,13 @@ Shared by the end-to-end tests (scripts/e2e) and the demo (scripts/demo):
 - `client`: HTTP/1.1 (duplicate headers, raw bytes) and HTTP/2 (trailers) clients.
 """
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 """The repository root."""
 
 CONFIG_DIR = ROOT / "envoy-config"
-DIST_DIR = ROOT / "dist"
+DIST_DIR = Path(os.environ.get("GATEWAY_DIST") or ROOT / "dist").resolve()
+"""Built filters (dist/filter_<name>.wasm); GATEWAY_DIST overrides it."""
 VENV_ENVOY = ROOT / ".venv" / "bin" / "envoy"
