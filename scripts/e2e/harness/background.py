@@ -39,7 +39,8 @@ def load_state() -> dict | None:
     return None
 
 
-def start(template_name: str, configs: dict | None = None, ports: dict | None = None) -> dict:
+def start(template_name: str, configs: dict | None = None, ports: dict | None = None,
+          jwks: dict | None = None) -> dict:
     """Start the gateway detached and wait until Envoy is LIVE; returns the recorded state."""
     stop()
     RUN_DIR.mkdir(exist_ok=True)
@@ -52,6 +53,10 @@ def start(template_name: str, configs: dict | None = None, ports: dict | None = 
         cfg = RUN_DIR / "configs.json"
         cfg.write_text(json.dumps(configs, indent=2), encoding="utf-8")
         cmd += ["--configs", str(cfg)]
+    if jwks is not None:
+        jwks_file = RUN_DIR / "jwks.json"
+        jwks_file.write_text(json.dumps(jwks), encoding="utf-8")
+        cmd += ["--jwks", str(jwks_file)]
     log_path = RUN_DIR / "serve.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(

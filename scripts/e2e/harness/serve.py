@@ -26,12 +26,15 @@ def main() -> int:
     ap.add_argument("--ports-json", default="{}")
     ap.add_argument("--configs", type=Path, help="JSON file: {filter name: plugin config}")
     ap.add_argument("--workdir", type=Path)
+    ap.add_argument("--jwks", type=Path, help="JWKS document for the sample key server")
     args = ap.parse_args()
     configs = json.loads(args.configs.read_text(encoding="utf-8")) if args.configs else None
+    jwks = json.loads(args.jwks.read_text(encoding="utf-8")) if args.jwks else None
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stack = Stack(args.template, workdir=args.workdir, configs=configs, ports=json.loads(args.ports_json))
+    stack = Stack(args.template, workdir=args.workdir, configs=configs, ports=json.loads(args.ports_json),
+                  jwks=jwks)
     try:
         stack.start()
         print(json.dumps({"ready": True, "ports": stack.ports}), flush=True)
