@@ -22,6 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import VENV_ENVOY  # noqa: E402
+from harness.samples import JwtSigner  # noqa: E402
 from harness.stack import Stack  # noqa: E402
 
 _ACTIVE: list[Stack] = []
@@ -53,11 +54,13 @@ def stack_factory(tmp_path_factory):
     module are stopped at module teardown, whatever happens."""
     started: list[Stack] = []
 
-    def make(template_name: str, **kw) -> Stack:
+    def make(template_name: str, before_start=None, **kw) -> Stack:
         stack = Stack(template_name, workdir=tmp_path_factory.mktemp(Path(template_name).stem), **kw)
         skip_or_fail_missing(stack.missing_filters(), template_name)
         started.append(stack)
         _ACTIVE.append(stack)
+        if before_start is not None:
+            before_start(stack)
         stack.start()
         return stack
 
@@ -68,6 +71,12 @@ def stack_factory(tmp_path_factory):
             stack.stop()
             if stack in _ACTIVE:
                 _ACTIVE.remove(stack)
+
+
+@pytest.fixture(scope="module")
+def signer():
+    """An Ed25519 JWT signer; its JWKS is what the sample key server serves."""
+    return JwtSigner()
 
 
 @pytest.hookimpl(hookwrapper=True)
