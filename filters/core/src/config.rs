@@ -84,6 +84,7 @@ mod tests {
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Raw {
+        #[allow(dead_code)]
         plans: Vec<Plan>,
     }
 

@@ -1,1 +1,460 @@
-//! The generic proxy-wasm adapter (in progress).
+//! The one generic proxy-wasm adapter every filter uses.
+//!
+//! [`start`] (through [`crate::export_plugin!`]) registers a root context that parses the plugin
+//! configuration once in `on_configure` into an immutable [`Plugin`] shared by every stream; a bad
+//! configuration makes `on_configure` log one line naming the field and return false. Stream
+//! contexts read what the logic needs, call it, apply its header edits and carry out its
+//! [`Decision`]. The SDK's logger is installed with the host's log level, and its panic hook logs
+//! any panic message at CRITICAL before the VM traps.
+
+mod host;
+mod raw;
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, ContextType, LogLevel};
+
+use crate::headers::HeaderEdit;
+use crate::host::{CallFailure, CallResponse};
+use crate::pairs;
+use crate::plugin::{Decision, Plugin, Stream};
+use crate::reply::{LocalReply, Problem};
+pub use host::WasmHost;
+
+/// Exports `$plugin` as the module's proxy-wasm filter.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        $crate::proxy_wasm::main! {{
+            $crate::adapter::start::<$plugin>();
+        }}
+    };
+}
+
+/// Exports several plugins from one module; the plugin's `root_id` selects one of them.
+///
+/// ```ignore
+/// filter_core::export_plugins! { "auth" => Auth, "gateway" => Chain<Gateway> }
+/// ```
+#[macro_export]
+macro_rules! export_plugins {
+    ($($root_id:literal => $plugin:ty),+ $(,)?) => {
+        $crate::proxy_wasm::main! {{
+            const ROOTS: &[(&str, $crate::adapter::RootFactory)] =
+                &[$(($root_id, $crate::adapter::root_factory::<$plugin>)),+];
+            $crate::adapter::start_selected(ROOTS);
+        }}
+    };
+}
+
+/// Makes the root context of one plugin.
+pub type RootFactory = fn() -> Box<dyn RootContext>;
+
+/// The root context of plugin `P`.
+pub fn root_factory<P: Plugin>() -> Box<dyn RootContext> {
+    Box::new(Root::<P> { plugin: None })
+}
+
+/// Like [`start`], for a module exporting several plugins selected by `root_id`.
+pub fn start_selected(roots: &'static [(&'static str, RootFactory)]) {
+    ROOTS.with(|r| r.set(roots));
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(Selector {
+            roots: ROOTS.with(std::cell::Cell::get),
+            inner: None,
+        })
+    });
+}
+
+thread_local! {
+    /// The plugins a module exports, for [`start_selected`]'s root contexts.
+    static ROOTS: std::cell::Cell<&'static [(&'static str, RootFactory)]> =
+        const { std::cell::Cell::new(&[]) };
+}
+
+/// Installs the logger, the panic hook and the root context for `P`. Called from `_initialize`,
+/// where hosts allow no hostcall but logging: the host's log level is adopted in `on_configure`.
+pub fn start<P: Plugin>() {
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(Root::<P> { plugin: None })
+    });
+}
+
+/// Follows the host's log level, so disabled levels cost no hostcall.
+fn adopt_host_log_level() {
+    let level = match raw::log_level() {
+        Some(0) => LogLevel::Trace,
+        Some(1) => LogLevel::Debug,
+        Some(3) => LogLevel::Warn,
+        Some(4) => LogLevel::Error,
+        Some(5) => LogLevel::Critical,
+        _ => LogLevel::Info,
+    };
+    proxy_wasm::set_log_level(level);
+}
+
+/// Reads a callout response (`num_headers == 0` means the call failed).
+fn read_call_response(num_headers: usize, body_size: usize) -> Result<CallResponse, CallFailure> {
+    if num_headers == 0 {
+        return Err(CallFailure {
+            reason: "no response (reset, timeout or connection failure)".into(),
+        });
+    }
+    let headers = host::read_headers(raw::CALL_RESPONSE_HEADERS);
+    let body = raw::buffer(raw::CALL_RESPONSE_BODY, 0, body_size).unwrap_or_default();
+    Ok(CallResponse { headers, body })
+}
+
+fn apply_edits(map: u32, edits: Vec<HeaderEdit>) {
+    for edit in edits {
+        let result = match &edit {
+            HeaderEdit::Set(name, value) => raw::replace_header(map, name, value),
+            HeaderEdit::Add(name, value) => raw::add_header(map, name, value),
+            HeaderEdit::Remove(name) => raw::remove_header(map, name),
+        };
+        if let Err(e) = result {
+            log::warn!("header edit on map {map} failed: {e}");
+        }
+    }
+}
+
+fn send_reply(reply: &LocalReply) {
+    let headers: Vec<(&str, &str)> = reply.safe_headers().collect();
+    let details: String = reply
+        .details
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .collect();
+    if let Err(e) = raw::send_local_response(
+        reply.status,
+        &details,
+        &reply.body,
+        &pairs::encode(&headers),
+    ) {
+        log::error!("sending local reply {} failed: {e}", reply.status);
+    }
+}
+
+// === impl Root ===
+
+struct Root<P: Plugin> {
+    plugin: Option<Rc<P>>,
+}
+
+impl<P: Plugin> Context for Root<P> {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        _: usize,
+    ) {
+        if let Some(plugin) = &self.plugin {
+            plugin.on_call_response(
+                token,
+                read_call_response(num_headers, body_size),
+                &mut WasmHost,
+            );
+        }
+    }
+}
+
+impl<P: Plugin> RootContext for Root<P> {
+    fn on_configure(&mut self, size: usize) -> bool {
+        adopt_host_log_level();
+        let config = match raw::buffer(raw::PLUGIN_CONFIGURATION, 0, size) {
+            Ok(config) => config,
+            Err(e) => {
+                log::error!("{}: cannot read the plugin configuration: {e}", P::NAME);
+                return false;
+            }
+        };
+        match P::configure(&config, &mut WasmHost) {
+            Ok(plugin) => {
+                let period = plugin.tick_period().unwrap_or(Duration::ZERO);
+                if let Err(e) = proxy_wasm::hostcalls::set_tick_period(period) {
+                    log::warn!("{}: cannot set the tick period: {e:?}", P::NAME);
+                }
+                self.plugin = Some(Rc::new(plugin));
+                true
+            }
+            Err(e) => {
+                log::error!("{}: {e}", P::NAME);
+                false
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if let Some(plugin) = &self.plugin {
+            plugin.on_tick(&mut WasmHost);
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Http::<P> {
+            stream: self.plugin.as_ref().map(P::new_stream),
+            state: Phase::default(),
+        }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+// === impl Selector ===
+
+/// A root context that becomes the plugin named by the `plugin_root_id` property.
+struct Selector {
+    roots: &'static [(&'static str, RootFactory)],
+    inner: Option<Box<dyn RootContext>>,
+}
+
+impl Context for Selector {
+    fn on_http_call_response(&mut self, token: u32, headers: usize, body: usize, trailers: usize) {
+        if let Some(inner) = self.inner.as_mut() {
+            inner.on_http_call_response(token, headers, body, trailers);
+        }
+    }
+}
+
+impl RootContext for Selector {
+    fn on_configure(&mut self, size: usize) -> bool {
+        adopt_host_log_level();
+        let root_id = raw::get_property(b"plugin_root_id")
+            .ok()
+            .flatten()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default();
+        let Some((_, factory)) = self.roots.iter().find(|(id, _)| *id == root_id) else {
+            let known: Vec<_> = self.roots.iter().map(|(id, _)| *id).collect();
+            log::error!("invalid configuration at `root_id`: {root_id:?} is not one of {known:?}");
+            return false;
+        };
+        let inner = self.inner.get_or_insert_with(|| factory());
+        inner.on_configure(size)
+    }
+
+    fn on_tick(&mut self) {
+        if let Some(inner) = self.inner.as_mut() {
+            inner.on_tick();
+        }
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        match self.inner.as_ref() {
+            Some(inner) => inner.create_http_context(context_id),
+            None => root_factory::<Unconfigured>().create_http_context(context_id),
+        }
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+/// Stands in when no plugin was selected: every request gets the "not configured" reply.
+struct Unconfigured;
+
+impl Plugin for Unconfigured {
+    const NAME: &'static str = "unconfigured";
+    type Stream = UnconfiguredStream;
+    fn configure(
+        _: &[u8],
+        _: &mut dyn crate::host::Host,
+    ) -> Result<Self, crate::config::ConfigError> {
+        Err(crate::config::ConfigError::new(
+            "root_id",
+            "no plugin selected",
+        ))
+    }
+    fn new_stream(_: &Rc<Self>) -> UnconfiguredStream {
+        UnconfiguredStream
+    }
+}
+
+struct UnconfiguredStream;
+impl Stream for UnconfiguredStream {}
+
+// === impl Http ===
+
+/// Where a request stream stands.
+#[derive(Debug, Default)]
+struct Phase {
+    /// Paused on a callout made by the stream.
+    waiting_call: bool,
+    /// The stream asked for the whole request body.
+    body_wanted: bool,
+    /// The whole request body has arrived (end of stream or trailers).
+    body_complete: bool,
+    /// `on_request_body` has run.
+    body_done: bool,
+    /// A local reply was sent.
+    replied: bool,
+    /// Bytes of request body buffered so far.
+    body_len: usize,
+}
+
+struct Http<P: Plugin> {
+    stream: Option<P::Stream>,
+    state: Phase,
+}
+
+impl<P: Plugin> Http<P> {
+    /// Carries out a decision taken in a request callback.
+    fn act(&mut self, decision: Decision) -> Action {
+        match decision {
+            Decision::Continue => Action::Continue,
+            Decision::Pause => {
+                self.state.waiting_call = true;
+                Action::Pause
+            }
+            Decision::Respond(reply) => {
+                self.state.replied = true;
+                send_reply(&reply);
+                Action::Pause
+            }
+        }
+    }
+
+    /// Runs `on_request_body` once the whole body is buffered.
+    fn run_body(&mut self) -> Decision {
+        self.state.body_done = true;
+        let Some(stream) = self.stream.as_mut() else {
+            return Decision::Continue;
+        };
+        let body = raw::buffer(raw::REQUEST_BODY, 0, self.state.body_len).unwrap_or_default();
+        let headers = host::read_headers(raw::REQUEST_HEADERS);
+        stream.on_request_body(&body, &headers, &mut WasmHost)
+    }
+
+    /// The whole request body is in (end of stream or trailers): run the body logic unless a
+    /// callout is still pending, in which case its response runs it.
+    fn body_complete(&mut self) -> Action {
+        self.state.body_complete = true;
+        if self.state.replied || !self.state.body_wanted || self.state.body_done {
+            return Action::Continue;
+        }
+        if self.state.waiting_call {
+            return Action::Pause;
+        }
+        let decision = self.run_body();
+        self.act(decision)
+    }
+
+    fn not_configured() -> LocalReply {
+        LocalReply::problem(
+            &Problem::new(500, "filter-not-configured", "Filter not configured")
+                .detail(format!("the {} filter has no valid configuration", P::NAME)),
+        )
+    }
+}
+
+impl<P: Plugin> Context for Http<P> {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        _: usize,
+    ) {
+        let response = read_call_response(num_headers, body_size);
+        let Some(stream) = self.stream.as_mut() else {
+            return;
+        };
+        self.state.waiting_call = false;
+        let mut headers = host::read_headers(raw::REQUEST_HEADERS);
+        let decision = stream.on_call_response(token, response, &mut headers, &mut WasmHost);
+        apply_edits(raw::REQUEST_HEADERS, headers.take_edits());
+        // Envoy withholds the body from a filter paused in its headers callback, so a wanted body
+        // arrives through the body callbacks after the stream resumes.
+        match decision {
+            Decision::Continue => {
+                if let Err(e) = raw::continue_request() {
+                    log::error!("{}: cannot resume the request: {e}", P::NAME);
+                }
+            }
+            Decision::Pause => self.state.waiting_call = true,
+            Decision::Respond(reply) => {
+                self.state.replied = true;
+                send_reply(&reply);
+            }
+        }
+    }
+}
+
+impl<P: Plugin> HttpContext for Http<P> {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(stream) = self.stream.as_mut() else {
+            return self.act(Decision::Respond(Self::not_configured()));
+        };
+        let mut headers = host::read_headers(raw::REQUEST_HEADERS);
+        let decision = stream.on_request_headers(&mut headers, end_of_stream, &mut WasmHost);
+        self.state.body_wanted = !end_of_stream && stream.wants_request_body();
+        apply_edits(raw::REQUEST_HEADERS, headers.take_edits());
+        self.act(decision)
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.state.replied {
+            return Action::Pause;
+        }
+        self.state.body_len = body_size;
+        if !self.state.body_wanted {
+            return if self.state.waiting_call {
+                Action::Pause
+            } else {
+                Action::Continue
+            };
+        }
+        let cap = self.stream.as_ref().map_or(0, Stream::body_cap);
+        if body_size > cap {
+            return self.act(Decision::Respond(LocalReply::problem(
+                &Problem::new(413, "body-too-large", "Request body too large")
+                    .detail(format!("the request body exceeds {cap} bytes")),
+            )));
+        }
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        self.body_complete()
+    }
+
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        if self.state.replied {
+            return Action::Pause;
+        }
+        if let Ok(len) = raw::buffer_len(raw::REQUEST_BODY) {
+            self.state.body_len = len;
+        }
+        self.body_complete()
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let Some(stream) = self.stream.as_mut() else {
+            return Action::Continue;
+        };
+        let mut headers = host::read_headers(raw::RESPONSE_HEADERS);
+        let decision = stream.on_response_headers(&mut headers, end_of_stream, &mut WasmHost);
+        apply_edits(raw::RESPONSE_HEADERS, headers.take_edits());
+        match decision {
+            Decision::Respond(reply) if !self.state.replied => {
+                self.state.replied = true;
+                send_reply(&reply);
+                Action::Pause
+            }
+            _ => Action::Continue,
+        }
+    }
+
+    fn on_log(&mut self) {
+        if let Some(stream) = self.stream.as_mut() {
+            stream.on_log(&mut WasmHost);
+        }
+    }
+}

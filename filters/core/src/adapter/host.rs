@@ -1,0 +1,108 @@
+//! [`Host`] implemented with proxy-wasm hostcalls. Calls act on the current effective context.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::raw;
+use crate::headers::HeaderMap;
+use crate::host::{HeaderKind, Host, HostError, HttpCall, MetricId, MetricKind, SharedValue};
+use crate::pairs;
+
+/// The proxy-wasm host.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WasmHost;
+
+/// Reads a whole header map; a map that does not exist in this phase, or a malformed one, is empty.
+pub fn read_headers(map: u32) -> HeaderMap {
+    let bytes = match raw::header_pairs(map) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            log::debug!("header map {map} unavailable: {e}");
+            return HeaderMap::default();
+        }
+    };
+    match pairs::decode(&bytes) {
+        Some(pairs) => HeaderMap::from_pairs(pairs),
+        None => {
+            log::warn!("host returned a malformed header map {map}");
+            HeaderMap::default()
+        }
+    }
+}
+
+fn map_type(kind: HeaderKind) -> u32 {
+    match kind {
+        HeaderKind::Request => raw::REQUEST_HEADERS,
+        HeaderKind::RequestTrailers => raw::REQUEST_TRAILERS,
+        HeaderKind::Response => raw::RESPONSE_HEADERS,
+        HeaderKind::ResponseTrailers => raw::RESPONSE_TRAILERS,
+    }
+}
+
+impl Host for WasmHost {
+    fn now(&self) -> SystemTime {
+        match raw::now_nanos() {
+            Ok(ns) => UNIX_EPOCH + Duration::from_nanos(ns),
+            Err(_) => UNIX_EPOCH,
+        }
+    }
+
+    fn get_shared(&self, key: &str) -> Result<Option<SharedValue>, HostError> {
+        Ok(raw::get_shared(key)?.map(|(data, cas)| SharedValue { data, cas }))
+    }
+
+    fn set_shared(&mut self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), HostError> {
+        raw::set_shared(key, value, cas.unwrap_or(0))
+    }
+
+    fn define_metric(&mut self, kind: MetricKind, name: &str) -> Result<MetricId, HostError> {
+        let kind = match kind {
+            MetricKind::Counter => 0,
+            MetricKind::Gauge => 1,
+            MetricKind::Histogram => 2,
+        };
+        raw::define_metric(kind, name).map(MetricId)
+    }
+
+    fn increment_metric(&mut self, id: MetricId, delta: i64) {
+        if let Err(e) = raw::increment_metric(id.0, delta) {
+            log::debug!("increment of metric {} failed: {e}", id.0);
+        }
+    }
+
+    fn record_metric(&mut self, id: MetricId, value: u64) {
+        if let Err(e) = raw::record_metric(id.0, value) {
+            log::debug!("record of metric {} failed: {e}", id.0);
+        }
+    }
+
+    fn http_call(&mut self, call: &HttpCall) -> Result<u32, HostError> {
+        let headers: Vec<(&str, &str)> = call
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let body = (!call.body.is_empty()).then_some(call.body.as_slice());
+        // The SDK's dispatch registers the token with its dispatcher so the response reaches the
+        // calling context; it maps BAD_ARGUMENT and INTERNAL_FAILURE to errors.
+        proxy_wasm::hostcalls::dispatch_http_call(
+            &call.upstream,
+            headers,
+            body,
+            Vec::new(),
+            call.timeout,
+        )
+        .map_err(|status| HostError::from_status(status as u32))
+    }
+
+    fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
+        raw::get_property(path.join("\0").as_bytes()).ok().flatten()
+    }
+
+    fn set_property(&mut self, path: &[&str], value: &[u8]) -> Result<(), HostError> {
+        raw::set_property(path.join("\0").as_bytes(), value)
+    }
+
+    fn header(&self, kind: HeaderKind, name: &str) -> Option<Vec<u8>> {
+        raw::header_value(map_type(kind), name).ok().flatten()
+    }
+}

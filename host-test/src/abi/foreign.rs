@@ -1,0 +1,43 @@
+//! Foreign functions: every call is recorded; `clear_route_cache` is built in (Envoy's), tests
+//! register others with `Harness::foreign`; unknown names give NOT_FOUND as in Envoy.
+
+use super::{copy_out, done, read, read_str, status, Cx};
+use crate::state::HostState;
+use wasmtime::Linker;
+
+pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    l.func_wrap(
+        "env",
+        "proxy_call_foreign_function",
+        |mut cx: Cx<'_>, np: i32, nn: i32, ap: i32, an: i32, rpp: i32, rlp: i32| {
+            let (Some(name), Some(args)) = (read_str(&mut cx, np, nn), read(&mut cx, ap, an))
+            else {
+                return Ok(done(
+                    &mut cx,
+                    "proxy_call_foreign_function",
+                    status::INVALID_MEMORY_ACCESS,
+                ));
+            };
+            let result = {
+                let st = cx.data();
+                let stream = st.stream();
+                let mut w = st.world();
+                w.foreign_calls.push((name.clone(), args.clone()));
+                if name == "clear_route_cache" {
+                    if let Some(s) = stream.and_then(|id| w.streams.get_mut(&id)) {
+                        s.route_cache_cleared += 1;
+                    }
+                    Some(Vec::new())
+                } else {
+                    w.foreign.get(&name).cloned().map(|f| f(&args))
+                }
+            };
+            let s = match result {
+                Some(r) => copy_out(&mut cx, &r, rpp, rlp)?,
+                None => status::NOT_FOUND,
+            };
+            Ok(done(&mut cx, "proxy_call_foreign_function", s))
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! Header-map hostcalls: request/response headers and trailers of the effective stream,
+//! callout response headers/trailers and gRPC metadata of the running callback.
+//!
+//! Envoy semantics: keys are lowercased; `get` gives the first value of a repeated key
+//! (NOT_FOUND when missing); a map that does not exist in the current phase gives
+//! BAD_ARGUMENT; `get_header_map_size` is Envoy's `byteSize()`; callout maps are read-only;
+//! changing request headers clears the route cache.
+
+use super::{copy_out, done, pairs, read, read_str, status, write_u32, Cx};
+use crate::message::Headers;
+use crate::state::HostState;
+use wasmtime::Linker;
+
+/// Runs `f` on the map `t` (mutable only for stream maps). Returns BAD_ARGUMENT when the map
+/// does not exist now.
+fn with_map<R>(
+    st: &HostState,
+    t: i32,
+    write: bool,
+    f: impl FnOnce(&mut Headers) -> R,
+) -> Result<R, i32> {
+    let scoped = match t {
+        4 => Some(&st.scope.grpc_initial),
+        5 => Some(&st.scope.grpc_trailing),
+        6 => Some(&st.scope.call_headers),
+        7 => Some(&st.scope.call_trailers),
+        0..=3 => None,
+        _ => return Err(status::BAD_ARGUMENT),
+    };
+    if let Some(m) = scoped {
+        if write {
+            return Err(status::BAD_ARGUMENT);
+        }
+        let mut copy = m.clone().ok_or(status::BAD_ARGUMENT)?;
+        return Ok(f(&mut copy));
+    }
+    let id = st.stream().ok_or(status::BAD_ARGUMENT)?;
+    let mut w = st.world();
+    let s = w.streams.get_mut(&id).ok_or(status::BAD_ARGUMENT)?;
+    if write && t == 0 {
+        s.route_cache_cleared += 1;
+    }
+    let m = match t {
+        0 => &mut s.req_headers,
+        1 => &mut s.req_trailers,
+        2 => &mut s.resp_headers,
+        _ => &mut s.resp_trailers,
+    };
+    m.as_mut().map(f).ok_or(status::BAD_ARGUMENT)
+}
+
+pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    l.func_wrap(
+        "env",
+        "proxy_get_header_map_pairs",
+        |mut cx: Cx<'_>, t: i32, pp: i32, lp: i32| {
+            let r = with_map(cx.data(), t, false, |m| pairs::serialize(&m.0));
+            let s = match r {
+                Ok(bytes) => copy_out(&mut cx, &bytes, pp, lp)?,
+                Err(s) => s,
+            };
+            Ok(done(&mut cx, "proxy_get_header_map_pairs", s))
+        },
+    )?;
+    l.func_wrap(
+        "env",
+        "proxy_set_header_map_pairs",
+        |mut cx: Cx<'_>, t: i32, p: i32, n: i32| {
+            let Some(bytes) = read(&mut cx, p, n) else {
+                return done(
+                    &mut cx,
+                    "proxy_set_header_map_pairs",
+                    status::INVALID_MEMORY_ACCESS,
+                );
+            };
+            let new = Headers::from_pairs(&pairs::deserialize_str(&bytes).unwrap_or_default());
+            let s = match with_map(cx.data(), t, true, |m| *m = new) {
+                Ok(()) => status::OK,
+                Err(s) => s,
+            };
+            done(&mut cx, "proxy_set_header_map_pairs", s)
+        },
+    )?;
+    l.func_wrap(
+        "env",
+        "proxy_get_header_map_value",
+        |mut cx: Cx<'_>, t: i32, kp: i32, kn: i32, vpp: i32, vlp: i32| {
+            let Some(key) = read_str(&mut cx, kp, kn) else {
+                return Ok(done(
+                    &mut cx,
+                    "proxy_get_header_map_value",
+                    status::INVALID_MEMORY_ACCESS,
+                ));
+            };
+            let r = with_map(cx.data(), t, false, |m| m.get(&key).map(str::to_string));
+            let s = match r {
+                Ok(Some(v)) => copy_out(&mut cx, v.as_bytes(), vpp, vlp)?,
+                Ok(None) if cx.data().abi_01 => copy_out(&mut cx, b"", vpp, vlp)?,
+                Ok(None) => status::NOT_FOUND,
+                Err(s) => s,
+            };
+            Ok(done(&mut cx, "proxy_get_header_map_value", s))
+        },
+    )?;
+    l.func_wrap(
+        "env",
+        "proxy_get_header_map_size",
+        |mut cx: Cx<'_>, t: i32, sp: i32| {
+            let s = match with_map(cx.data(), t, false, |m| m.byte_size()) {
+                Ok(n) if write_u32(&mut cx, sp, n as u32) => status::OK,
+                Ok(_) => status::INVALID_MEMORY_ACCESS,
+                Err(s) => s,
+            };
+            done(&mut cx, "proxy_get_header_map_size", s)
+        },
+    )?;
+    type Edit = fn(&mut Headers, &str, &str);
+    let edits: [(&'static str, Edit); 2] = [
+        ("proxy_add_header_map_value", |m, k, v| m.add(k, v)),
+        ("proxy_replace_header_map_value", |m, k, v| m.set(k, v)),
+    ];
+    for (name, edit) in edits {
+        l.func_wrap(
+            "env",
+            name,
+            move |mut cx: Cx<'_>, t: i32, kp: i32, kn: i32, vp: i32, vn: i32| {
+                let (Some(k), Some(v)) = (read_str(&mut cx, kp, kn), read_str(&mut cx, vp, vn))
+                else {
+                    return done(&mut cx, name, status::INVALID_MEMORY_ACCESS);
+                };
+                let s = match with_map(cx.data(), t, true, |m| edit(m, &k, &v)) {
+                    Ok(()) => status::OK,
+                    Err(s) => s,
+                };
+                done(&mut cx, name, s)
+            },
+        )?;
+    }
+    l.func_wrap(
+        "env",
+        "proxy_remove_header_map_value",
+        |mut cx: Cx<'_>, t: i32, kp: i32, kn: i32| {
+            let Some(k) = read_str(&mut cx, kp, kn) else {
+                return done(
+                    &mut cx,
+                    "proxy_remove_header_map_value",
+                    status::INVALID_MEMORY_ACCESS,
+                );
+            };
+            let s = match with_map(cx.data(), t, true, |m| m.remove(&k)) {
+                Ok(()) => status::OK,
+                Err(s) => s,
+            };
+            done(&mut cx, "proxy_remove_header_map_value", s)
+        },
+    )?;
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! Properties: `proxy_get_property` / `proxy_set_property` with Envoy's typed encodings
+//! (strings raw, integers 8-byte little-endian, bool 1 byte, timestamps and durations int64 ns,
+//! maps in the header-map pair layout).
+//!
+//! Lookup order: the request's own overrides, filter state written with `set_property` (shared
+//! by every filter of the chain), attributes computed from the stream (`request.*`,
+//! `response.*`), gateway overrides, then defaults (`source.*`, `destination.*`,
+//! `connection.*`, `upstream.*`, `xds.*`, `plugin_name`, `plugin_root_id`, `plugin_vm_id`).
+//! Anything else is NOT_FOUND. `set_property` outside a stream is NOT_FOUND.
+
+use super::{copy_out, done, pairs, read, status, Cx};
+use crate::message::Headers;
+use crate::state::HostState;
+use crate::world::{StreamData, World};
+use serde::{Deserialize, Serialize};
+use wasmtime::Linker;
+
+/// A typed property value, encoded as Envoy does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Prop {
+    /// Raw UTF-8.
+    Str(String),
+    /// Raw bytes.
+    Bytes(Vec<u8>),
+    /// 8-byte little-endian signed.
+    Int(i64),
+    /// 8-byte little-endian unsigned.
+    Uint(u64),
+    /// One byte, 0 or 1.
+    Bool(bool),
+    /// 8-byte little-endian f64.
+    Double(f64),
+    /// Nanoseconds since the epoch, int64.
+    Timestamp(i64),
+    /// Nanoseconds, int64.
+    Duration(i64),
+    /// Pair layout (like header maps).
+    Map(Vec<(String, String)>),
+}
+
+impl Prop {
+    /// A string property.
+    pub fn str(s: &str) -> Self {
+        Self::Str(s.to_string())
+    }
+    /// The bytes a guest receives.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Self::Str(s) => s.as_bytes().to_vec(),
+            Self::Bytes(b) => b.clone(),
+            Self::Int(i) | Self::Timestamp(i) | Self::Duration(i) => i.to_le_bytes().to_vec(),
+            Self::Uint(u) => u.to_le_bytes().to_vec(),
+            Self::Bool(b) => vec![u8::from(*b)],
+            Self::Double(d) => d.to_le_bytes().to_vec(),
+            Self::Map(m) => pairs::serialize(m),
+        }
+    }
+}
+
+/// Converts a dotted path (`request.headers.x-id`) to the wire form (NUL-separated).
+pub fn wire_path(dotted: &str) -> String {
+    dotted.replace('.', "\0")
+}
+
+fn header_prop(h: &Option<Headers>, rest: &[&str]) -> Option<Prop> {
+    let h = h.as_ref()?;
+    match rest {
+        [] => Some(Prop::Map(h.0.clone())),
+        [k] => h.get(k).map(Prop::str),
+        _ => None,
+    }
+}
+
+fn computed(w: &World, s: &StreamData, parts: &[&str]) -> Option<Prop> {
+    let req = |k: &str| s.req_headers.as_ref().and_then(|h| h.get(k)).map(Prop::str);
+    let resp_code = s
+        .resp_headers
+        .as_ref()
+        .and_then(|h| h.get(":status"))
+        .and_then(|c| c.parse::<i64>().ok());
+    let hdr_bytes = |h: &Option<Headers>| h.as_ref().map_or(0, |h| h.byte_size() as i64);
+    Some(match parts {
+        ["request", "headers", rest @ ..] => return header_prop(&s.req_headers, rest),
+        ["request", "trailers", rest @ ..] => return header_prop(&s.req_trailers, rest),
+        ["response", "headers", rest @ ..] => return header_prop(&s.resp_headers, rest),
+        ["response", "trailers", rest @ ..] => return header_prop(&s.resp_trailers, rest),
+        ["request", "path"] => return req(":path"),
+        ["request", "url_path"] => {
+            let p = s.req_headers.as_ref()?.get(":path")?;
+            Prop::str(p.split('?').next().unwrap_or(p))
+        }
+        ["request", "host"] => return req(":authority"),
+        ["request", "scheme"] => return req(":scheme"),
+        ["request", "method"] => return req(":method"),
+        ["request", "referer"] => return req("referer"),
+        ["request", "useragent"] => return req("user-agent"),
+        ["request", "id"] => return req("x-request-id"),
+        ["request", "query"] => {
+            let p = s.req_headers.as_ref()?.get(":path")?;
+            Prop::str(p.split_once('?').map_or("", |(_, q)| q))
+        }
+        ["request", "protocol"] => Prop::str("HTTP/1.1"),
+        ["request", "time"] => Prop::Timestamp(s.started_ns as i64),
+        ["request", "duration"] => Prop::Duration(w.now_ns.saturating_sub(s.started_ns) as i64),
+        ["request", "size"] => Prop::Int(s.req_body_bytes as i64),
+        ["request", "total_size"] => Prop::Int(s.req_body_bytes as i64 + hdr_bytes(&s.req_headers)),
+        ["response", "code"] => Prop::Int(resp_code?),
+        ["response", "code_details"] => Prop::Str(s.code_details.clone()),
+        ["response", "flags"] => Prop::Int(0),
+        ["response", "grpc_status"] => {
+            let g = s.resp_trailers.as_ref().and_then(|t| t.get("grpc-status"));
+            Prop::Int(g.and_then(|g| g.parse().ok())?)
+        }
+        ["response", "size"] => Prop::Int(s.resp_body_bytes as i64),
+        ["response", "total_size"] => {
+            Prop::Int(s.resp_body_bytes as i64 + hdr_bytes(&s.resp_headers))
+        }
+        ["connection", "id"] => Prop::Uint(s.worker as u64 + 1),
+        _ => return None,
+    })
+}
+
+fn default_prop(st: &HostState, parts: &[&str]) -> Option<Prop> {
+    Some(match parts {
+        ["plugin_name"] => Prop::str(&st.plugin.name),
+        ["plugin_root_id"] => Prop::str(&st.plugin.root_id),
+        ["plugin_vm_id"] => Prop::str(&st.plugin.vm_id),
+        ["source", "address"] => Prop::str("127.0.0.1:50000"),
+        ["source", "port"] => Prop::Int(50000),
+        ["destination", "address"] => Prop::str("127.0.0.1:10000"),
+        ["destination", "port"] => Prop::Int(10000),
+        ["connection", "mtls"] => Prop::Bool(false),
+        ["connection", "requested_server_name"] => Prop::str(""),
+        ["upstream", "address"] => Prop::str("127.0.0.1:8080"),
+        ["upstream", "port"] => Prop::Int(8080),
+        ["xds", "cluster_name"] => Prop::str("upstream"),
+        ["xds", "route_name"] => Prop::str("default"),
+        ["xds", "listener_direction"] => Prop::Int(1),
+        _ => return None,
+    })
+}
+
+/// Resolves a NUL-separated path for the effective context of `st`.
+pub(crate) fn resolve(st: &HostState, path: &str) -> Option<Vec<u8>> {
+    let parts: Vec<&str> = path.split('\0').collect();
+    let w = st.world();
+    if let Some(s) = st.stream().and_then(|id| w.streams.get(&id)) {
+        if let Some(p) = s.props.get(path) {
+            return Some(p.encode());
+        }
+        if let Some(v) = s.filter_state.get(path) {
+            return Some(v.clone());
+        }
+        if let Some(p) = computed(&w, s, &parts) {
+            return Some(p.encode());
+        }
+    }
+    if let Some(p) = w.props.get(path) {
+        return Some(p.encode());
+    }
+    drop(w);
+    default_prop(st, &parts).map(|p| p.encode())
+}
+
+pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    l.func_wrap(
+        "env",
+        "proxy_get_property",
+        |mut cx: Cx<'_>, pp: i32, pn: i32, vpp: i32, vlp: i32| {
+            let Some(path) = read(&mut cx, pp, pn) else {
+                return Ok(done(
+                    &mut cx,
+                    "proxy_get_property",
+                    status::INVALID_MEMORY_ACCESS,
+                ));
+            };
+            let path = String::from_utf8_lossy(&path).into_owned();
+            let s = match resolve(cx.data(), &path) {
+                Some(v) => copy_out(&mut cx, &v, vpp, vlp)?,
+                None => status::NOT_FOUND,
+            };
+            Ok(done(&mut cx, "proxy_get_property", s))
+        },
+    )?;
+    l.func_wrap(
+        "env",
+        "proxy_set_property",
+        |mut cx: Cx<'_>, pp: i32, pn: i32, vp: i32, vn: i32| {
+            let (Some(path), Some(value)) = (read(&mut cx, pp, pn), read(&mut cx, vp, vn)) else {
+                return done(&mut cx, "proxy_set_property", status::INVALID_MEMORY_ACCESS);
+            };
+            let path = String::from_utf8_lossy(&path).into_owned();
+            let st = cx.data();
+            let s = match st.stream() {
+                Some(id) => match st.world().streams.get_mut(&id) {
+                    Some(s) => {
+                        s.filter_state.insert(path, value);
+                        status::OK
+                    }
+                    None => status::NOT_FOUND,
+                },
+                None => status::NOT_FOUND,
+            };
+            done(&mut cx, "proxy_set_property", s)
+        },
+    )?;
+    Ok(())
+}

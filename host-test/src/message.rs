@@ -1,0 +1,460 @@
+//! Values a test exchanges with the harness: requests, responses, header maps, local replies,
+//! callouts and their replies, logs, and the outcome of a stream.
+
+use crate::abi::properties::Prop;
+use serde::{Deserialize, Serialize};
+
+/// An ordered header map with lowercase keys, as Envoy keeps it (repeated keys allowed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Headers(pub Vec<(String, String)>);
+
+impl Headers {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Builds a map from pairs; keys are lowercased.
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Self {
+        let mut h = Self::new();
+        for (k, v) in pairs {
+            h.add(k.as_ref(), v.as_ref());
+        }
+        h
+    }
+    /// The first value of `key` (case-insensitive), as Envoy's `get_header_map_value` gives.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let key = key.to_ascii_lowercase();
+        self.0
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+    /// Every value of `key`, in order.
+    pub fn get_all(&self, key: &str) -> Vec<&str> {
+        let key = key.to_ascii_lowercase();
+        self.0
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+    /// Appends a value (Envoy's `addCopy`).
+    pub fn add(&mut self, key: &str, value: &str) {
+        self.0.push((key.to_ascii_lowercase(), value.to_string()));
+    }
+    /// Replaces the first value in place and drops the others, or appends (Envoy's `setCopy`).
+    pub fn set(&mut self, key: &str, value: &str) {
+        let key = key.to_ascii_lowercase();
+        match self.0.iter().position(|(k, _)| *k == key) {
+            Some(i) => {
+                self.0[i].1 = value.to_string();
+                let mut n = 0;
+                self.0.retain(|(k, _)| {
+                    let keep = *k != key || n == i;
+                    n += 1;
+                    keep
+                });
+            }
+            None => self.0.push((key, value.to_string())),
+        }
+    }
+    /// Removes every value of `key`.
+    pub fn remove(&mut self, key: &str) {
+        let key = key.to_ascii_lowercase();
+        self.0.retain(|(k, _)| *k != key);
+    }
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// True when there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The entries in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+    /// Envoy's `byteSize()`: the sum of key and value lengths.
+    pub fn byte_size(&self) -> usize {
+        self.0.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+}
+
+/// A request the downstream client sends. Defaults: `:scheme` `http`, `:authority`
+/// `example.com`, no body, no trailers, next worker round-robin.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// Headers including pseudo-headers.
+    pub headers: Headers,
+    /// Body chunks, delivered one `on_request_body` each (last with end_of_stream).
+    pub chunks: Vec<Vec<u8>>,
+    /// Trailers, if any.
+    pub trailers: Option<Headers>,
+    /// Worker (VM index) that handles the stream; `None` = round-robin.
+    pub worker: Option<usize>,
+    /// Per-request property values (e.g. `source.address`).
+    pub props: Vec<(String, Prop)>,
+}
+
+impl Request {
+    /// A request with `method` and `path`.
+    pub fn new(method: &str, path: &str) -> Self {
+        let mut headers = Headers::new();
+        headers.add(":authority", "example.com");
+        headers.add(":path", path);
+        headers.add(":method", method);
+        headers.add(":scheme", "http");
+        Self {
+            headers,
+            ..Self::default()
+        }
+    }
+    /// `GET path`.
+    pub fn get(path: &str) -> Self {
+        Self::new("GET", path)
+    }
+    /// `POST path`.
+    pub fn post(path: &str) -> Self {
+        Self::new("POST", path)
+    }
+    /// Appends a header.
+    pub fn header(mut self, key: &str, value: &str) -> Self {
+        self.headers.add(key, value);
+        self
+    }
+    /// Sets `:authority`.
+    pub fn authority(mut self, host: &str) -> Self {
+        self.headers.set(":authority", host);
+        self
+    }
+    /// Adds a body chunk (call again for several chunks).
+    pub fn body(mut self, chunk: impl Into<Vec<u8>>) -> Self {
+        self.chunks.push(chunk.into());
+        self
+    }
+    /// Adds a trailer.
+    pub fn trailer(mut self, key: &str, value: &str) -> Self {
+        self.trailers
+            .get_or_insert_with(Headers::new)
+            .add(key, value);
+        self
+    }
+    /// Runs the stream on worker `w`.
+    pub fn on_worker(mut self, w: usize) -> Self {
+        self.worker = Some(w);
+        self
+    }
+    /// Sets a property for this request only (dotted path, e.g. `source.address`).
+    pub fn property(mut self, path: &str, value: Prop) -> Self {
+        self.props.push((path.to_string(), value));
+        self
+    }
+}
+
+/// A response the upstream sends. Default: `:status 200`, no body.
+#[derive(Clone, Debug, Default)]
+pub struct Response {
+    /// Headers including `:status`.
+    pub headers: Headers,
+    /// Body chunks.
+    pub chunks: Vec<Vec<u8>>,
+    /// Trailers, if any.
+    pub trailers: Option<Headers>,
+}
+
+impl Response {
+    /// A response with status `code`.
+    pub fn status(code: u16) -> Self {
+        let mut headers = Headers::new();
+        headers.add(":status", &code.to_string());
+        Self {
+            headers,
+            ..Self::default()
+        }
+    }
+    /// `200 OK`.
+    pub fn ok() -> Self {
+        Self::status(200)
+    }
+    /// Appends a header.
+    pub fn header(mut self, key: &str, value: &str) -> Self {
+        self.headers.add(key, value);
+        self
+    }
+    /// Adds a body chunk.
+    pub fn body(mut self, chunk: impl Into<Vec<u8>>) -> Self {
+        self.chunks.push(chunk.into());
+        self
+    }
+    /// Adds a trailer.
+    pub fn trailer(mut self, key: &str, value: &str) -> Self {
+        self.trailers
+            .get_or_insert_with(Headers::new)
+            .add(key, value);
+        self
+    }
+}
+
+/// A local reply sent by a filter with `proxy_send_local_response` (or by the harness for a
+/// failed VM under FAIL_CLOSED: status 503, details `wasm_fail_stream`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LocalReply {
+    /// Name of the filter that sent it.
+    pub filter: String,
+    /// HTTP status.
+    pub status: u16,
+    /// Body.
+    pub body: Vec<u8>,
+    /// Extra headers the filter asked for.
+    pub headers: Headers,
+    /// The details string (`response.code_details`).
+    pub details: String,
+    /// gRPC status, when not -1.
+    pub grpc_status: Option<u32>,
+}
+
+impl LocalReply {
+    /// The body as UTF-8 (lossy).
+    pub fn body_str(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// What one side saw: headers, body, trailers, and whether the stream ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Seen {
+    /// Headers, once they passed every filter.
+    pub headers: Option<Headers>,
+    /// Body bytes received so far.
+    pub body: Vec<u8>,
+    /// Trailers, if any passed.
+    pub trailers: Option<Headers>,
+    /// True once end_of_stream arrived.
+    pub end_of_stream: bool,
+}
+
+impl Seen {
+    /// The first value of a header, if the headers arrived and carry it.
+    pub fn header(&self, key: &str) -> Option<&str> {
+        self.headers.as_ref().and_then(|h| h.get(key))
+    }
+    /// The body as UTF-8 (lossy).
+    pub fn body_str(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Identifies a callout across all VMs of a gateway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct CallId(pub u64);
+
+/// The kind of callout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum CallKind {
+    /// `proxy_http_call`.
+    Http,
+    /// `proxy_grpc_call`.
+    GrpcCall,
+    /// `proxy_grpc_stream`.
+    GrpcStream,
+}
+
+/// A callout a filter made, as the host recorded it.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallRecord {
+    /// Harness-wide id (pass to `reply_call` / `fail_call`).
+    pub id: CallId,
+    /// The token the guest got (cpp-host: HTTP 4, 8, ...; gRPC call 5, 9, ...; stream 6, 10, ...).
+    pub token: u32,
+    /// The kind of callout.
+    pub kind: CallKind,
+    /// Filter (plugin name) that made it.
+    pub filter: String,
+    /// Index of that filter in the chain.
+    pub filter_index: usize,
+    /// The gateway stream whose context made it (None from a root context).
+    pub stream: Option<u64>,
+    /// Worker whose VM made it.
+    pub worker: usize,
+    /// Cluster (upstream) name.
+    pub cluster: String,
+    /// Request headers (HTTP) or initial metadata (gRPC).
+    pub headers: Headers,
+    /// Request body (HTTP) or first message (gRPC call).
+    pub body: Vec<u8>,
+    /// HTTP trailers.
+    pub trailers: Headers,
+    /// gRPC service and method.
+    pub service: String,
+    /// gRPC method.
+    pub method: String,
+    /// Messages sent on a gRPC stream with `proxy_grpc_send`.
+    pub sent: Vec<Vec<u8>>,
+    /// Timeout in milliseconds (0 = none).
+    pub timeout_ms: u32,
+    /// Virtual time (ns) when it was made.
+    pub at_ns: u64,
+    /// True while no reply was delivered.
+    pub pending: bool,
+}
+
+impl CallRecord {
+    /// The first value of a request header.
+    pub fn header(&self, key: &str) -> Option<&str> {
+        self.headers.get(key)
+    }
+}
+
+/// A scripted reply to a callout. For HTTP: headers (with `:status`), body, trailers. For gRPC:
+/// initial metadata, one message, trailing metadata and the gRPC status (`grpc_status`).
+#[derive(Clone, Debug, Default)]
+pub struct CallReply {
+    /// Response headers / initial metadata.
+    pub headers: Headers,
+    /// Response body / gRPC message.
+    pub body: Vec<u8>,
+    /// Trailers / trailing metadata.
+    pub trailers: Headers,
+    /// gRPC status code delivered with `proxy_on_grpc_close` (0 = OK).
+    pub grpc_status: u32,
+    /// gRPC status message.
+    pub grpc_message: String,
+}
+
+impl CallReply {
+    /// `200` with `body`.
+    pub fn ok(body: impl Into<Vec<u8>>) -> Self {
+        Self::status(200).body(body)
+    }
+    /// A response with `code` and no body.
+    pub fn status(code: u16) -> Self {
+        let mut headers = Headers::new();
+        headers.add(":status", &code.to_string());
+        Self {
+            headers,
+            ..Self::default()
+        }
+    }
+    /// A gRPC reply: one message and status 0.
+    pub fn grpc(message: impl Into<Vec<u8>>) -> Self {
+        Self {
+            body: message.into(),
+            ..Self::default()
+        }
+    }
+    /// A gRPC failure with `code` and `message`.
+    pub fn grpc_error(code: u32, message: &str) -> Self {
+        Self {
+            grpc_status: code,
+            grpc_message: message.to_string(),
+            ..Self::default()
+        }
+    }
+    /// Adds a header.
+    pub fn header(mut self, key: &str, value: &str) -> Self {
+        self.headers.add(key, value);
+        self
+    }
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
+        self.body = body.into();
+        self
+    }
+    /// Adds a trailer.
+    pub fn trailer(mut self, key: &str, value: &str) -> Self {
+        self.trailers.add(key, value);
+        self
+    }
+}
+
+/// Proxy-wasm log levels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// 0
+    Trace = 0,
+    /// 1
+    Debug = 1,
+    /// 2 (Envoy's default)
+    Info = 2,
+    /// 3
+    Warn = 3,
+    /// 4
+    Error = 4,
+    /// 5: the Rust SDK's panic hook logs here.
+    Critical = 5,
+}
+
+impl LogLevel {
+    /// From the ABI value.
+    pub fn from_i32(v: i32) -> Option<Self> {
+        Some(match v {
+            0 => Self::Trace,
+            1 => Self::Debug,
+            2 => Self::Info,
+            3 => Self::Warn,
+            4 => Self::Error,
+            5 => Self::Critical,
+            _ => return None,
+        })
+    }
+}
+
+/// One captured log line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogRecord {
+    /// Plugin name.
+    pub plugin: String,
+    /// Worker index.
+    pub worker: usize,
+    /// Level.
+    pub level: LogLevel,
+    /// Message.
+    pub message: String,
+}
+
+/// The state of a stream after the harness drove it as far as it could.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    /// The stream.
+    pub stream: u64,
+    /// What the upstream received.
+    pub upstream: Seen,
+    /// What the client received.
+    pub client: Seen,
+    /// The local reply, if a filter (or a failure policy) sent one.
+    pub local_reply: Option<LocalReply>,
+    /// True when a filter closed the stream or a reply could not be delivered.
+    pub reset: bool,
+    /// True when `on_log`/`on_done`/`on_delete` ran.
+    pub finished: bool,
+    /// Callouts made during this stream (by its contexts).
+    pub calls: Vec<CallRecord>,
+}
+
+impl Outcome {
+    /// The client's `:status`, or 0 when no response headers reached the client.
+    pub fn status(&self) -> u16 {
+        self.client
+            .header(":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+    /// The local reply, if any.
+    pub fn local_reply(&self) -> Option<&LocalReply> {
+        self.local_reply.as_ref()
+    }
+    /// What the upstream saw (headers `None` when nothing reached it).
+    pub fn upstream_request(&self) -> &Seen {
+        &self.upstream
+    }
+    /// What the client saw.
+    pub fn client_response(&self) -> &Seen {
+        &self.client
+    }
+    /// True when the request reached the upstream.
+    pub fn reached_upstream(&self) -> bool {
+        self.upstream.headers.is_some()
+    }
+}

@@ -1,0 +1,117 @@
+//! Root lifecycle, full exchanges, local replies, stream end order.
+
+use crate::guests::probe;
+use host_test::{Error, FilterSpec, Harness, LogLevel, Request, Response};
+
+#[test]
+fn configure_and_full_exchange() {
+    let mut gw = Harness::new()
+        .filter(
+            FilterSpec::wasm(probe())
+                .name("a")
+                .config("name=a")
+                .vm_config("vmcfg"),
+        )
+        .build()
+        .unwrap();
+    assert!(gw.logged("vm_start config=vmcfg"));
+    assert!(gw.logged("configure name=a"));
+    let out = gw
+        .request(Request::get("/x").header("x-probe", "add"))
+        .respond_with(Response::ok().body("hello"))
+        .unwrap();
+    assert!(out.finished);
+    assert_eq!(out.status(), 200);
+    assert_eq!(out.upstream_request().header("x-added"), Some("a"));
+    assert_eq!(out.upstream_request().header("x-order"), Some("a"));
+    assert_eq!(out.client_response().header("x-resp-order"), Some("a"));
+    assert_eq!(out.client_response().body_str(), "hello");
+}
+
+#[test]
+fn configure_false_is_an_error() {
+    let err = Harness::new()
+        .filter(FilterSpec::wasm(probe()).config("reject"))
+        .build()
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            Error::Rejected {
+                phase: "proxy_on_configure",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn local_reply_short_circuits_and_response_filters_see_it() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).name("a").config("name=a"))
+        .filter(FilterSpec::wasm(probe()).name("b").config("name=b"))
+        .filter(FilterSpec::wasm(probe()).name("c").config("name=c"))
+        .build()
+        .unwrap();
+    let out = gw
+        .request(Request::get("/x").header("x-probe", "local"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 403);
+    let lr = out.local_reply().unwrap();
+    assert_eq!(lr.filter, "a");
+    assert_eq!(lr.body_str(), "denied");
+    assert!(!out.reached_upstream());
+    assert_eq!(out.client_response().header("x-probe-reply"), Some("a"));
+    // Only filter a's context exists: it sees its own local reply in on_response_headers.
+    assert_eq!(out.client_response().header("x-resp-order"), Some("a"));
+    assert!(!gw.logged("b request_headers"));
+}
+
+#[test]
+fn stream_end_order_is_log_done_delete() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).name("a").config("name=a"))
+        .build()
+        .unwrap();
+    gw.request(Request::get("/"))
+        .respond_with(Response::ok())
+        .unwrap();
+    let msgs: Vec<String> = gw
+        .logs()
+        .into_iter()
+        .map(|l| l.message)
+        .filter(|m| m.starts_with("a on_"))
+        .collect();
+    assert_eq!(msgs, ["a on_log 2", "a on_done 2", "a on_delete 2"]);
+}
+
+#[test]
+fn logs_have_levels_and_respect_the_log_level() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()))
+        .log_level(LogLevel::Debug)
+        .build()
+        .unwrap();
+    gw.request(Request::get("/").header("x-probe", "log"))
+        .send()
+        .unwrap();
+    assert_eq!(gw.logs_at(LogLevel::Debug), ["debug line"]);
+    assert_eq!(gw.logs_at(LogLevel::Warn), ["warn line"]);
+    assert_eq!(gw.logs_at(LogLevel::Error), ["error line"]);
+    assert!(gw.logs_at(LogLevel::Trace).is_empty());
+}
+
+#[test]
+fn cargo_wasm_builds_a_workspace_crate() {
+    let p = host_test::build::cargo_wasm("filter-auth").unwrap();
+    assert!(p.ends_with("target/host-test-wasm/wasm32-wasip1/release/filter_auth.wasm"));
+    assert!(p.exists());
+    assert_eq!(
+        host_test::build::cargo_wasm("filter-auth").unwrap(),
+        p,
+        "cached"
+    );
+}

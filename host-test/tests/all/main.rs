@@ -1,0 +1,10 @@
+//! host-test's own tests: one integration binary driving guest modules built from
+//! `host-test/guests/*` (each built once per process).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod features;
+mod guests;
+mod lifecycle;
+mod raw;
+mod stream;

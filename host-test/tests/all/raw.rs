@@ -1,0 +1,336 @@
+//! Every hostcall's statuses as Envoy gives them, through the raw-import probe: each check is
+//! logged by the guest as `name=value`.
+
+use crate::guests::raw;
+use host_test::{CallReply, FilterSpec, Gateway, Harness, Request, Response};
+use std::collections::BTreeMap;
+
+fn gateway() -> Gateway {
+    Harness::new()
+        .filter(
+            FilterSpec::wasm(raw())
+                .name("raw")
+                .config("pcfg")
+                .vm_config("vmcfg"),
+        )
+        .cluster("authz")
+        .build()
+        .unwrap()
+}
+
+fn reports(gw: &Gateway) -> BTreeMap<String, String> {
+    gw.logs()
+        .into_iter()
+        .filter_map(|l| {
+            let (k, v) = l.message.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+fn check(r: &BTreeMap<String, String>, table: &[(&str, &str)]) {
+    for (k, want) in table {
+        assert_eq!(r.get(*k).map(String::as_str), Some(*want), "{k}");
+    }
+}
+
+#[test]
+fn lifecycle_buffers() {
+    let gw = gateway();
+    check(
+        &reports(&gw),
+        &[
+            ("vm_start.vm_config", "0:vmcfg"),
+            ("configure.plugin_config", "0:pcfg"),
+            ("configure.buffer_status", "0:4"),
+            ("configure.set_plugin_config", "2"),
+        ],
+    );
+}
+
+#[test]
+fn statuses_match_envoy() {
+    let mut gw = gateway();
+    let req = Request::get("/s?x=1")
+        .header("x-raw", "statuses")
+        .header("x-dup", "1")
+        .header("x-dup", "2");
+    gw.request(req).respond_with(Response::ok()).unwrap();
+    check(
+        &reports(&gw),
+        &[
+            ("hdr.missing", "1"),
+            ("hdr.resp_in_request", "2"),
+            ("hdr.bad_map", "2"),
+            ("hdr.call_outside", "2"),
+            ("hdr.dup", "0:1"),
+            ("hdr.size", "0:78"),
+            ("hdr.trailers_absent", "2"),
+            ("hdr.after_edit", "0:3"),
+            ("hdr.removed", "1"),
+            ("hdr.bad_memory", "6"),
+            ("hdr.set_pairs_malformed", "2"),
+            ("buf.plugin_config_outside", "1"),
+            ("buf.vm_config", "0:vmcfg"),
+            ("buf.bad_type", "2"),
+            ("buf.call_outside", "1"),
+            ("buf.set_vm_config", "2"),
+            ("buf.body_outside", "0:0"),
+            ("buf.set_body_outside", "1"),
+            ("call.unknown_cluster", "2"),
+            ("call.no_authority", "2"),
+            ("call.first", "0:4"),
+            ("call.second", "0:8"),
+            ("grpc.unknown_cluster", "4"),
+            ("grpc.call", "0:5"),
+            ("grpc.stream", "0:6"),
+            ("grpc.send_unknown", "1"),
+            ("grpc.send", "0"),
+            ("grpc.cancel_unknown", "1"),
+            ("grpc.close", "0"),
+            ("metric.bad_type", "2"),
+            ("metric.counter", "0:4"),
+            ("metric.inc_zero", "2"),
+            ("metric.inc_negative", "2"),
+            ("metric.inc", "0"),
+            ("metric.record_counter", "0"),
+            ("metric.counter_value", "0:7"),
+            ("metric.gauge", "0:5"),
+            ("metric.gauge_dec", "0"),
+            ("metric.gauge_value", "0:-5"),
+            ("metric.hist", "0:6"),
+            ("metric.hist_record", "0"),
+            ("metric.hist_get", "2:0"),
+            ("metric.hist_inc", "2"),
+            ("metric.unknown_get", "1:0"),
+            ("metric.unknown_inc", "1"),
+            ("shared.missing", "1"),
+            ("shared.set", "0"),
+            ("shared.get", "0:v1"),
+            ("shared.stale_cas", "8"),
+            ("shared.cas", "0"),
+            ("shared.cas_reused", "8"),
+            ("shared.missing_with_cas", "0"),
+            ("queue.resolve_missing", "1"),
+            ("queue.dequeue_unknown", "1"),
+            ("queue.enqueue_unknown", "1"),
+            ("queue.register", "0:1"),
+            ("queue.dequeue_empty", "7"),
+            ("prop.unknown", "1:"),
+            ("prop.plugin_name", "0:raw"),
+            ("prop.set", "0"),
+            ("prop.get_set", "0:v"),
+            ("prop.path", "0:/s?x=1"),
+            ("prop.header", "0:statuses"),
+            ("prop.response_code", "1:"),
+            ("foreign.unknown", "1"),
+            ("foreign.clear_route_cache", "0"),
+            ("ctx.unknown", "2"),
+            ("ctx.self", "0"),
+            ("stream.bad_type", "2"),
+            ("log.bad_level", "2"),
+            ("log.level", "0:2"),
+            ("time.now", "0:1700000000000000000"),
+            ("tick.set", "0"),
+            ("done", "0"),
+            ("status", "0:0:0"),
+        ],
+    );
+    assert_eq!(gw.metric_full("raw_hist").unwrap().samples, [42]);
+    assert_eq!(gw.shared_data("", "raw-new").unwrap().0, b"x");
+    let calls = gw.calls();
+    assert_eq!(
+        calls.len(),
+        4,
+        "two HTTP calls, one gRPC call, one gRPC stream"
+    );
+    assert_eq!(calls[3].sent, [b"m".to_vec()]);
+}
+
+#[test]
+fn body_buffer_edits_follow_envoy() {
+    let mut gw = gateway();
+    let req = Request::post("/")
+        .header("x-raw", "body")
+        .body("ab")
+        .body("c");
+    let out = gw.request(req).respond_with(Response::ok()).unwrap();
+    check(
+        &reports(&gw),
+        &[
+            ("body.size", "3"),
+            ("body.set_middle", "2"),
+            ("body.prepend", "0"),
+            ("body.append", "0"),
+            ("body.replace_prefix", "0"),
+            ("body.now", "0:[abc>"),
+            ("body.offset", "0:bc>"),
+            ("body.past_end", "0:0"),
+        ],
+    );
+    assert_eq!(out.upstream_request().body_str(), "[abc>");
+}
+
+#[test]
+fn callout_response_is_dispatched_on_the_root_context() {
+    let mut gw = gateway();
+    let out = gw
+        .request(Request::get("/").header("x-raw", "callout"))
+        .respond_with(Response::ok())
+        .unwrap();
+    let call = gw.pending_calls()[0].clone();
+    gw.reply_call(call.id, CallReply::ok("yes").header("x-h", "1"))
+        .unwrap();
+    check(
+        &reports(&gw),
+        &[
+            ("call_response", "1:4:2:3:0"),
+            ("call_response.header", "0:200"),
+            ("call_response.body", "0:yes"),
+            ("call_response.set_call_header", "2"),
+            ("call_response.request_hdr_root", "2"),
+            ("call_response.switch", "0"),
+            ("call_response.request_hdr_stream", "0"),
+            ("call_response.continue", "0"),
+        ],
+    );
+    let out = gw.outcome(host_test::StreamId(out.stream)).unwrap();
+    assert!(out.finished && out.reached_upstream());
+}
+
+#[test]
+fn failed_callout_arrives_with_zero_headers() {
+    let mut gw = gateway();
+    gw.request(Request::get("/").header("x-raw", "callout"))
+        .respond_with(Response::ok())
+        .unwrap();
+    let id = gw.pending_calls()[0].id;
+    gw.fail_call(id).unwrap();
+    check(
+        &reports(&gw),
+        &[
+            ("call_response", "1:4:0:0:0"),
+            ("call_response.status", "11:reset"),
+        ],
+    );
+}
+
+#[test]
+fn second_local_reply_is_bad_argument() {
+    let mut gw = gateway();
+    let out = gw
+        .request(Request::get("/").header("x-raw", "local2"))
+        .respond_with(Response::ok())
+        .unwrap();
+    check(
+        &reports(&gw),
+        &[("local.first", "0"), ("local.second", "2")],
+    );
+    assert_eq!(out.status(), 401);
+    assert_eq!(out.client_response().header("x-lr"), Some("1"));
+    assert_eq!(
+        out.client_response().header("content-type"),
+        Some("text/plain")
+    );
+    assert_eq!(out.client_response().body_str(), "body");
+    check(&reports(&gw), &[("response_headers.status", "0:401")]);
+}
+
+#[test]
+fn close_stream_resets() {
+    let mut gw = gateway();
+    let out = gw
+        .request(Request::get("/").header("x-raw", "close"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert!(out.reset && out.finished);
+    assert_eq!(out.status(), 0);
+}
+
+#[test]
+fn deterministic_wasi() {
+    let run = |seed| {
+        let mut gw = Harness::new()
+            .filter(FilterSpec::wasm(raw()))
+            .seed(seed)
+            .build()
+            .unwrap();
+        gw.request(Request::get("/").header("x-raw", "wasi"))
+            .respond_with(Response::ok())
+            .unwrap();
+        let r = reports(&gw);
+        check(
+            &r,
+            &[
+                ("wasi.fd_write_bad_fd", "8"),
+                ("wasi.fd_write_stdout", "0"),
+                ("wasi.clock_bad", "28"),
+                ("wasi.clock_monotonic", "0:1000000000"),
+                ("wasi.environ", "0:0:0"),
+                ("wasi.poll_oneoff", "0:1:77"),
+            ],
+        );
+        assert!(gw
+            .logs_at(host_test::LogLevel::Info)
+            .contains(&"stdout line".to_string()));
+        assert_eq!(gw.logs_at(host_test::LogLevel::Error), ["stderr line"]);
+        r["wasi.random"].clone()
+    };
+    assert_eq!(run(1), run(1));
+    assert_ne!(run(1), run(2));
+}
+
+#[test]
+fn proc_exit_traps() {
+    let mut gw = gateway();
+    let out = gw
+        .request(Request::get("/").header("x-raw", "exit"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 503);
+    assert!(gw.vm_failure("raw", 0).unwrap().contains("proc_exit(3)"));
+}
+
+#[test]
+fn memory_cap_stops_growth() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(raw()).name("raw"))
+        .memory_cap(16 << 20)
+        .build()
+        .unwrap();
+    let out = gw
+        .request(Request::get("/").header("x-raw", "grow"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 503);
+    assert!(gw.vm_failure("raw", 0).is_some());
+}
+
+/// Two workers read the same key, both wait on a callout, then both write with the cas they
+/// read: the second write gets CAS_MISMATCH. The interleaving is chosen by the test.
+#[test]
+fn quota_race_between_workers_is_deterministic() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(raw()))
+        .cluster("authz")
+        .workers(2)
+        .build()
+        .unwrap();
+    gw.set_shared_data("", "race", b"0");
+    let a = gw.begin(Request::get("/").header("x-raw", "race").on_worker(0));
+    let b = gw.begin(Request::get("/").header("x-raw", "race").on_worker(1));
+    gw.stream(a).send_headers(true).unwrap();
+    gw.stream(b).send_headers(true).unwrap();
+    let calls = gw.pending_calls();
+    assert_eq!((calls[0].worker, calls[1].worker), (0, 1));
+    gw.reply_call(calls[1].id, CallReply::ok("")).unwrap();
+    gw.reply_call(calls[0].id, CallReply::ok("")).unwrap();
+    let sets: Vec<String> = gw
+        .logs()
+        .into_iter()
+        .filter(|l| l.message.starts_with("race.set="))
+        .map(|l| format!("{}:{}", l.worker, l.message))
+        .collect();
+    assert_eq!(sets, ["1:race.set=0", "0:race.set=8"]);
+    assert_eq!(gw.shared_data("", "race").unwrap().0, b"w2");
+}
