@@ -197,6 +197,15 @@ impl Harness {
         self
     }
 
+    /// Answers callouts to any cluster with `f` (checked after cluster responders).
+    pub fn responder_any(
+        mut self,
+        f: impl FnMut(&CallRecord) -> Option<crate::message::CallReply> + Send + 'static,
+    ) -> Self {
+        self.responders.push((String::new(), Box::new(f)));
+        self
+    }
+
     /// Loads every module, starts one VM per filter per worker, and runs each root context's
     /// `on_context_create`, `on_vm_start` and `on_configure`.
     ///
@@ -440,6 +449,16 @@ impl Gateway {
             .filter(|f| f.info.name == name)
             .flat_map(|f| f.vms.iter())
             .map(|v| v.fuel_used)
+            .sum()
+    }
+
+    /// Wall time (ns) spent in filter `name`'s guest code so far, across workers.
+    pub fn wall_ns(&self, name: &str) -> u64 {
+        self.filters
+            .iter()
+            .filter(|f| f.info.name == name)
+            .flat_map(|f| f.vms.iter())
+            .map(|v| v.wall_ns)
             .sum()
     }
 

@@ -164,13 +164,12 @@ impl Gateway {
         let mut progressed = false;
         for c in pending {
             self.offered.insert(c.id.0);
-            let mut reply = None;
-            for (cluster, f) in self.responders.iter_mut() {
-                if *cluster == c.cluster {
-                    reply = f(&c);
-                    break;
-                }
-            }
+            let specific = self.responders.iter().position(|(cl, _)| *cl == c.cluster);
+            let any = self.responders.iter().position(|(cl, _)| cl.is_empty());
+            let reply = match specific.or(any) {
+                Some(i) => (self.responders[i].1)(&c),
+                None => None,
+            };
             if let Some(r) = reply {
                 self.deliver(c.id, Delivery::Reply(r))?;
                 progressed = true;

@@ -34,6 +34,8 @@ pub(crate) struct Vm {
     pub next_tick_ns: Option<u64>,
     pub fuel_budget: u64,
     pub fuel_used: u64,
+    /// Wall time spent in guest calls, ns (includes hostcalls).
+    pub wall_ns: u64,
 }
 
 impl Vm {
@@ -79,6 +81,7 @@ impl Vm {
             next_tick_ns: None,
             fuel_budget,
             fuel_used: 0,
+            wall_ns: 0,
         };
         let init = if vm.has("_initialize") {
             vm.call(0, "_initialize", &[]).and_then(|_| {
@@ -141,7 +144,9 @@ impl Vm {
             .collect();
         self.state_mut().effective = ctx;
         let _ = self.store.set_fuel(self.fuel_budget);
+        let t0 = std::time::Instant::now();
         let r = f.call(&mut self.store, &params, &mut results);
+        self.wall_ns += t0.elapsed().as_nanos() as u64;
         let left = self.store.get_fuel().unwrap_or(0);
         self.fuel_used += self.fuel_budget.saturating_sub(left);
         let value = results.first().and_then(|v| match v {

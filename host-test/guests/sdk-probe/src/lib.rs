@@ -10,12 +10,13 @@ use std::time::Duration;
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(Root { name: String::new(), ticks: 0, queue: None })
+        Box::new(Root { name: String::new(), header: String::new(), ticks: 0, queue: None })
     });
 }}
 
 struct Root {
     name: String,
+    header: String,
     ticks: u32,
     queue: Option<u32>,
 }
@@ -42,6 +43,7 @@ impl RootContext for Root {
         let cfg = String::from_utf8_lossy(&cfg).into_owned();
         log::info!("configure {cfg}");
         self.name = conf(&cfg, "name").unwrap_or_else(|| "probe".into());
+        self.header = conf(&cfg, "header").unwrap_or_else(|| "x-probe".into());
         if conf(&cfg, "panic_configure").is_some() {
             panic!("bad configuration");
         }
@@ -72,6 +74,7 @@ impl RootContext for Root {
         Some(Box::new(Probe {
             id: context_id,
             name: self.name.clone(),
+            header: self.header.clone(),
             actions: Vec::new(),
         }))
     }
@@ -84,6 +87,7 @@ impl RootContext for Root {
 struct Probe {
     id: u32,
     name: String,
+    header: String,
     actions: Vec<String>,
 }
 
@@ -152,7 +156,9 @@ impl Context for Probe {
 
 impl HttpContext for Probe {
     fn on_http_request_headers(&mut self, _n: usize, eos: bool) -> Action {
-        let probe = self.get_http_request_header("x-probe").unwrap_or_default();
+        let probe = self
+            .get_http_request_header(&self.header)
+            .unwrap_or_default();
         self.actions = probe.split(',').map(str::trim).map(String::from).collect();
         log::info!("{} request_headers eos={eos}", self.name);
         let order = self

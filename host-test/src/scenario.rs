@@ -1,0 +1,464 @@
+//! Scenario files: a JSON description of filters, requests, responses, callout replies, time
+//! steps and expectations, replayed against real modules. Used by the CLI
+//! (`host-test run`) and usable from Rust tests ([`Scenario::run`]).
+
+use crate::api::{FailurePolicy, FilterSpec, Gateway, Harness};
+use crate::error::{Error, Result};
+use crate::message::{CallReply, Headers, LogLevel, Outcome, Request, Response};
+use crate::stream::StreamId;
+use crate::Prop;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A scenario file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Filters in request order.
+    pub filters: Vec<FilterDef>,
+    /// Worker VMs per plugin (default 1).
+    #[serde(default)]
+    pub workers: Option<usize>,
+    /// Clusters callouts may target.
+    #[serde(default)]
+    pub clusters: Vec<String>,
+    /// Log level (default info).
+    #[serde(default)]
+    pub log_level: Option<LogLevel>,
+    /// Gateway-wide string properties (dotted paths).
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+    /// Steps, in order.
+    pub steps: Vec<Step>,
+}
+
+/// One filter.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterDef {
+    /// `.wasm` path (relative to the scenario file); `--module` overrides it.
+    #[serde(default)]
+    pub module: Option<PathBuf>,
+    /// Plugin name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Plugin configuration: a string is passed as is, anything else as JSON text.
+    #[serde(default)]
+    pub config: Option<serde_json::Value>,
+    /// VM configuration string.
+    #[serde(default)]
+    pub vm_config: Option<String>,
+    /// VM id.
+    #[serde(default)]
+    pub vm_id: Option<String>,
+    /// Root id.
+    #[serde(default)]
+    pub root_id: Option<String>,
+    /// FAIL_CLOSED (default), FAIL_OPEN or FAIL_RELOAD.
+    #[serde(default)]
+    pub failure_policy: Option<FailurePolicy>,
+}
+
+/// A request.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RequestDef {
+    /// Method (default GET).
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Path (default `/`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// `:authority` (default `example.com`).
+    #[serde(default)]
+    pub authority: Option<String>,
+    /// Headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Body (one chunk).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Body chunks (instead of `body`).
+    #[serde(default)]
+    pub chunks: Vec<String>,
+    /// Trailers.
+    #[serde(default)]
+    pub trailers: BTreeMap<String, String>,
+    /// Worker.
+    #[serde(default)]
+    pub worker: Option<usize>,
+}
+
+/// The upstream's response.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseDef {
+    /// Status (default 200).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Body.
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+/// A reply to the next pending callout (to `cluster` if given).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CallDef {
+    /// Only answer a call to this cluster.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// HTTP status (default 200).
+    #[serde(default)]
+    pub status: Option<u16>,
+    /// Headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Body (gRPC: the message).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// gRPC status (default 0).
+    #[serde(default)]
+    pub grpc_status: Option<u32>,
+    /// Fail the call instead (HTTP: 0 headers, status 11 reset).
+    #[serde(default)]
+    pub fail: bool,
+}
+
+/// One step: a request (with response and callout replies), a time advance, expectations.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Label for output.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Advance virtual time first (ms).
+    #[serde(default)]
+    pub advance_ms: Option<u64>,
+    /// The request to send.
+    #[serde(default)]
+    pub request: Option<RequestDef>,
+    /// The upstream response (default 200, empty).
+    #[serde(default)]
+    pub response: Option<ResponseDef>,
+    /// Replies to callouts, in order.
+    #[serde(default)]
+    pub calls: Vec<CallDef>,
+    /// Send the request this many times (default 1); expectations apply to the last.
+    #[serde(default)]
+    pub repeat: Option<u32>,
+    /// What must hold afterwards.
+    #[serde(default)]
+    pub expect: Option<Expect>,
+}
+
+/// Expectations; every field is optional.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Client status.
+    pub status: Option<u16>,
+    /// A local reply was (true) or was not (false) sent.
+    pub local_reply: Option<bool>,
+    /// The request reached (true) or did not reach (false) the upstream.
+    pub reached_upstream: Option<bool>,
+    /// Headers the upstream saw; `null` means absent.
+    #[serde(default)]
+    pub upstream_headers: BTreeMap<String, Option<String>>,
+    /// Headers the client saw; `null` means absent.
+    #[serde(default)]
+    pub client_headers: BTreeMap<String, Option<String>>,
+    /// Exact upstream body.
+    pub upstream_body: Option<String>,
+    /// Substring of the client body.
+    pub client_body_contains: Option<String>,
+    /// Number of callouts the stream made.
+    pub calls: Option<usize>,
+    /// Metric values by name.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, i64>,
+    /// Substrings some captured log must contain.
+    #[serde(default)]
+    pub logs_contain: Vec<String>,
+    /// Shared data values (vm_id "") by key.
+    #[serde(default)]
+    pub shared_data: BTreeMap<String, String>,
+}
+
+/// The result of one step.
+#[derive(Debug, Serialize)]
+pub struct StepReport {
+    /// Step index (from 1).
+    pub index: usize,
+    /// Label.
+    pub name: String,
+    /// Failed expectations.
+    pub failures: Vec<String>,
+    /// The last outcome, for request steps.
+    pub outcome: Option<Outcome>,
+}
+
+/// The result of a scenario.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// True when every expectation held.
+    pub passed: bool,
+    /// Per step.
+    pub steps: Vec<StepReport>,
+    /// Metrics at the end.
+    pub metrics: BTreeMap<String, i64>,
+}
+
+impl Scenario {
+    /// Reads a scenario file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Harness(format!("{}: {e}", path.display())))?;
+        serde_json::from_str(&text).map_err(|e| Error::Harness(format!("{}: {e}", path.display())))
+    }
+
+    /// Builds the gateway: module paths are relative to `base`; `modules` replace the
+    /// filters' modules in order.
+    pub fn gateway(&self, base: &Path, modules: &[PathBuf]) -> Result<Gateway> {
+        let mut h = Harness::new().workers(self.workers.unwrap_or(1));
+        for c in &self.clusters {
+            h = h.cluster(c);
+        }
+        if let Some(l) = self.log_level {
+            h = h.log_level(l);
+        }
+        for (k, v) in &self.properties {
+            h = h.property(k, Prop::str(v));
+        }
+        for (i, f) in self.filters.iter().enumerate() {
+            let module = modules
+                .get(i)
+                .cloned()
+                .or_else(|| f.module.as_ref().map(|m| base.join(m)))
+                .ok_or_else(|| Error::Harness(format!("filter {}: no module", i + 1)))?;
+            let mut spec = FilterSpec::wasm(module);
+            if let Some(n) = &f.name {
+                spec = spec.name(n);
+            }
+            match &f.config {
+                Some(serde_json::Value::String(s)) => spec = spec.config(s.as_bytes()),
+                Some(v) => spec = spec.config(v.to_string()),
+                None => {}
+            }
+            if let Some(v) = &f.vm_config {
+                spec = spec.vm_config(v.as_bytes());
+            }
+            if let Some(v) = &f.vm_id {
+                spec = spec.vm_id(v);
+            }
+            if let Some(v) = &f.root_id {
+                spec = spec.root_id(v);
+            }
+            if let Some(p) = f.failure_policy {
+                spec = spec.failure_policy(p);
+            }
+            h = h.filter(spec);
+        }
+        h.build()
+    }
+
+    /// Runs every step on a fresh gateway.
+    pub fn run(&self, base: &Path, modules: &[PathBuf]) -> Result<Report> {
+        let mut gw = self.gateway(base, modules)?;
+        let mut steps = Vec::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            steps.push(run_step(&mut gw, i + 1, step)?);
+        }
+        Ok(Report {
+            passed: steps.iter().all(|s| s.failures.is_empty()),
+            steps,
+            metrics: gw
+                .metrics()
+                .into_iter()
+                .map(|(k, m)| (k, m.value))
+                .collect(),
+        })
+    }
+}
+
+/// The request a [`RequestDef`] describes.
+pub fn request(d: &RequestDef) -> Request {
+    let mut r = Request::new(
+        d.method.as_deref().unwrap_or("GET"),
+        d.path.as_deref().unwrap_or("/"),
+    );
+    if let Some(a) = &d.authority {
+        r = r.authority(a);
+    }
+    for (k, v) in &d.headers {
+        r = r.header(k, v);
+    }
+    if let Some(b) = &d.body {
+        r = r.body(b.as_bytes());
+    }
+    for c in &d.chunks {
+        r = r.body(c.as_bytes());
+    }
+    for (k, v) in &d.trailers {
+        r = r.trailer(k, v);
+    }
+    if let Some(w) = d.worker {
+        r = r.on_worker(w);
+    }
+    r
+}
+
+fn response(d: Option<&ResponseDef>) -> Response {
+    let Some(d) = d else { return Response::ok() };
+    let mut r = Response::status(d.status.unwrap_or(200));
+    for (k, v) in &d.headers {
+        r = r.header(k, v);
+    }
+    if let Some(b) = &d.body {
+        r = r.body(b.as_bytes());
+    }
+    r
+}
+
+fn reply(c: &CallDef) -> CallReply {
+    let mut r = CallReply::status(c.status.unwrap_or(200));
+    r.headers = Headers::from_pairs(&[(":status", c.status.unwrap_or(200).to_string())]);
+    for (k, v) in &c.headers {
+        r = r.header(k, v);
+    }
+    r.body = c.body.clone().unwrap_or_default().into_bytes();
+    r.grpc_status = c.grpc_status.unwrap_or(0);
+    r
+}
+
+fn run_step(gw: &mut Gateway, index: usize, step: &Step) -> Result<StepReport> {
+    if let Some(ms) = step.advance_ms {
+        gw.advance(Duration::from_millis(ms))?;
+    }
+    let mut outcome = None;
+    if let Some(req) = &step.request {
+        for _ in 0..step.repeat.unwrap_or(1).max(1) {
+            let out = gw
+                .request(request(req))
+                .respond_with(response(step.response.as_ref()))?;
+            let id = StreamId(out.stream);
+            for c in &step.calls {
+                let pending = gw.pending_calls();
+                let Some(call) = pending
+                    .iter()
+                    .find(|p| c.cluster.as_ref().is_none_or(|cl| *cl == p.cluster))
+                else {
+                    break;
+                };
+                if c.fail {
+                    gw.fail_call(call.id)?;
+                } else {
+                    gw.reply_call(call.id, reply(c))?;
+                }
+            }
+            outcome = Some(gw.outcome(id)?);
+        }
+    }
+    let name = step.name.clone().unwrap_or_else(|| match &step.request {
+        Some(r) => format!(
+            "{} {}",
+            r.method.as_deref().unwrap_or("GET"),
+            r.path.as_deref().unwrap_or("/")
+        ),
+        None => format!("advance {} ms", step.advance_ms.unwrap_or(0)),
+    });
+    let failures = step
+        .expect
+        .as_ref()
+        .map(|e| check(gw, e, outcome.as_ref()))
+        .unwrap_or_default();
+    Ok(StepReport {
+        index,
+        name,
+        failures,
+        outcome,
+    })
+}
+
+fn check_headers(
+    what: &str,
+    seen: &crate::message::Seen,
+    want: &BTreeMap<String, Option<String>>,
+    fails: &mut Vec<String>,
+) {
+    for (k, v) in want {
+        let got = seen.header(k);
+        if got != v.as_deref() {
+            fails.push(format!("{what} header {k}: expected {v:?}, got {got:?}"));
+        }
+    }
+}
+
+fn check(gw: &Gateway, e: &Expect, out: Option<&Outcome>) -> Vec<String> {
+    let mut f = Vec::new();
+    if let Some(o) = out {
+        if let Some(s) = e.status {
+            if o.status() != s {
+                f.push(format!("status: expected {s}, got {}", o.status()));
+            }
+        }
+        if let Some(l) = e.local_reply {
+            if o.local_reply.is_some() != l {
+                f.push(format!(
+                    "local_reply: expected {l}, got {:?}",
+                    o.local_reply
+                ));
+            }
+        }
+        if let Some(r) = e.reached_upstream {
+            if o.reached_upstream() != r {
+                f.push(format!("reached_upstream: expected {r}"));
+            }
+        }
+        check_headers("upstream", &o.upstream, &e.upstream_headers, &mut f);
+        check_headers("client", &o.client, &e.client_headers, &mut f);
+        if let Some(b) = &e.upstream_body {
+            if o.upstream.body_str() != *b {
+                f.push(format!(
+                    "upstream body: expected {b:?}, got {:?}",
+                    o.upstream.body_str()
+                ));
+            }
+        }
+        if let Some(b) = &e.client_body_contains {
+            if !o.client.body_str().contains(b.as_str()) {
+                f.push(format!("client body {:?} lacks {b:?}", o.client.body_str()));
+            }
+        }
+        if let Some(n) = e.calls {
+            if o.calls.len() != n {
+                f.push(format!("calls: expected {n}, got {}", o.calls.len()));
+            }
+        }
+    }
+    for (k, v) in &e.metrics {
+        let got = gw.metric(k);
+        if got != Some(*v) {
+            f.push(format!("metric {k}: expected {v}, got {got:?}"));
+        }
+    }
+    for s in &e.logs_contain {
+        if !gw.logged(s) {
+            f.push(format!("no log contains {s:?}"));
+        }
+    }
+    for (k, v) in &e.shared_data {
+        let got = gw
+            .shared_data("", k)
+            .map(|(b, _)| String::from_utf8_lossy(&b).into_owned());
+        if got.as_deref() != Some(v.as_str()) {
+            f.push(format!("shared data {k}: expected {v:?}, got {got:?}"));
+        }
+    }
+    f
+}
