@@ -73,14 +73,14 @@ def test_path_tricks_rejected(gw, path):
 
 
 @pytest.mark.parametrize(
-    "path", ["//v1//orders", "/V1/orders", "/v1;p=1/orders", "/orders?x=/v2", "/v1/orders?api-version=/v2"]
+    "path", ["//v1//orders", "/V1/orders", "/v1;p=1/orders", "/v1/orders?x=/v2", "/v1/orders?api-version=/v2"]
 )
 def test_odd_paths_never_leave_configured_backends(gw, path):
     r = gw.request(path)
     assert r.status < 500, r.status
     if r.status == 200:
         assert r.upstream() in ("v1", "v2")
-    if path.startswith("/orders?x="):
+    if path.startswith("/v1/orders?x="):
         assert r.status == 200 and r.upstream() == "v1"
 
 

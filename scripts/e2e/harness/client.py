@@ -67,7 +67,7 @@ def request(
     host: str = "gateway.local",
 ) -> Response:
     """One HTTP/1.1 request; `headers` may be a dict or a list of pairs (repeats allowed), values
-    str (sent as Latin-1) or bytes (sent raw)."""
+    str (sent as UTF-8) or bytes (sent raw)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
     try:
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
@@ -75,7 +75,7 @@ def request(
         if not any(k.lower() == "host" for k, _ in pairs):
             conn.putheader("Host", host)
         for k, v in pairs:
-            conn.putheader(k, v)
+            conn.putheader(k, v.encode("utf-8") if isinstance(v, str) else v)
         if isinstance(body, str):
             body = body.encode()
         if body is not None:

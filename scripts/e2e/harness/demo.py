@@ -25,8 +25,7 @@ from .ports import is_free
 from .samples import API_KEYS, TRIAL_LIMIT, JwtSigner
 from .stack import FILTERS, Stack
 
-SHOWN_HEADERS = (
-    "www-authenticate",
+RATE_LIMIT_HEADERS = (
     "ratelimit-policy",
     "ratelimit",
     "ratelimit-limit",
@@ -36,6 +35,12 @@ SHOWN_HEADERS = (
     "x-ratelimit-remaining",
     "x-ratelimit-reset",
     "retry-after",
+)
+"""Shown in the quota step; elsewhere only x-ratelimit-remaining."""
+
+SHOWN_HEADERS = (
+    "www-authenticate",
+    "x-ratelimit-remaining",
     "deprecation",
     "sunset",
     "link",
@@ -69,6 +74,8 @@ class Step:
     requests: Callable[["Demo"], list[Req]] | None = None
     custom: Callable[["Demo"], int] | None = None
     """Returns the number of unmet expectations."""
+    show: tuple[str, ...] = SHOWN_HEADERS
+    """Response headers printed when present."""
 
 
 def key(consumer: str) -> list[tuple[str, str]]:
@@ -76,37 +83,31 @@ def key(consumer: str) -> list[tuple[str, str]]:
 
 
 def canary_walk(demo: "Demo") -> int:
-    """Sticky canary split: the same key always lands on the same version."""
-    first: dict[str, str | None] = {}
+    """Sticky canary split: unversioned requests of a consumer always land on the same version."""
     bad = 0
-    for i in range(1, 21):
-        sticky = f"user-{i:02d}"
-        r = demo.send(Req("/orders", 200, key("alice") + [("x-sticky-key", sticky)]), quiet=True)
-        first[sticky] = r.upstream()
-    again = {}
-    for sticky in first:
-        r = demo.send(Req("/orders", 200, key("alice") + [("x-sticky-key", sticky)]), quiet=True)
-        again[sticky] = r.upstream()
-    counts: dict[str | None, int] = {}
-    for sticky, version in first.items():
-        counts[version] = counts.get(version, 0) + 1
-        same = "same" if again[sticky] == version else f"CHANGED to {again[sticky]}"
-        demo.out(f"  x-sticky-key: {sticky} -> {version}   (again: {same})")
-        bad += again[sticky] != version
-    demo.out(f"  split over 20 keys: {', '.join(f'{v}: {n}' for v, n in sorted(counts.items(), key=str))}"
-             "   (configured: 20 % of unversioned v1 traffic goes to v2)")
+    callers = [("alice", key("alice")), ("bob", key("bob")),
+               ("dave", [("authorization", f"Bearer {demo.signer.token()}")])]
+    for name, headers in callers:
+        seen = [demo.send(Req("/orders", 200, headers), quiet=True).upstream() for _ in range(4)]
+        sticky = len(set(seen)) == 1
+        bad += not sticky
+        demo.out(f"  > GET /orders as {name:<5}  x4  -> {', '.join(str(v) for v in seen)}"
+                 + ("   (sticky)" if sticky else "   (NOT STICKY)"))
+    demo.out("  The bucket is SHA-256 of the consumer id: 20 % of consumers (alice among them) get v2;")
+    demo.out("  explicit versions (/v1/...) are never diverted.")
     return bad
 
 
 def metrics_walk(demo: "Demo") -> int:
+    """The labelled analytics metrics, then the other filters' non-zero counters."""
     text = demo.admin("/stats/prometheus")
     lines = [ln for ln in text.splitlines() if re.match(r"(gateway|auth|quota|routing)_", ln)]
-    demo.out(f"  GET http://127.0.0.1:{demo.ports['ADMIN_PORT']}/stats/prometheus  ({len(lines)} gateway lines)")
-    for ln in lines[:30]:
+    demo.out(f"  GET http://127.0.0.1:{demo.ports['ADMIN_PORT']}/stats/prometheus  ({len(lines)} gateway lines; some:)")
+    labelled = [ln for ln in lines if ln.startswith(("gateway_requests_total{", "gateway_local_replies_total{"))]
+    counters = [ln for ln in lines if re.match(r"(auth|quota|routing)_\S+ [1-9]", ln)]
+    for ln in labelled[:16] + counters[:16]:
         demo.out("  " + ln)
-    if len(lines) > 30:
-        demo.out(f"  ... {len(lines) - 30} more")
-    return 0 if lines else 1
+    return 0 if labelled else 1
 
 
 STEPS: list[Step] = [
@@ -123,13 +124,16 @@ STEPS: list[Step] = [
          lambda d: [Req("/v1/orders", 403, key("carol"))]),
     Step("Quota", f"erin is on plan trial: {TRIAL_LIMIT} requests per hour, then 429 with rate-limit headers",
          lambda d: [Req("/v1/orders", 200, key("erin"), label=f"request {i + 1}") for i in range(TRIAL_LIMIT)]
-         + [Req("/v1/orders", 429, key("erin"), label=f"request {TRIAL_LIMIT + 1}")]),
-    Step("Versioned routing", "version from the path, a header or the query; v1 and v2 are different upstreams",
+         + [Req("/v1/orders", 429, key("erin"), label=f"request {TRIAL_LIMIT + 1}")],
+         show=RATE_LIMIT_HEADERS),
+    Step("Versioned routing", "version from the path, a header, the query or Accept; else the default v1",
          lambda d: [Req("/v1/orders", 200, key("bob"), upstream="v1"),
                     Req("/v2/orders", 200, key("bob"), upstream="v2"),
                     Req("/orders", 200, key("bob") + [("api-version", "2")], upstream="v2"),
-                    Req("/orders?api-version=2", 200, key("bob"), upstream="v2")]),
-    Step("Canary split (sticky)", "unversioned requests: a stable share goes to v2, keyed by x-sticky-key",
+                    Req("/orders?api-version=2", 200, key("bob"), upstream="v2"),
+                    Req("/orders", 200, key("bob") + [("accept", "application/vnd.orders.v2+json")], upstream="v2"),
+                    Req("/orders", 200, key("bob"), upstream="v1")]),
+    Step("Canary split (sticky)", "unversioned requests: 20 % of consumers go to v2, always the same ones",
          custom=canary_walk),
     Step("Deprecation and sunset", "v1beta is deprecated (RFC 9745 Deprecation, RFC 8594 Sunset); v0 is retired",
          lambda d: [Req("/v1beta/orders", 200, key("bob"), upstream="v1"),
@@ -153,7 +157,7 @@ class Demo:
     def admin(self, path: str) -> str:
         return envoy.admin_request(self.ports["ADMIN_PORT"], path)[1]
 
-    def send(self, req: Req, quiet: bool = False) -> client.Response:
+    def send(self, req: Req, quiet: bool = False, show: tuple[str, ...] = SHOWN_HEADERS) -> client.Response:
         r = client.request(self.ports["LISTEN_PORT"], req.path, method=req.method, headers=req.headers)
         ok = req.expect is None or r.status == req.expect
         if not ok:
@@ -169,7 +173,7 @@ class Demo:
         want = f"{req.expect}" + (f" from {req.upstream}" if req.upstream else "")
         mark = "" if req.expect is None else ("   (as expected)" if ok else f"   (EXPECTED {want})")
         self.out(f"    < {r.status}{mark}")
-        for name in SHOWN_HEADERS:
+        for name in show:
             for v in r.header_all(name):
                 self.out(f"      {name}: {v}")
         ctype = r.header("content-type") or ""
@@ -195,7 +199,7 @@ class Demo:
                     self.unmet.append(f"{step.title}: {bad} unmet expectation(s)")
             elif step.requests:
                 for req in step.requests(self):
-                    self.send(req)
+                    self.send(req, show=step.show)
         self.out()
         if self.unmet:
             self.out(f"{len(self.unmet)} result(s) differed from what the demo expects:")
@@ -233,7 +237,7 @@ Try:
   curl -i {gw}/v1/orders
   curl -i -H 'x-api-key: {API_KEYS['alice']}' {gw}/v2/orders
   curl -i -H 'x-api-key: {API_KEYS['carol']}' {gw}/v1/orders
-  curl -i -H 'x-api-key: {API_KEYS['bob']}' -H 'x-sticky-key: me' {gw}/orders
+  curl -i -H 'x-api-key: {API_KEYS['bob']}' -H 'api-version: 2' {gw}/orders
   curl -i -H 'x-api-key: {API_KEYS['bob']}' {gw}/v1beta/orders
   curl -i -H {shlex.quote('authorization: Bearer ' + token)} {gw}/v1/orders
   curl -s http://127.0.0.1:{p['ADMIN_PORT']}/stats/prometheus | grep -E '^(gateway|auth|quota|routing)_'

@@ -253,5 +253,16 @@ class Envoy:
                 parts.append(p.read_text(encoding="utf-8", errors="replace"))
         return "\n".join(parts)
 
-    def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
+    def log_tail(self, lines: int = 40) -> str:
+        """Errors first, then the ends of the Envoy log and of stdout (the access log)."""
+
+        def read(p: Path) -> list[str]:
+            return p.read_text(encoding="utf-8", errors="replace").splitlines() if p.exists() else []
+
+        log, out = read(self.log_path), read(self.out_path)
+        errors = [ln for ln in log if "][error][" in ln or "][critical][" in ln]
+        parts = []
+        if errors:
+            parts += ["-- errors --", *errors[-20:]]
+        parts += ["-- envoy.log --", *log[-lines:], "-- stdout (access log) --", *out[-lines:]]
+        return "\n".join(parts)
