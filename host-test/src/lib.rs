@@ -13,15 +13,21 @@
 pub mod abi;
 pub mod api;
 pub mod build;
+mod callout;
 mod chain;
 pub mod cli;
 mod dispatch;
+mod endpoints;
 mod engine;
 mod error;
+pub mod golden;
+mod harness;
+mod local_reply;
 pub mod message;
 pub mod scenario;
 mod state;
 mod stream;
+mod stream_end;
 mod vm;
 mod world;
 

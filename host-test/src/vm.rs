@@ -143,6 +143,14 @@ impl Vm {
             })
             .collect();
         self.state_mut().effective = ctx;
+        let ti = self.state().tracing.then(|| {
+            self.state().trace(
+                "callback",
+                name.to_string(),
+                args[..args.len().min(ty.params().len())].to_vec(),
+                -1,
+            )
+        });
         let _ = self.store.set_fuel(self.fuel_budget);
         let t0 = std::time::Instant::now();
         let r = f.call(&mut self.store, &params, &mut results);
@@ -154,8 +162,10 @@ impl Vm {
             Val::I64(x) => Some(*x),
             _ => None,
         });
-        self.state()
-            .trace("callback", name.to_string(), value.unwrap_or(-1));
+        if let Some(i) = ti {
+            let v = if r.is_ok() { value.unwrap_or(-1) } else { -1 };
+            self.state().trace_result(i, v);
+        }
         match r {
             Ok(()) => Ok(Some(value.unwrap_or(0))),
             Err(e) => {

@@ -89,7 +89,10 @@ pub struct TraceEvent {
     pub kind: &'static str,
     /// Function name.
     pub name: String,
-    /// Status (hostcalls) or return value (callbacks, -1 when none).
+    /// Arguments (callbacks only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<i64>,
+    /// Status (hostcalls) or return value (callbacks, -1 when none or trapped).
     pub result: i64,
 }
 

@@ -35,6 +35,9 @@ pub struct AuthPlugin {
     root_fetches: RefCell<Vec<(u32, usize)>>,
 }
 
+/// Most root-context JWKS fetches remembered while waiting for their responses.
+const MAX_ROOT_FETCHES: usize = 64;
+
 fn now_secs(host: &dyn Host) -> u64 {
     host.now()
         .duration_since(UNIX_EPOCH)
@@ -114,7 +117,12 @@ impl Plugin for AuthPlugin {
             cache.sync(host);
             if cache.needs_refresh(now) {
                 if let Some(token) = self.dispatch_fetch(index, Reason::Refresh, host, now) {
-                    self.root_fetches.borrow_mut().push((token, index));
+                    let mut pending = self.root_fetches.borrow_mut();
+                    // Envoy answers every callout, so this stays small; bound it regardless.
+                    if pending.len() >= MAX_ROOT_FETCHES {
+                        pending.remove(0);
+                    }
+                    pending.push((token, index));
                 }
             }
         }
@@ -316,3 +324,9 @@ impl Stream for AuthStream {
         decision
     }
 }
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod jwks_tests;

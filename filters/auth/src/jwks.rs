@@ -158,9 +158,14 @@ impl JwksCache {
         self.keys.borrow().clone()
     }
 
-    /// Whether the cached keys are missing or older than the TTL at `now`.
+    /// Whether the cached keys are missing, older than the TTL at `now`, or stamped later than
+    /// `now`.
     pub fn needs_refresh(&self, now: u64) -> bool {
-        self.keys.borrow().is_none() || now >= self.fetched_at.get().saturating_add(self.remote.ttl)
+        let fetched = self.fetched_at.get();
+        // Keys "fetched in the future" (the clock went back) are of unknown age: refresh.
+        self.keys.borrow().is_none()
+            || fetched > now
+            || now >= fetched.saturating_add(self.remote.ttl)
     }
 
     /// Takes the fetch lease if no other worker holds it and the rate limits allow a fetch for
@@ -171,20 +176,23 @@ impl JwksCache {
             .as_ref()
             .map(|v| State::parse(&v.data))
             .unwrap_or_default();
-        if now < state.lease_until || now < state.last_failure.saturating_add(self.remote.retry) {
+        let lease = self.remote.timeout.as_secs().saturating_add(1);
+        // Timestamps in the future mean the clock went back: they grant no extra wait.
+        let held = now < state.lease_until && state.lease_until <= now.saturating_add(lease);
+        let retry_end = state.last_failure.saturating_add(self.remote.retry);
+        if held || (state.last_failure..retry_end).contains(&now) {
             return None;
         }
         if reason == Reason::UnknownKid {
-            if now
-                < state
-                    .last_kid_fetch
-                    .saturating_add(self.remote.unknown_kid_refetch)
-            {
+            let kid_end = state
+                .last_kid_fetch
+                .saturating_add(self.remote.unknown_kid_refetch);
+            if (state.last_kid_fetch..kid_end).contains(&now) {
                 return None;
             }
             state.last_kid_fetch = now;
         }
-        state.lease_until = now.saturating_add(self.remote.timeout.as_secs().saturating_add(1));
+        state.lease_until = now.saturating_add(lease);
         let cas = current.map(|v| v.cas);
         host.set_shared(&self.state_key(), state.encode().as_bytes(), cas)
             .ok()?;

@@ -7,5 +7,7 @@ mod cli;
 mod features;
 mod guests;
 mod lifecycle;
+mod loading;
 mod raw;
 mod stream;
+mod trace;

@@ -65,7 +65,7 @@ fn statuses_match_envoy() {
             ("hdr.call_outside", "2"),
             ("hdr.dup", "0:1"),
             ("hdr.size", "0:78"),
-            ("hdr.trailers_absent", "2"),
+            ("hdr.trailers_absent", "0"),
             ("hdr.after_edit", "0:3"),
             ("hdr.removed", "1"),
             ("hdr.bad_memory", "6"),
@@ -104,6 +104,8 @@ fn statuses_match_envoy() {
             ("metric.hist_inc", "2"),
             ("metric.unknown_get", "1:0"),
             ("metric.unknown_inc", "1"),
+            ("metric.bad_type_get", "2:0"),
+            ("metric.bad_type_inc", "2"),
             ("shared.missing", "1"),
             ("shared.set", "0"),
             ("shared.get", "0:v1"),
@@ -159,6 +161,8 @@ fn body_buffer_edits_follow_envoy() {
         &reports(&gw),
         &[
             ("body.size", "3"),
+            ("body.request_headers", "2"),
+            ("body.add_trailer", "0"),
             ("body.set_middle", "2"),
             ("body.prepend", "0"),
             ("body.append", "0"),
@@ -169,6 +173,12 @@ fn body_buffer_edits_follow_envoy() {
         ],
     );
     assert_eq!(out.upstream_request().body_str(), "[abc>");
+    let t = out.upstream_request().trailers.as_ref().unwrap();
+    assert_eq!(
+        t.get("x-t"),
+        Some("1"),
+        "trailers added in the last body callback"
+    );
 }
 
 #[test]
@@ -216,7 +226,7 @@ fn failed_callout_arrives_with_zero_headers() {
 }
 
 #[test]
-fn second_local_reply_is_bad_argument() {
+fn second_local_reply_is_ok_and_the_first_wins() {
     let mut gw = gateway();
     let out = gw
         .request(Request::get("/").header("x-raw", "local2"))
@@ -224,7 +234,7 @@ fn second_local_reply_is_bad_argument() {
         .unwrap();
     check(
         &reports(&gw),
-        &[("local.first", "0"), ("local.second", "2")],
+        &[("local.first", "0"), ("local.second", "0")],
     );
     assert_eq!(out.status(), 401);
     assert_eq!(out.client_response().header("x-lr"), Some("1"));
@@ -333,4 +343,76 @@ fn quota_race_between_workers_is_deterministic() {
         .collect();
     assert_eq!(sets, ["1:race.set=0", "0:race.set=8"]);
     assert_eq!(gw.shared_data("", "race").unwrap().0, b"w2");
+}
+
+#[test]
+fn grpc_stream_callbacks_and_metadata() {
+    let mut gw = gateway();
+    gw.request(Request::get("/").header("x-raw", "grpc_stream"))
+        .respond_with(Response::ok())
+        .unwrap();
+    let call = gw.pending_calls()[0].clone();
+    assert_eq!((call.token, call.method.as_str()), (6, "Watch"));
+    assert_eq!(call.header("k"), Some("v"));
+    assert_eq!(call.sent, [b"hello".to_vec()]);
+    gw.grpc_message(call.id, b"m1").unwrap();
+    let reply = CallReply::grpc("m2").header("k", "iv").trailer("t", "tv");
+    gw.reply_call(
+        call.id,
+        CallReply {
+            grpc_status: 7,
+            grpc_message: "denied".into(),
+            ..reply
+        },
+    )
+    .unwrap();
+    let r = reports(&gw);
+    check(
+        &r,
+        &[
+            ("grpc_stream.open", "0:6"),
+            ("grpc.initial", "6:1:0:iv"),
+            ("grpc.receive", "6:0:m2"),
+            ("grpc.trailing", "6:1:0:tv"),
+            ("grpc.close", "6:7:7:denied"),
+        ],
+    );
+    assert!(gw.logged("grpc.receive=6:0:m1"));
+}
+
+#[test]
+fn typed_properties_in_the_response_phase() {
+    let mut gw = gateway();
+    gw.request(Request::get("/"))
+        .respond_with(Response::status(201).header("a", "b"))
+        .unwrap();
+    check(
+        &reports(&gw),
+        &[
+            ("prop.response_code_int", "0:201"),
+            ("prop.request_time", "0:1700000000000000000"),
+            ("prop.source_port", "0:50000"),
+            ("prop.mtls", "0:[0]"),
+            ("prop.response_headers_map", "0:2"),
+        ],
+    );
+}
+
+#[test]
+fn request_headers_are_gone_in_the_response_phase_but_back_in_on_log() {
+    let mut gw = gateway();
+    gw.request(Request::get("/p"))
+        .respond_with(Response::ok())
+        .unwrap();
+    check(
+        &reports(&gw),
+        &[
+            ("prop.request_path_in_response", "1:"),
+            ("prop.request_header_in_response", "2"),
+            ("log.response_status", "0:200"),
+            ("log.request_trailers", "1"),
+            ("log.set_header", "2"),
+            ("log.request_path", "0:/p"),
+        ],
+    );
 }

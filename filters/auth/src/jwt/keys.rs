@@ -84,6 +84,7 @@ pub enum Verifier {
     /// P-256 public key (ES256).
     P256(p256::ecdsa::VerifyingKey),
     /// P-384 public key (ES384).
+    #[cfg(feature = "es384")]
     P384(p384::ecdsa::VerifyingKey),
     /// Ed25519 public key (EdDSA).
     Ed25519(ed25519_dalek::VerifyingKey),
@@ -102,6 +103,7 @@ impl Verifier {
         match self {
             Self::Hmac(alg, _) | Self::Rsa(alg, _) => *alg,
             Self::P256(_) => Alg::Es256,
+            #[cfg(feature = "es384")]
             Self::P384(_) => Alg::Es384,
             Self::Ed25519(_) => Alg::EdDsa,
         }
@@ -117,6 +119,7 @@ impl Verifier {
             Self::Rsa(alg, key) => rsa_ok(*alg, key, msg, sig),
             Self::P256(key) => p256::ecdsa::Signature::from_slice(sig)
                 .is_ok_and(|s| sig.len() == 64 && key.verify(msg, &s).is_ok()),
+            #[cfg(feature = "es384")]
             Self::P384(key) => p384::ecdsa::Signature::from_slice(sig)
                 .is_ok_and(|s| sig.len() == 96 && key.verify(msg, &s).is_ok()),
             Self::Ed25519(key) => <[u8; 64]>::try_from(sig).is_ok_and(|bytes| {
@@ -330,6 +333,7 @@ pub fn load_jwk(jwk: &Value, origin: Origin, at: &str) -> Result<Key, KeyError> 
                     .map_err(|_| err(at, "not a point on P-256"))?;
                 Verifier::P256(key)
             }
+            #[cfg(feature = "es384")]
             Some("P-384") => {
                 want(&[Alg::Es384], Alg::Es384)?;
                 let point = ec_point(jwk, at, 48)?;

@@ -11,6 +11,8 @@ pub mod token;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod wycheproof_tests;
 
 use std::rc::Rc;
 

@@ -36,11 +36,19 @@ fn set(jwks: Value) -> KeySet {
     load_jwks(&jwks, Origin::Inline).unwrap().0
 }
 
-fn all_keys() -> KeySet {
+/// Every algorithm this build supports.
+fn algs() -> Vec<Alg> {
     use Alg::*;
-    let algs = [
+    let all = [
         Hs256, Hs384, Hs512, Rs256, Rs384, Rs512, Ps256, Ps384, Ps512, Es256, Es384, EdDsa,
     ];
+    all.into_iter()
+        .filter(|a| cfg!(feature = "es384") || *a != Es384)
+        .collect()
+}
+
+fn all_keys() -> KeySet {
+    let algs = algs();
     set(json!({"keys": algs.iter().map(|a| jwk(*a, a.as_str())).collect::<Vec<_>>()}))
 }
 
@@ -60,20 +68,7 @@ fn check(p: &Provider, token: &str, now: i64) -> Result<(), JwtError> {
 #[test]
 fn every_algorithm_round_trips() {
     let p = provider("https://issuer.example", all_keys());
-    for alg in [
-        Alg::Hs256,
-        Alg::Hs384,
-        Alg::Hs512,
-        Alg::Rs256,
-        Alg::Rs384,
-        Alg::Rs512,
-        Alg::Ps256,
-        Alg::Ps384,
-        Alg::Ps512,
-        Alg::Es256,
-        Alg::Es384,
-        Alg::EdDsa,
-    ] {
+    for alg in algs() {
         let t = token(alg, alg.as_str(), &claims());
         assert_eq!(check(&p, &t, NOW), Ok(()), "{} with kid", alg.as_str());
         let no_kid = token_raw(

@@ -10,11 +10,12 @@ use std::time::Duration;
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(Root { name: String::new(), header: String::new(), ticks: 0, queue: None })
+        Box::new(Root { panic_tick: false, name: String::new(), header: String::new(), ticks: 0, queue: None })
     });
 }}
 
 struct Root {
+    panic_tick: bool,
     name: String,
     header: String,
     ticks: u32,
@@ -44,6 +45,7 @@ impl RootContext for Root {
         log::info!("configure {cfg}");
         self.name = conf(&cfg, "name").unwrap_or_else(|| "probe".into());
         self.header = conf(&cfg, "header").unwrap_or_else(|| "x-probe".into());
+        self.panic_tick = conf(&cfg, "panic_tick").is_some();
         if conf(&cfg, "panic_configure").is_some() {
             panic!("bad configuration");
         }
@@ -58,6 +60,9 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         self.ticks += 1;
+        if self.panic_tick {
+            panic!("tick panic");
+        }
         log::info!("tick {}", self.ticks);
         if let Ok(id) = proxy_wasm::hostcalls::define_metric(MetricType::Counter, "probe_ticks") {
             let _ = proxy_wasm::hostcalls::increment_metric(id, 1);
@@ -308,6 +313,12 @@ impl HttpContext for Probe {
 
     fn on_http_response_headers(&mut self, _n: usize, eos: bool) -> Action {
         log::info!("{} response_headers eos={eos}", self.name);
+        if self.has("local_resp")
+            && self.get_http_response_header(":status").as_deref() == Some("200")
+        {
+            self.send_http_response(502, vec![], Some(b"rewritten"));
+            return Action::Pause;
+        }
         let order = self
             .get_http_response_header("x-resp-order")
             .map_or(self.name.clone(), |o| format!("{o},{}", self.name));
