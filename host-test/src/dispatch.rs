@@ -135,7 +135,9 @@ impl Gateway {
 
     /// Runs queued work and automatic steps until nothing changes.
     pub(crate) fn settle(&mut self) -> Result<()> {
-        loop {
+        // A guest that feeds itself forever (e.g. re-enqueueing in on_queue_ready) would
+        // never settle; stop with an error instead of hanging the test.
+        for _ in 0..1_000_000 {
             while let Some(wk) = self.work.pop_front() {
                 self.process(wk);
             }
@@ -148,6 +150,9 @@ impl Gateway {
             }
             return Ok(());
         }
+        Err(Error::Harness(
+            "the gateway did not settle after 10^6 steps".into(),
+        ))
     }
 
     fn run_responders(&mut self) -> Result<bool> {
@@ -179,8 +184,9 @@ impl Gateway {
     }
 
     fn run_queues(&mut self) -> bool {
-        let mut progressed = false;
-        loop {
+        // Only the notifications pending now; new ones wait for the next round.
+        let n = self.world().ready_queues.len();
+        for _ in 0..n {
             let next = {
                 let mut w = self.world();
                 w.ready_queues
@@ -188,9 +194,8 @@ impl Gateway {
                     .and_then(|q| w.queues.get(q as usize - 1).map(|x| (q, x.owner)))
             };
             let Some((qid, (fi, w))) = next else {
-                return progressed;
+                break;
             };
-            progressed = true;
             let Some(vm) = self.filters.get(fi).and_then(|f| f.vms.get(w)) else {
                 continue;
             };
@@ -206,6 +211,7 @@ impl Gateway {
                 self.apply_effects();
             }
         }
+        n > 0
     }
 
     fn run_auto(&mut self) -> Result<bool> {

@@ -5,6 +5,11 @@ use crate::abi::properties::Prop;
 pub use crate::callout::{CallId, CallKind, CallRecord, CallReply};
 use serde::{Deserialize, Serialize};
 
+/// Serializes bytes as (lossy) UTF-8 text, for readable JSON output.
+pub(crate) fn text<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(b))
+}
+
 /// An ordered header map with lowercase keys, as Envoy keeps it (repeated keys allowed).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Headers(pub Vec<(String, String)>);
@@ -206,6 +211,7 @@ pub struct LocalReply {
     /// HTTP status.
     pub status: u16,
     /// Body.
+    #[serde(serialize_with = "text")]
     pub body: Vec<u8>,
     /// Extra headers the filter asked for.
     pub headers: Headers,
@@ -228,6 +234,7 @@ pub struct Seen {
     /// Headers, once they passed every filter.
     pub headers: Option<Headers>,
     /// Body bytes received so far.
+    #[serde(serialize_with = "text")]
     pub body: Vec<u8>,
     /// Trailers, if any passed.
     pub trailers: Option<Headers>,

@@ -1,6 +1,6 @@
 //! The CLI: scenario replay (human and JSON output, exit codes) and bench.
 
-use crate::guests::probe;
+use crate::guests::{probe, probe_unknown};
 use std::path::Path;
 use std::process::Command;
 
@@ -76,4 +76,11 @@ fn bench_reports_deterministic_fuel() {
     let fuel = run();
     assert!(fuel > 0);
     assert_eq!(fuel, run(), "fuel is deterministic");
+}
+
+#[test]
+fn scenario_passes_with_the_wasm32_unknown_unknown_build() {
+    let m = probe_unknown().display().to_string();
+    let (code, text) = cli(&["run", &scenario(), "--module", &m, "--module", &m]);
+    assert_eq!(code, 0, "{text}");
 }

@@ -154,12 +154,15 @@ pub fn statuses(ctx: u32) -> u32 {
     };
     report("grpc.stream", format!("{s}:{st}"));
     report("grpc.send_unknown", unsafe {
-        proxy_grpc_send(999, b"m".as_ptr(), 1, 0)
+        proxy_grpc_send(1000, b"m".as_ptr(), 1, 0)
     });
     report("grpc.send", unsafe {
         proxy_grpc_send(st, b"m".as_ptr(), 1, 0)
     });
     report("grpc.cancel_unknown", unsafe { proxy_grpc_cancel(999) });
+    report("grpc.send_on_call", unsafe {
+        proxy_grpc_send(t, b"m".as_ptr(), 1, 0)
+    });
     report("grpc.close", unsafe { proxy_grpc_close(st) });
 
     report("metric.bad_type", metric(3, "x").0);
