@@ -43,6 +43,13 @@ def skip_or_fail_missing(missing: list[str], what: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """Belt and braces: no Envoy outlives the session, whatever happened to the fixtures."""
+    from harness import envoy
+
+    envoy._kill_all()
+
+
 def pytest_sessionstart(session):
     if not VENV_ENVOY.exists():
         pytest.exit(f"{VENV_ENVOY} missing: run scripts/setup-python first", returncode=2)

@@ -117,7 +117,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             status, ctype, payload = owner._respond(rec)
         self.send_response(status)
-        self.send_header("Content-Type", ctype)
+        if not any(k.lower() == "content-type" for k, _ in behavior.extra_headers):
+            self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(payload)))
         for k, v in behavior.extra_headers:
             self.send_header(k, v)
@@ -181,6 +182,11 @@ class SampleServer:
     def fail(self, status: int = 500, body: bytes = b'{"error":"injected"}') -> None:
         """Answer every request with `status`."""
         self.behavior.status, self.behavior.body = status, body
+
+    def script(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Answer every request with this exact response (instead of the normal answer)."""
+        self.behavior.status, self.behavior.body = status, body
+        self.behavior.extra_headers = list(headers)
 
     def hang(self) -> None:
         """Hold every request until `release()` (or HANG_CAP_SECONDS)."""
