@@ -210,6 +210,7 @@ def main():
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures) + f"\n(config and log in {work})")
         sys.exit(1)
+    shutil.rmtree(work, ignore_errors=True)
     print("OK: labels, local replies and events verified in Envoy")
 
 
