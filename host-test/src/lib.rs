@@ -9,17 +9,27 @@
 //! Layout: [`api`] (the fluent builder and [`Gateway`]), [`message`] (requests, responses,
 //! outcomes), `chain` (Envoy's filter iteration), `vm` (one instance per worker), `abi/*` (the
 //! hostcalls, one file per family), [`build`] (compiles workspace crates to `.wasm`).
+//!
+#![doc = include_str!("../README.md")]
 
 pub mod abi;
 pub mod api;
 pub mod build;
+mod callout;
 mod chain;
+pub mod cli;
 mod dispatch;
+mod endpoints;
 mod engine;
 mod error;
+pub mod golden;
+mod harness;
+mod local_reply;
 pub mod message;
+pub mod scenario;
 mod state;
 mod stream;
+mod stream_end;
 mod vm;
 mod world;
 
@@ -31,4 +41,4 @@ pub use message::{
     Request, Response, Seen,
 };
 pub use stream::{Exchange, Stream, StreamId};
-pub use world::{Metric, MetricKind, TraceEvent};
+pub use world::{HostProfile, Metric, MetricKind, TraceEvent};

@@ -20,6 +20,23 @@ pub(crate) struct PluginInfo {
     pub plugin_config: Vec<u8>,
     pub index: usize,
     pub policy: FailurePolicy,
+    /// Envoy's `allow_on_headers_stop_iteration` (default false: PAUSE from a headers
+    /// callback is StopAllIterationAndWatermark).
+    pub allow_stop_iteration: bool,
+}
+
+/// What a stream context can reach now (Envoy's map and buffer pointers): a map is visible
+/// from its callback until the callback returns CONTINUE or `continue_stream` is called.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Vis {
+    /// Request headers, request trailers, response headers, response trailers.
+    pub map: [bool; 4],
+    /// In `on_log`: the access-log view of the maps (read-only).
+    pub log: bool,
+    /// In a body callback with end_of_stream (trailers may be added), per direction.
+    pub body_eos: [bool; 2],
+    /// Trailers were added during the last body callback, per direction.
+    pub added_trailers: [bool; 2],
 }
 
 /// An effect a callback asked for; the chain applies it after the callback returns.
@@ -56,8 +73,8 @@ pub(crate) struct HostState {
     pub next_ctx: u32,
     /// Stream context id -> gateway stream id.
     pub stream_ctx: HashMap<u32, u64>,
-    /// Contexts whose `local_reply_sent` flag is set.
-    pub local_reply_sent: std::collections::HashSet<u32>,
+    /// Per stream context: which maps are reachable now.
+    pub vis: HashMap<u32, Vis>,
     pub next_http: u32,
     pub next_grpc_call: u32,
     pub next_grpc_stream: u32,
@@ -90,7 +107,7 @@ impl HostState {
             effective: 0,
             next_ctx: 1,
             stream_ctx: HashMap::new(),
-            local_reply_sent: Default::default(),
+            vis: HashMap::new(),
             next_http: 0,
             next_grpc_call: 1,
             next_grpc_stream: 2,
@@ -119,22 +136,37 @@ impl HostState {
         self.stream_ctx.get(&self.effective).copied()
     }
 
+    /// Visibility of the effective context.
+    pub fn vis(&self) -> Vis {
+        self.vis.get(&self.effective).copied().unwrap_or_default()
+    }
+
     pub fn trace_hostcall(&self, name: &'static str, status: i32) {
         if self.tracing {
-            self.trace("hostcall", name.to_string(), status as i64);
+            self.trace("hostcall", name.to_string(), Vec::new(), status as i64);
         }
     }
 
-    pub fn trace(&self, kind: &'static str, name: String, result: i64) {
-        if let Some(t) = self.world().trace.as_mut() {
-            t.push(TraceEvent {
-                plugin: self.plugin.name.clone(),
-                worker: self.worker,
-                context: self.effective,
-                kind,
-                name,
-                result,
-            });
+    /// Appends a trace event; returns its index.
+    pub fn trace(&self, kind: &'static str, name: String, args: Vec<i64>, result: i64) -> usize {
+        let mut w = self.world();
+        let Some(t) = w.trace.as_mut() else { return 0 };
+        t.push(TraceEvent {
+            plugin: self.plugin.name.clone(),
+            worker: self.worker,
+            context: self.effective,
+            kind,
+            name,
+            args,
+            result,
+        });
+        t.len() - 1
+    }
+
+    /// Sets the result of trace event `i`.
+    pub fn trace_result(&self, i: usize, result: i64) {
+        if let Some(e) = self.world().trace.as_mut().and_then(|t| t.get_mut(i)) {
+            e.result = result;
         }
     }
 }

@@ -34,6 +34,8 @@ pub(crate) struct Vm {
     pub next_tick_ns: Option<u64>,
     pub fuel_budget: u64,
     pub fuel_used: u64,
+    /// Wall time spent in guest calls, ns (includes hostcalls).
+    pub wall_ns: u64,
 }
 
 impl Vm {
@@ -79,6 +81,7 @@ impl Vm {
             next_tick_ns: None,
             fuel_budget,
             fuel_used: 0,
+            wall_ns: 0,
         };
         let init = if vm.has("_initialize") {
             vm.call(0, "_initialize", &[]).and_then(|_| {
@@ -140,8 +143,18 @@ impl Vm {
             })
             .collect();
         self.state_mut().effective = ctx;
+        let ti = self.state().tracing.then(|| {
+            self.state().trace(
+                "callback",
+                name.to_string(),
+                args[..args.len().min(ty.params().len())].to_vec(),
+                -1,
+            )
+        });
         let _ = self.store.set_fuel(self.fuel_budget);
+        let t0 = std::time::Instant::now();
         let r = f.call(&mut self.store, &params, &mut results);
+        self.wall_ns += t0.elapsed().as_nanos() as u64;
         let left = self.store.get_fuel().unwrap_or(0);
         self.fuel_used += self.fuel_budget.saturating_sub(left);
         let value = results.first().and_then(|v| match v {
@@ -149,8 +162,10 @@ impl Vm {
             Val::I64(x) => Some(*x),
             _ => None,
         });
-        self.state()
-            .trace("callback", name.to_string(), value.unwrap_or(-1));
+        if let Some(i) = ti {
+            let v = if r.is_ok() { value.unwrap_or(-1) } else { -1 };
+            self.state().trace_result(i, v);
+        }
         match r {
             Ok(()) => Ok(Some(value.unwrap_or(0))),
             Err(e) => {

@@ -2,19 +2,25 @@
 //! callout response headers/trailers and gRPC metadata of the running callback.
 //!
 //! Envoy semantics: keys are lowercased; `get` gives the first value of a repeated key
-//! (NOT_FOUND when missing); a map that does not exist in the current phase gives
-//! BAD_ARGUMENT; `get_header_map_size` is Envoy's `byteSize()`; callout maps are read-only;
-//! changing request headers clears the route cache.
+//! (NOT_FOUND when missing); a map the context cannot reach now gives BAD_ARGUMENT for get,
+//! set, add, replace, remove and size, and an empty map for `get_header_map_pairs`. A filter
+//! reaches request headers from `on_request_headers` until that callback returns CONTINUE or
+//! it calls `continue_stream` (so not from a later body callback or the response phase); the
+//! same holds for the other maps; `on_log` sees a read-only access-log view. Trailers can be
+//! added from the final body callback. `get_header_map_size` is Envoy's `byteSize()`;
+//! callout maps are read-only; changing request headers clears the route cache.
 
 use super::{copy_out, done, pairs, read, read_str, status, write_u32, Cx};
 use crate::message::Headers;
 use crate::state::HostState;
 use wasmtime::Linker;
 
-/// Runs `f` on the map `t` (mutable only for stream maps). Returns BAD_ARGUMENT when the map
-/// does not exist now.
+/// Runs `f` on the map `t` as Envoy reaches it now: stream maps only while visible to the
+/// effective context (BAD_ARGUMENT otherwise; trailers can be created in a final body
+/// callback); in `on_log` a read-only access-log view (missing maps NOT_FOUND); callout and
+/// gRPC maps read-only during their callbacks.
 fn with_map<R>(
-    st: &HostState,
+    st: &mut HostState,
     t: i32,
     write: bool,
     f: impl FnOnce(&mut Headers) -> R,
@@ -35,8 +41,36 @@ fn with_map<R>(
         return Ok(f(&mut copy));
     }
     let id = st.stream().ok_or(status::BAD_ARGUMENT)?;
+    let ctx = st.effective;
+    let mut v = st.vis();
+    let ti = t as usize;
+    let mut create = false;
+    if v.log {
+        if write || t == 1 {
+            return Err(if write {
+                status::BAD_ARGUMENT
+            } else {
+                status::NOT_FOUND
+            });
+        }
+    } else if !v.map[ti] {
+        let dir = ti / 2;
+        if write && ti % 2 == 1 && v.body_eos[dir] {
+            v.map[ti] = true;
+            v.added_trailers[dir] = true;
+            st.vis.insert(ctx, v);
+            create = true;
+        } else {
+            return Err(status::BAD_ARGUMENT);
+        }
+    }
+    let missing = if v.log {
+        status::NOT_FOUND
+    } else {
+        status::BAD_ARGUMENT
+    };
     let mut w = st.world();
-    let s = w.streams.get_mut(&id).ok_or(status::BAD_ARGUMENT)?;
+    let s = w.streams.get_mut(&id).ok_or(missing)?;
     if write && t == 0 {
         s.route_cache_cleared += 1;
     }
@@ -46,7 +80,10 @@ fn with_map<R>(
         2 => &mut s.resp_headers,
         _ => &mut s.resp_trailers,
     };
-    m.as_mut().map(f).ok_or(status::BAD_ARGUMENT)
+    if create && m.is_none() {
+        *m = Some(Headers::new());
+    }
+    m.as_mut().map(f).ok_or(missing)
 }
 
 pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -54,10 +91,12 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_header_map_pairs",
         |mut cx: Cx<'_>, t: i32, pp: i32, lp: i32| {
-            let r = with_map(cx.data(), t, false, |m| pairs::serialize(&m.0));
+            // Envoy returns an empty map (OK) for a map it cannot reach.
+            let r = with_map(cx.data_mut(), t, false, |m| pairs::serialize(&m.0));
             let s = match r {
                 Ok(bytes) => copy_out(&mut cx, &bytes, pp, lp)?,
-                Err(s) => s,
+                Err(status::BAD_ARGUMENT) if t > 7 => status::BAD_ARGUMENT,
+                Err(_) => copy_out(&mut cx, b"", pp, lp)?,
             };
             Ok(done(&mut cx, "proxy_get_header_map_pairs", s))
         },
@@ -74,7 +113,7 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 );
             };
             let new = Headers::from_pairs(&pairs::deserialize_str(&bytes).unwrap_or_default());
-            let s = match with_map(cx.data(), t, true, |m| *m = new) {
+            let s = match with_map(cx.data_mut(), t, true, |m| *m = new) {
                 Ok(()) => status::OK,
                 Err(s) => s,
             };
@@ -92,7 +131,7 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
                     status::INVALID_MEMORY_ACCESS,
                 ));
             };
-            let r = with_map(cx.data(), t, false, |m| m.get(&key).map(str::to_string));
+            let r = with_map(cx.data_mut(), t, false, |m| m.get(&key).map(str::to_string));
             let s = match r {
                 Ok(Some(v)) => copy_out(&mut cx, v.as_bytes(), vpp, vlp)?,
                 Ok(None) if cx.data().abi_01 => copy_out(&mut cx, b"", vpp, vlp)?,
@@ -106,7 +145,13 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_header_map_size",
         |mut cx: Cx<'_>, t: i32, sp: i32| {
-            let s = match with_map(cx.data(), t, false, |m| m.byte_size()) {
+            // Envoy's size uses the mutable map: stream maps only.
+            let r = if (0..=3).contains(&t) && !cx.data().vis().log {
+                with_map(cx.data_mut(), t, false, |m| m.byte_size())
+            } else {
+                Err(status::BAD_ARGUMENT)
+            };
+            let s = match r {
                 Ok(n) if write_u32(&mut cx, sp, n as u32) => status::OK,
                 Ok(_) => status::INVALID_MEMORY_ACCESS,
                 Err(s) => s,
@@ -128,7 +173,7 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 else {
                     return done(&mut cx, name, status::INVALID_MEMORY_ACCESS);
                 };
-                let s = match with_map(cx.data(), t, true, |m| edit(m, &k, &v)) {
+                let s = match with_map(cx.data_mut(), t, true, |m| edit(m, &k, &v)) {
                     Ok(()) => status::OK,
                     Err(s) => s,
                 };
@@ -147,7 +192,7 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
                     status::INVALID_MEMORY_ACCESS,
                 );
             };
-            let s = match with_map(cx.data(), t, true, |m| m.remove(&k)) {
+            let s = match with_map(cx.data_mut(), t, true, |m| m.remove(&k)) {
                 Ok(()) => status::OK,
                 Err(s) => s,
             };

@@ -2,12 +2,14 @@
 //! responder, or a timeout from virtual time).
 //!
 //! Envoy semantics: the call belongs to the root context (its callback gets the root id);
-//! an unknown cluster or a missing `:method`, `:path` or `:authority` is BAD_ARGUMENT;
-//! tokens count 4, 8, 12, ... per VM; timeout 0 means none.
+//! an unknown cluster, a negative timeout or a missing `:method`, `:path` or `:authority` is
+//! BAD_ARGUMENT; a body adds `content-length`; tokens count 4, 8, 12, ... per VM; timeout 0
+//! means none.
 
 use super::{done, pairs, read, read_str, status, write_u32, Cx};
 use crate::message::{CallId, CallKind, CallRecord, Headers};
 use crate::state::HostState;
+use crate::world::HostProfile;
 use wasmtime::Linker;
 
 /// Records a call in the world and the token map; returns the token.
@@ -68,6 +70,10 @@ pub(crate) fn base(
 
 pub(crate) fn known_cluster(st: &HostState, cluster: &str) -> bool {
     let w = st.world();
+    if w.profile == HostProfile::Nginx {
+        // ngx_wasm_module dials `host:port` itself.
+        return cluster.contains(':');
+    }
     w.any_cluster || w.clusters.contains(cluster)
 }
 
@@ -94,14 +100,17 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
             ) else {
                 return done(&mut cx, "proxy_http_call", status::INVALID_MEMORY_ACCESS);
             };
-            let headers = Headers::from_pairs(&pairs::deserialize_str(&h).unwrap_or_default());
+            let mut headers = Headers::from_pairs(&pairs::deserialize_str(&h).unwrap_or_default());
             let trailers = Headers::from_pairs(&pairs::deserialize_str(&t).unwrap_or_default());
             let st = cx.data_mut();
             let has_required = [":method", ":path", ":authority"]
                 .iter()
                 .all(|k| headers.get(k).is_some());
-            if !known_cluster(st, &cluster) || !has_required {
+            if timeout < 0 || !known_cluster(st, &cluster) || !has_required {
                 return done(&mut cx, "proxy_http_call", status::BAD_ARGUMENT);
+            }
+            if !body.is_empty() {
+                headers.set("content-length", &body.len().to_string());
             }
             let mut call = base(st, CallKind::Http, cluster, headers);
             call.body = body;

@@ -1,6 +1,9 @@
 //! Logging, time, ticks, effective context, status, and the stream-control hostcalls
 //! (`continue_stream`, `close_stream`, `send_local_response`), which are recorded as effects and
 //! applied by the chain after the callback returns, as Envoy defers them.
+//!
+//! `send_local_response` always returns OK (Envoy 1.40 has no per-call guard); when a
+//! callback sends two, the first reply wins. Extra headers are appended (`addCopy`).
 
 use super::{copy_out, done, pairs, read, read_str, status, write_u32, write_u64, Cx};
 use crate::message::{Headers, LocalReply, LogLevel, LogRecord};
@@ -23,16 +26,26 @@ pub(crate) fn log(state: &mut HostState, level: LogLevel, message: String) {
     }
 }
 
+/// `continue_stream` / `close_stream`. Envoy: request and response are deferred until the
+/// callback returns, and `continue_stream` drops the context's request map pointers at once;
+/// downstream (2) is accepted, upstream (3) is UNIMPLEMENTED for continue; others BAD_ARGUMENT.
 fn stream_effect(cx: &mut Cx<'_>, stream_type: i32, close: bool) -> i32 {
-    if !(0..=3).contains(&stream_type) {
-        return status::BAD_ARGUMENT;
+    match (stream_type, close) {
+        (0 | 1, _) => {}
+        (2, _) | (3, true) => return status::OK,
+        (3, false) => return status::UNIMPLEMENTED,
+        _ => return status::BAD_ARGUMENT,
     }
     let st = cx.data_mut();
     let ctx = st.effective;
-    if st.stream_ctx.contains_key(&ctx) && stream_type <= 1 {
+    if st.stream_ctx.contains_key(&ctx) {
         let e = if close {
             Effect::Close { ctx }
         } else {
+            if let Some(v) = st.vis.get_mut(&ctx) {
+                v.map[0] = false;
+                v.map[1] = false;
+            }
             Effect::Continue {
                 ctx,
                 dir: stream_type as usize,
@@ -175,20 +188,21 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
             };
             let st = cx.data_mut();
             let ctx = st.effective;
-            if st.local_reply_sent.contains(&ctx) {
-                return done(&mut cx, "proxy_send_local_response", status::BAD_ARGUMENT);
-            }
             // cpp-host turns malformed headers into an empty list.
             let headers = Headers::from_pairs(&pairs::deserialize_str(&hdrs).unwrap_or_default());
             if st.stream_ctx.contains_key(&ctx) {
-                st.local_reply_sent.insert(ctx);
+                // Envoy replaces whitespace in details; -1 (or any unknown code) = no gRPC status.
+                let details = details
+                    .chars()
+                    .map(|c| if c.is_whitespace() { '_' } else { c })
+                    .collect();
                 let reply = LocalReply {
                     filter: st.plugin.name.clone(),
                     status: code as u32 as u16,
                     body,
                     headers,
                     details,
-                    grpc_status: (grpc >= 0).then_some(grpc as u32),
+                    grpc_status: (0..=16).contains(&grpc).then_some(grpc as u32),
                 };
                 st.effects.push(Effect::LocalReply { ctx, reply });
             }

@@ -42,33 +42,26 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 2 => MetricKind::Histogram,
                 _ => return done(&mut cx, "proxy_define_metric", status::BAD_ARGUMENT),
             };
-            let Some(name) = read_str(&mut cx, np, nn) else {
+            let Some(mut name) = read_str(&mut cx, np, nn) else {
                 return done(
                     &mut cx,
                     "proxy_define_metric",
                     status::INVALID_MEMORY_ACCESS,
                 );
             };
+            if cx.data().world().profile == crate::world::HostProfile::Nginx {
+                name = format!("pw:{}:{name}", cx.data().plugin.name);
+            }
+            // Every define gets a new id; the stat behind a name is shared.
             let st = cx.data_mut();
-            let existing = st
-                .metric_ids
-                .iter()
-                .find(|(id, n)| **n == name && kind_of(**id) == Some(kind))
-                .map(|(id, _)| *id);
-            let id = match existing {
-                Some(id) => id,
-                None => {
-                    st.next_metric[t as usize] += 4;
-                    let id = st.next_metric[t as usize];
-                    st.metric_ids.insert(id, name.clone());
-                    st.world().metrics.entry(name).or_insert(Metric {
-                        kind,
-                        value: 0,
-                        samples: Vec::new(),
-                    });
-                    id
-                }
-            };
+            st.next_metric[t as usize] += 4;
+            let id = st.next_metric[t as usize];
+            st.metric_ids.insert(id, name.clone());
+            st.world().metrics.entry(name).or_insert(Metric {
+                kind,
+                value: 0,
+                samples: Vec::new(),
+            });
             let s = if write_u32(&mut cx, idp, id) {
                 status::OK
             } else {
@@ -81,6 +74,12 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_increment_metric",
         |mut cx: Cx<'_>, id: i32, offset: i64| {
+            if !matches!(
+                kind_of(id as u32),
+                Some(MetricKind::Counter | MetricKind::Gauge)
+            ) {
+                return done(&mut cx, "proxy_increment_metric", status::BAD_ARGUMENT);
+            }
             let s = with_metric(cx.data(), id as u32, |m| match m.kind {
                 MetricKind::Counter if offset > 0 => {
                     m.value += offset;
@@ -114,6 +113,12 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_get_metric",
         |mut cx: Cx<'_>, id: i32, vp: i32| {
+            if !matches!(
+                kind_of(id as u32),
+                Some(MetricKind::Counter | MetricKind::Gauge)
+            ) {
+                return done(&mut cx, "proxy_get_metric", status::BAD_ARGUMENT);
+            }
             let mut value = None;
             let s = with_metric(cx.data(), id as u32, |m| match m.kind {
                 MetricKind::Histogram => status::BAD_ARGUMENT,

@@ -6,11 +6,15 @@
 //! by every filter of the chain), attributes computed from the stream (`request.*`,
 //! `response.*`), gateway overrides, then defaults (`source.*`, `destination.*`,
 //! `connection.*`, `upstream.*`, `xds.*`, `plugin_name`, `plugin_root_id`, `plugin_vm_id`).
-//! Anything else is NOT_FOUND. `set_property` outside a stream is NOT_FOUND.
+//! Anything else is NOT_FOUND. Only `plugin_*` exist outside a stream context (Envoy has no
+//! stream info there); header-backed attributes (`request.path`, `request.headers`,
+//! `response.headers`, ...) follow the header-map visibility of the context (see
+//! `headers.rs`), so `request.path` is NOT_FOUND in the response phase but found in
+//! `on_log`. `set_property` outside a stream is NOT_FOUND.
 
 use super::{copy_out, done, pairs, read, status, Cx};
 use crate::message::Headers;
-use crate::state::HostState;
+use crate::state::{HostState, Vis};
 use crate::world::{StreamData, World};
 use serde::{Deserialize, Serialize};
 use wasmtime::Linker;
@@ -40,6 +44,16 @@ pub enum Prop {
 }
 
 impl Prop {
+    /// The value as ngx_wasm_module returns it: text.
+    pub fn encode_text(&self) -> Vec<u8> {
+        match self {
+            Self::Int(i) | Self::Timestamp(i) | Self::Duration(i) => i.to_string().into_bytes(),
+            Self::Uint(u) => u.to_string().into_bytes(),
+            Self::Bool(b) => b.to_string().into_bytes(),
+            Self::Double(d) => d.to_string().into_bytes(),
+            other => other.encode(),
+        }
+    }
     /// A string property.
     pub fn str(s: &str) -> Self {
         Self::Str(s.to_string())
@@ -72,8 +86,25 @@ fn header_prop(h: &Option<Headers>, rest: &[&str]) -> Option<Prop> {
     }
 }
 
-fn computed(w: &World, s: &StreamData, parts: &[&str]) -> Option<Prop> {
-    let req = |k: &str| s.req_headers.as_ref().and_then(|h| h.get(k)).map(Prop::str);
+fn computed(w: &World, s: &StreamData, v: Vis, parts: &[&str]) -> Option<Prop> {
+    // Header-backed attributes need the map pointer Envoy's context holds now.
+    let none = None;
+    let req_h = if v.map[0] || v.log {
+        &s.req_headers
+    } else {
+        &none
+    };
+    let resp_h = if v.map[2] || v.log {
+        &s.resp_headers
+    } else {
+        &none
+    };
+    let resp_t = if v.map[3] || v.log {
+        &s.resp_trailers
+    } else {
+        &none
+    };
+    let req = |k: &str| req_h.as_ref().and_then(|h| h.get(k)).map(Prop::str);
     let resp_code = s
         .resp_headers
         .as_ref()
@@ -81,13 +112,12 @@ fn computed(w: &World, s: &StreamData, parts: &[&str]) -> Option<Prop> {
         .and_then(|c| c.parse::<i64>().ok());
     let hdr_bytes = |h: &Option<Headers>| h.as_ref().map_or(0, |h| h.byte_size() as i64);
     Some(match parts {
-        ["request", "headers", rest @ ..] => return header_prop(&s.req_headers, rest),
-        ["request", "trailers", rest @ ..] => return header_prop(&s.req_trailers, rest),
-        ["response", "headers", rest @ ..] => return header_prop(&s.resp_headers, rest),
-        ["response", "trailers", rest @ ..] => return header_prop(&s.resp_trailers, rest),
+        ["request", "headers", rest @ ..] => return header_prop(req_h, rest),
+        ["response", "headers", rest @ ..] => return header_prop(resp_h, rest),
+        ["response", "trailers", rest @ ..] => return header_prop(resp_t, rest),
         ["request", "path"] => return req(":path"),
         ["request", "url_path"] => {
-            let p = s.req_headers.as_ref()?.get(":path")?;
+            let p = req_h.as_ref()?.get(":path")?;
             Prop::str(p.split('?').next().unwrap_or(p))
         }
         ["request", "host"] => return req(":authority"),
@@ -97,7 +127,7 @@ fn computed(w: &World, s: &StreamData, parts: &[&str]) -> Option<Prop> {
         ["request", "useragent"] => return req("user-agent"),
         ["request", "id"] => return req("x-request-id"),
         ["request", "query"] => {
-            let p = s.req_headers.as_ref()?.get(":path")?;
+            let p = req_h.as_ref()?.get(":path")?;
             Prop::str(p.split_once('?').map_or("", |(_, q)| q))
         }
         ["request", "protocol"] => Prop::str("HTTP/1.1"),
@@ -121,11 +151,18 @@ fn computed(w: &World, s: &StreamData, parts: &[&str]) -> Option<Prop> {
     })
 }
 
-fn default_prop(st: &HostState, parts: &[&str]) -> Option<Prop> {
+fn plugin_prop(st: &HostState, parts: &[&str]) -> Option<Prop> {
     Some(match parts {
         ["plugin_name"] => Prop::str(&st.plugin.name),
         ["plugin_root_id"] => Prop::str(&st.plugin.root_id),
         ["plugin_vm_id"] => Prop::str(&st.plugin.vm_id),
+        _ => return None,
+    })
+}
+
+/// Stream-info attributes: only a stream context has them.
+fn default_prop(parts: &[&str]) -> Option<Prop> {
+    Some(match parts {
         ["source", "address"] => Prop::str("127.0.0.1:50000"),
         ["source", "port"] => Prop::Int(50000),
         ["destination", "address"] => Prop::str("127.0.0.1:10000"),
@@ -141,26 +178,65 @@ fn default_prop(st: &HostState, parts: &[&str]) -> Option<Prop> {
     })
 }
 
-/// Resolves a NUL-separated path for the effective context of `st`.
+/// Resolves a NUL-separated path for the effective context of `st`, encoded for the host
+/// profile.
 pub(crate) fn resolve(st: &HostState, path: &str) -> Option<Vec<u8>> {
+    let nginx = st.world().profile == crate::world::HostProfile::Nginx;
+    if !nginx {
+        return resolve_typed(st, path).map(|p| p.encode_or_raw());
+    }
     let parts: Vec<&str> = path.split('\0').collect();
+    if matches!(
+        parts.as_slice(),
+        [
+            "response",
+            "code_details" | "flags" | "grpc_status" | "trailers",
+            ..
+        ]
+    ) {
+        return None;
+    }
+    resolve_typed(st, path).map(|p| match p {
+        Resolved::Typed(p) => p.encode_text(),
+        Resolved::Raw(b) => b,
+    })
+}
+
+/// A resolved value: typed, or raw filter-state bytes.
+enum Resolved {
+    Typed(Prop),
+    Raw(Vec<u8>),
+}
+
+impl Resolved {
+    fn encode_or_raw(self) -> Vec<u8> {
+        match self {
+            Self::Typed(p) => p.encode(),
+            Self::Raw(b) => b,
+        }
+    }
+}
+
+fn resolve_typed(st: &HostState, path: &str) -> Option<Resolved> {
+    let parts: Vec<&str> = path.split('\0').collect();
+    if let Some(p) = plugin_prop(st, &parts) {
+        return Some(Resolved::Typed(p));
+    }
     let w = st.world();
-    if let Some(s) = st.stream().and_then(|id| w.streams.get(&id)) {
-        if let Some(p) = s.props.get(path) {
-            return Some(p.encode());
-        }
-        if let Some(v) = s.filter_state.get(path) {
-            return Some(v.clone());
-        }
-        if let Some(p) = computed(&w, s, &parts) {
-            return Some(p.encode());
-        }
+    let s = st.stream().and_then(|id| w.streams.get(&id))?;
+    if let Some(p) = s.props.get(path) {
+        return Some(Resolved::Typed(p.clone()));
+    }
+    if let Some(v) = s.filter_state.get(path) {
+        return Some(Resolved::Raw(v.clone()));
+    }
+    if let Some(p) = computed(&w, s, st.vis(), &parts) {
+        return Some(Resolved::Typed(p));
     }
     if let Some(p) = w.props.get(path) {
-        return Some(p.encode());
+        return Some(Resolved::Typed(p.clone()));
     }
-    drop(w);
-    default_prop(st, &parts).map(|p| p.encode())
+    default_prop(&parts).map(Resolved::Typed)
 }
 
 pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {

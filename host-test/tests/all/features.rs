@@ -252,3 +252,52 @@ fn wasm32_unknown_unknown_module_runs() {
     assert_eq!(out.status(), 403);
     assert_eq!(out.client_response().header("x-resp-order"), Some("u"));
 }
+
+#[test]
+fn local_reply_in_the_response_phase_replaces_the_response() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).name("a").config("name=a"))
+        .filter(
+            FilterSpec::wasm(probe())
+                .name("b")
+                .config("name=b;header=x-b"),
+        )
+        .build()
+        .unwrap();
+    let out = gw
+        .request(Request::get("/").header("x-b", "local_resp"))
+        .respond_with(Response::ok().body("upstream body"))
+        .unwrap();
+    assert!(out.reached_upstream());
+    assert_eq!(out.status(), 502);
+    assert_eq!(out.client_response().body_str(), "rewritten");
+    assert_eq!(out.local_reply().unwrap().filter, "b");
+}
+
+#[test]
+fn request_header_edits_clear_the_route_cache() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()))
+        .build()
+        .unwrap();
+    let out = gw
+        .request(Request::get("/"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert!(
+        out.route_cache_cleared > 0,
+        "x-order is set on every request"
+    );
+    assert_eq!(gw.metric("wasmcustom.probe_requests"), None);
+}
+
+#[test]
+fn tests_can_enqueue_on_shared_queues() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).config("queue"))
+        .build()
+        .unwrap();
+    gw.enqueue("", "probe-q", b"from test").unwrap();
+    assert!(gw.logged("dequeued from test"));
+    assert!(gw.enqueue("", "nope", b"x").is_err());
+}

@@ -3,8 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cli;
 mod features;
 mod guests;
 mod lifecycle;
+mod loading;
+mod nginx;
 mod raw;
 mod stream;
+mod trace;

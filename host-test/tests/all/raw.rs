@@ -55,7 +55,16 @@ fn statuses_match_envoy() {
         .header("x-raw", "statuses")
         .header("x-dup", "1")
         .header("x-dup", "2");
-    gw.request(req).respond_with(Response::ok()).unwrap();
+    let out = gw
+        .request(req)
+        .respond_with(Response::ok().header("x-gone", "1"))
+        .unwrap();
+    assert_eq!(out.client_response().header("x-set"), Some("1"));
+    assert_eq!(
+        out.client_response().header("x-gone"),
+        None,
+        "set_header_map_pairs replaces"
+    );
     check(
         &reports(&gw),
         &[
@@ -65,7 +74,7 @@ fn statuses_match_envoy() {
             ("hdr.call_outside", "2"),
             ("hdr.dup", "0:1"),
             ("hdr.size", "0:78"),
-            ("hdr.trailers_absent", "2"),
+            ("hdr.trailers_absent", "0"),
             ("hdr.after_edit", "0:3"),
             ("hdr.removed", "1"),
             ("hdr.bad_memory", "6"),
@@ -87,6 +96,7 @@ fn statuses_match_envoy() {
             ("grpc.send_unknown", "1"),
             ("grpc.send", "0"),
             ("grpc.cancel_unknown", "1"),
+            ("grpc.send_on_call", "2"),
             ("grpc.close", "0"),
             ("metric.bad_type", "2"),
             ("metric.counter", "0:4"),
@@ -104,6 +114,8 @@ fn statuses_match_envoy() {
             ("metric.hist_inc", "2"),
             ("metric.unknown_get", "1:0"),
             ("metric.unknown_inc", "1"),
+            ("metric.bad_type_get", "2:0"),
+            ("metric.bad_type_inc", "2"),
             ("shared.missing", "1"),
             ("shared.set", "0"),
             ("shared.get", "0:v1"),
@@ -134,6 +146,12 @@ fn statuses_match_envoy() {
             ("tick.set", "0"),
             ("done", "0"),
             ("status", "0:0:0"),
+            ("abi01.clear_route_cache", "0"),
+            ("abi01.get_configuration", "0:vmcfg"),
+            ("abi01.continue_response", "0"),
+            ("abi01.continue_request", "0"),
+            ("after_continue.request_header", "2"),
+            ("response_headers.set_pairs", "0"),
         ],
     );
     assert_eq!(gw.metric_full("raw_hist").unwrap().samples, [42]);
@@ -159,6 +177,8 @@ fn body_buffer_edits_follow_envoy() {
         &reports(&gw),
         &[
             ("body.size", "3"),
+            ("body.request_headers", "2"),
+            ("body.add_trailer", "0"),
             ("body.set_middle", "2"),
             ("body.prepend", "0"),
             ("body.append", "0"),
@@ -169,6 +189,12 @@ fn body_buffer_edits_follow_envoy() {
         ],
     );
     assert_eq!(out.upstream_request().body_str(), "[abc>");
+    let t = out.upstream_request().trailers.as_ref().unwrap();
+    assert_eq!(
+        t.get("x-t"),
+        Some("1"),
+        "trailers added in the last body callback"
+    );
 }
 
 #[test]
@@ -216,7 +242,7 @@ fn failed_callout_arrives_with_zero_headers() {
 }
 
 #[test]
-fn second_local_reply_is_bad_argument() {
+fn second_local_reply_is_ok_and_the_first_wins() {
     let mut gw = gateway();
     let out = gw
         .request(Request::get("/").header("x-raw", "local2"))
@@ -224,7 +250,7 @@ fn second_local_reply_is_bad_argument() {
         .unwrap();
     check(
         &reports(&gw),
-        &[("local.first", "0"), ("local.second", "2")],
+        &[("local.first", "0"), ("local.second", "0")],
     );
     assert_eq!(out.status(), 401);
     assert_eq!(out.client_response().header("x-lr"), Some("1"));
@@ -264,7 +290,7 @@ fn deterministic_wasi() {
             &[
                 ("wasi.fd_write_bad_fd", "8"),
                 ("wasi.fd_write_stdout", "0"),
-                ("wasi.clock_bad", "28"),
+                ("wasi.clock_bad", "58"),
                 ("wasi.clock_monotonic", "0:1000000000"),
                 ("wasi.environ", "0:0:0"),
                 ("wasi.poll_oneoff", "0:1:77"),
@@ -333,4 +359,132 @@ fn quota_race_between_workers_is_deterministic() {
         .collect();
     assert_eq!(sets, ["1:race.set=0", "0:race.set=8"]);
     assert_eq!(gw.shared_data("", "race").unwrap().0, b"w2");
+}
+
+#[test]
+fn grpc_stream_callbacks_and_metadata() {
+    let mut gw = gateway();
+    gw.request(Request::get("/").header("x-raw", "grpc_stream"))
+        .respond_with(Response::ok())
+        .unwrap();
+    let call = gw.pending_calls()[0].clone();
+    assert_eq!((call.token, call.method.as_str()), (6, "Watch"));
+    assert_eq!(call.header("k"), Some("v"));
+    assert_eq!(call.sent, [b"hello".to_vec()]);
+    gw.grpc_message(call.id, b"m1").unwrap();
+    let reply = CallReply::grpc("m2").header("k", "iv").trailer("t", "tv");
+    gw.reply_call(
+        call.id,
+        CallReply {
+            grpc_status: 7,
+            grpc_message: "denied".into(),
+            ..reply
+        },
+    )
+    .unwrap();
+    let r = reports(&gw);
+    check(
+        &r,
+        &[
+            ("grpc_stream.open", "0:6"),
+            ("grpc.initial", "6:1:0:iv"),
+            ("grpc.receive", "6:0:m2"),
+            ("grpc.trailing", "6:1:0:tv"),
+            ("grpc.close", "6:7:7:denied"),
+        ],
+    );
+    assert!(gw.logged("grpc.receive=6:0:m1"));
+}
+
+#[test]
+fn typed_properties_in_the_response_phase() {
+    let mut gw = gateway();
+    gw.request(Request::get("/"))
+        .respond_with(Response::status(201).header("a", "b"))
+        .unwrap();
+    check(
+        &reports(&gw),
+        &[
+            ("prop.response_code_int", "0:201"),
+            ("prop.request_time", "0:1700000000000000000"),
+            ("prop.source_port", "0:50000"),
+            ("prop.mtls", "0:[0]"),
+            ("prop.response_headers_map", "0:2"),
+        ],
+    );
+}
+
+#[test]
+fn request_headers_are_gone_in_the_response_phase_but_back_in_on_log() {
+    let mut gw = gateway();
+    gw.request(Request::get("/p"))
+        .respond_with(Response::ok())
+        .unwrap();
+    check(
+        &reports(&gw),
+        &[
+            ("prop.request_path_in_response", "1:"),
+            ("prop.request_header_in_response", "2"),
+            ("log.response_status", "0:200"),
+            ("log.request_trailers", "1"),
+            ("log.set_header", "2"),
+            ("log.request_path", "0:/p"),
+        ],
+    );
+}
+
+#[test]
+fn property_overrides_per_gateway_and_per_request() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(raw()).name("raw"))
+        .property("source.port", host_test::Prop::Int(4242))
+        .build()
+        .unwrap();
+    gw.request(Request::get("/"))
+        .respond_with(Response::ok())
+        .unwrap();
+    check(&reports(&gw), &[("prop.source_port", "0:4242")]);
+    gw.clear_logs();
+    gw.request(Request::get("/").property("source.port", host_test::Prop::Int(7)))
+        .respond_with(Response::ok())
+        .unwrap();
+    check(&reports(&gw), &[("prop.source_port", "0:7")]);
+}
+
+/// A missing key has no cas: two workers that both find it missing both "win" (Envoy has no
+/// insert-if-absent), the later write silently replacing the earlier one.
+#[test]
+fn missing_key_race_lets_both_workers_win() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(raw()))
+        .cluster("authz")
+        .workers(2)
+        .build()
+        .unwrap();
+    let a = gw.begin(Request::get("/").header("x-raw", "race").on_worker(0));
+    let b = gw.begin(Request::get("/").header("x-raw", "race").on_worker(1));
+    gw.stream(a).send_headers(true).unwrap();
+    gw.stream(b).send_headers(true).unwrap();
+    for c in gw.pending_calls() {
+        gw.reply_call(c.id, CallReply::ok("")).unwrap();
+    }
+    let sets: Vec<String> = gw
+        .logs()
+        .into_iter()
+        .filter(|l| l.message.starts_with("race.set="))
+        .map(|l| l.message)
+        .collect();
+    assert_eq!(sets, ["race.set=0", "race.set=0"]);
+    assert_eq!(gw.shared_data("", "race").unwrap().0, b"w2");
+}
+
+#[test]
+fn metrics_are_also_readable_under_envoys_stat_name() {
+    let mut gw = gateway();
+    gw.request(Request::get("/").header("x-raw", "statuses"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(gw.metric("raw_counter"), Some(7));
+    assert_eq!(gw.metric("wasmcustom.raw_counter"), Some(7));
+    assert_eq!(gw.metric("raw_gauge"), Some(-5));
 }

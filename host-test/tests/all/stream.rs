@@ -70,3 +70,98 @@ fn step_by_step_buffering() {
     let out = s.finish().unwrap();
     assert_eq!(out.status(), 200);
 }
+
+#[test]
+fn paused_headers_stop_all_iteration_by_default() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).config("name=auth"))
+        .cluster("authz")
+        .build()
+        .unwrap();
+    let id = gw.begin(Request::post("/x").header("x-probe", "callout"));
+    let mut s = gw.stream(id);
+    s.send_headers(false).unwrap();
+    s.send_body(b"ab", false).unwrap();
+    s.send_body(b"cd", true).unwrap();
+    assert!(
+        s.upstream().headers.is_none(),
+        "nothing passes before the callout reply"
+    );
+    let gw = s.gateway();
+    assert!(
+        !gw.logged("auth request_body"),
+        "the paused filter sees no body yet"
+    );
+    let call = gw.pending_calls()[0].id;
+    gw.reply_call(call, CallReply::ok("alice")).unwrap();
+    assert!(
+        gw.logged("auth request_body size=4 eos=true"),
+        "buffered body in one chunk"
+    );
+    let s = gw.stream(id);
+    assert_eq!(s.upstream().header("x-auth"), Some("alice"));
+    assert_eq!(s.upstream().body_str(), "abcd");
+}
+
+#[test]
+fn allow_on_headers_stop_iteration_lets_a_body_continue_bypass_the_pause() {
+    let spec = FilterSpec::wasm(probe())
+        .config("name=auth")
+        .allow_on_headers_stop_iteration(true);
+    let mut gw = Harness::new()
+        .filter(spec)
+        .cluster("authz")
+        .build()
+        .unwrap();
+    let id = gw.begin(Request::post("/x").header("x-probe", "callout"));
+    let mut s = gw.stream(id);
+    s.send_headers(false).unwrap();
+    assert!(s.upstream().headers.is_none());
+    s.send_body(b"ab", true).unwrap();
+    // The SDK's default on_http_request_body returns CONTINUE, which resumes the headers.
+    assert!(s.upstream().headers.is_some());
+    assert_eq!(s.upstream().header("x-auth"), None);
+}
+
+#[test]
+fn filters_the_request_never_reached_still_log() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).name("a").config("name=a"))
+        .filter(
+            FilterSpec::wasm(probe())
+                .name("b")
+                .config("name=b;header=x-b"),
+        )
+        .build()
+        .unwrap();
+    gw.request(Request::get("/").header("x-probe", "local"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert!(!gw.logged("b request_headers"));
+    assert!(gw.logged("b on_log 2") && gw.logged("b on_delete 2"));
+}
+
+#[test]
+fn local_reply_to_a_grpc_request_is_trailers_only() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()))
+        .build()
+        .unwrap();
+    let out = gw
+        .request(
+            Request::post("/svc.S/M")
+                .header("content-type", "application/grpc")
+                .header("x-probe", "local"),
+        )
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    let c = out.client_response();
+    assert_eq!(
+        c.header("grpc-status"),
+        Some("7"),
+        "403 maps to PERMISSION_DENIED"
+    );
+    assert_eq!(c.header("grpc-message"), Some("denied"));
+    assert!(c.body.is_empty());
+}

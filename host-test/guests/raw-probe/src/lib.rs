@@ -28,6 +28,25 @@ fn take(p: *mut u8, n: usize) -> Vec<u8> {
 #[no_mangle]
 pub extern "C" fn proxy_abi_version_0_2_1() {}
 
+/// The WASI reactor entry point (like the SDK's `main!`).
+#[no_mangle]
+pub extern "C" fn _initialize() {
+    log("initialize ran");
+}
+
+/// Renamed to `_start` by a test (byte patch) to check `_start` modules.
+#[export_name = "zstart"]
+pub extern "C" fn start_probe() {
+    log("start ran");
+}
+
+/// Renamed to `main` by a test (byte patch) to check `_initialize` + `main`.
+#[export_name = "mai0"]
+pub extern "C" fn main_probe(_argc: i32, _argv: i32) -> i32 {
+    log("main ran");
+    0
+}
+
 #[no_mangle]
 pub extern "C" fn proxy_on_memory_allocate(n: usize) -> *mut u8 {
     let mut v = Vec::<u8>::with_capacity(n);
@@ -113,6 +132,7 @@ pub extern "C" fn proxy_on_configure(_root: u32, n: usize) -> u32 {
         "configure.plugin_config",
         format!("{s}:{}", String::from_utf8_lossy(&b)),
     );
+    scenarios::set_upstream(&String::from_utf8_lossy(&b));
     let mut len = 0;
     let mut flags = 0;
     let s = unsafe { proxy_get_buffer_status(7, &mut len, &mut flags) };
@@ -127,12 +147,14 @@ pub extern "C" fn proxy_on_request_headers(ctx: u32, n: usize, _eos: u32) -> u32
     let (_, which) = header(0, "x-raw");
     report("request_headers.n", n);
     scenarios::remember_stream(ctx);
+    scenarios::remember_scenario(&which);
     match which.as_str() {
         "statuses" => scenarios::statuses(ctx),
         "callout" => scenarios::callout(),
         "local2" => scenarios::local2(),
         "race" => scenarios::race_read(),
         "wasi" => scenarios::wasi(),
+        "grpc_stream" => scenarios::grpc_stream(),
         "exit" => unsafe { proc_exit(3) },
         "close" => {
             report("close", unsafe { proxy_close_stream(0) });
@@ -149,8 +171,7 @@ pub extern "C" fn proxy_on_request_headers(ctx: u32, n: usize, _eos: u32) -> u32
 
 #[no_mangle]
 pub extern "C" fn proxy_on_request_body(_ctx: u32, size: usize, eos: u32) -> u32 {
-    let (_, which) = header(0, "x-raw");
-    if which == "body" {
+    if scenarios::scenario() == "body" {
         return scenarios::body(size, eos != 0);
     }
     0
@@ -160,7 +181,43 @@ pub extern "C" fn proxy_on_request_body(_ctx: u32, size: usize, eos: u32) -> u32
 pub extern "C" fn proxy_on_response_headers(_ctx: u32, _n: usize, _eos: u32) -> u32 {
     let (s, v) = header(2, ":status");
     report("response_headers.status", format!("{s}:{v}"));
+    scenarios::typed_props();
+    if scenarios::scenario() == "statuses" {
+        let pairs = ser(&[(":status", &v), ("x-set", "1")]);
+        report("response_headers.set_pairs", unsafe {
+            proxy_set_header_map_pairs(2, pairs.as_ptr(), pairs.len())
+        });
+    }
     0
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_grpc_receive_initial_metadata(_root: u32, token: u32, n: usize) {
+    let (s, v) = header(4, "k");
+    report("grpc.initial", format!("{token}:{n}:{s}:{v}"));
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_grpc_receive(_root: u32, token: u32, len: usize) {
+    let (s, b) = buffer(5, 0, len);
+    report(
+        "grpc.receive",
+        format!("{token}:{s}:{}", String::from_utf8_lossy(&b)),
+    );
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_grpc_receive_trailing_metadata(_root: u32, token: u32, n: usize) {
+    let (s, v) = header(5, "t");
+    report("grpc.trailing", format!("{token}:{n}:{s}:{v}"));
+}
+
+#[no_mangle]
+pub extern "C" fn proxy_on_grpc_close(_root: u32, token: u32, status: u32) {
+    let (mut code, mut p, mut l) = (0, null_mut(), 0);
+    unsafe { proxy_get_status(&mut code, &mut p, &mut l) };
+    let msg = String::from_utf8_lossy(&take(p, l)).into_owned();
+    report("grpc.close", format!("{token}:{status}:{code}:{msg}"));
 }
 
 #[no_mangle]
@@ -178,6 +235,13 @@ pub extern "C" fn proxy_on_http_call_response(
 #[no_mangle]
 pub extern "C" fn proxy_on_log(_ctx: u32) {
     log("on_log");
+    let (s, v) = header(2, ":status");
+    report("log.response_status", format!("{s}:{v}"));
+    report("log.request_trailers", header(1, "x").0);
+    report("log.set_header", unsafe {
+        proxy_add_header_map_value(0, b"k".as_ptr(), 1, b"v".as_ptr(), 1)
+    });
+    report("log.request_path", scenarios::prop_str("request\0path"));
 }
 
 #[no_mangle]

@@ -8,6 +8,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 static MODE: AtomicU32 = AtomicU32::new(0);
 static STREAM: AtomicU32 = AtomicU32::new(0);
 static RACE_CAS: AtomicU32 = AtomicU32::new(0);
+static SCENARIO: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+pub fn remember_scenario(s: &str) {
+    if let Ok(mut g) = SCENARIO.lock() {
+        *g = s.to_string();
+    }
+}
+
+pub fn scenario() -> String {
+    SCENARIO.lock().map(|g| g.clone()).unwrap_or_default()
+}
 
 const FULL: [(&str, &str); 3] = [
     (":method", "GET"),
@@ -143,12 +154,15 @@ pub fn statuses(ctx: u32) -> u32 {
     };
     report("grpc.stream", format!("{s}:{st}"));
     report("grpc.send_unknown", unsafe {
-        proxy_grpc_send(999, b"m".as_ptr(), 1, 0)
+        proxy_grpc_send(1000, b"m".as_ptr(), 1, 0)
     });
     report("grpc.send", unsafe {
         proxy_grpc_send(st, b"m".as_ptr(), 1, 0)
     });
     report("grpc.cancel_unknown", unsafe { proxy_grpc_cancel(999) });
+    report("grpc.send_on_call", unsafe {
+        proxy_grpc_send(t, b"m".as_ptr(), 1, 0)
+    });
     report("grpc.close", unsafe { proxy_grpc_close(st) });
 
     report("metric.bad_type", metric(3, "x").0);
@@ -172,8 +186,12 @@ pub fn statuses(ctx: u32) -> u32 {
     report("metric.hist_record", unsafe { proxy_record_metric(h, 42) });
     report("metric.hist_get", get_metric(h));
     report("metric.hist_inc", unsafe { proxy_increment_metric(h, 1) });
-    report("metric.unknown_get", get_metric(999));
+    report("metric.unknown_get", get_metric(1000));
+    report("metric.bad_type_get", get_metric(999));
     report("metric.unknown_inc", unsafe {
+        proxy_increment_metric(1000, 1)
+    });
+    report("metric.bad_type_inc", unsafe {
         proxy_increment_metric(999, 1)
     });
 
@@ -231,6 +249,24 @@ pub fn statuses(ctx: u32) -> u32 {
     let (mut code, mut p, mut l) = (7, null_mut(), 0);
     let s = unsafe { proxy_get_status(&mut code, &mut p, &mut l) };
     report("status", format!("{s}:{code}:{}", l));
+    // ABI 0.1.0 calls.
+    report("abi01.clear_route_cache", unsafe {
+        proxy_clear_route_cache()
+    });
+    let (mut p, mut l) = (null_mut(), 0);
+    let s = unsafe { proxy_get_configuration(&mut p, &mut l) };
+    report(
+        "abi01.get_configuration",
+        format!("{s}:{}", String::from_utf8_lossy(&take(p, l))),
+    );
+    report("abi01.continue_response", unsafe {
+        proxy_continue_response()
+    });
+    // Last: continuing drops this context's request headers.
+    report("abi01.continue_request", unsafe {
+        proxy_continue_request()
+    });
+    report("after_continue.request_header", header(0, "x-raw").0);
     0
 }
 
@@ -239,6 +275,11 @@ pub fn body(size: usize, eos: bool) -> u32 {
         return 1;
     }
     report("body.size", size);
+    // The headers callback returned CONTINUE: Envoy no longer reaches the request headers.
+    report("body.request_headers", header(0, "x-raw").0);
+    report("body.add_trailer", unsafe {
+        proxy_add_header_map_value(1, b"x-t".as_ptr(), 3, b"1".as_ptr(), 1)
+    });
     report("body.set_middle", unsafe {
         proxy_set_buffer_bytes(0, 1, 0, b"X".as_ptr(), 1)
     });
@@ -263,9 +304,23 @@ pub fn body(size: usize, eos: bool) -> u32 {
     0
 }
 
+static UPSTREAM: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// A plugin configuration containing ':' is the callout upstream (`host:port`, NGINX).
+pub fn set_upstream(cfg: &str) {
+    if let Ok(mut g) = UPSTREAM.lock() {
+        *g = if cfg.contains(':') {
+            cfg.to_string()
+        } else {
+            "authz".into()
+        };
+    }
+}
+
 pub fn callout() -> u32 {
     MODE.store(1, Ordering::Relaxed);
-    let (s, _) = http_call("authz", &FULL);
+    let up = UPSTREAM.lock().map(|g| g.clone()).unwrap_or_default();
+    let (s, _) = http_call(&up, &FULL);
     if s == 0 {
         1
     } else {
@@ -383,4 +438,60 @@ pub fn wasi() -> u32 {
     let s = unsafe { poll_oneoff(sub.as_ptr(), out.as_mut_ptr(), 1, &mut ev) };
     report("wasi.poll_oneoff", format!("{s}:{ev}:{}", out[0]));
     0
+}
+
+pub fn grpc_stream() -> u32 {
+    let (svc, m) = ("svc.S", "Watch");
+    let md = ser(&[("k", "v")]);
+    let mut st = 0;
+    let s = unsafe {
+        proxy_grpc_stream(
+            b"authz".as_ptr(),
+            5,
+            svc.as_ptr(),
+            svc.len(),
+            m.as_ptr(),
+            m.len(),
+            md.as_ptr(),
+            md.len(),
+            &mut st,
+        )
+    };
+    report("grpc_stream.open", format!("{s}:{st}"));
+    unsafe { proxy_grpc_send(st, b"hello".as_ptr(), 5, 0) };
+    0
+}
+
+fn int_prop(path: &str) -> String {
+    let (mut p, mut n) = (null_mut(), 0);
+    let s = unsafe { proxy_get_property(path.as_ptr(), path.len(), &mut p, &mut n) };
+    let b = take(p, n);
+    match <[u8; 8]>::try_from(b.as_slice()) {
+        Ok(a) => format!("{s}:{}", i64::from_le_bytes(a)),
+        Err(_) => format!("{s}:len{}", b.len()),
+    }
+}
+
+pub fn prop_str(path: &str) -> String {
+    prop(path)
+}
+
+pub fn typed_props() {
+    report("prop.request_path_in_response", prop("request\0path"));
+    report("prop.request_header_in_response", header(0, "x-raw").0);
+    report("prop.response_code_int", int_prop("response\0code"));
+    report("prop.request_time", int_prop("request\0time"));
+    report("prop.source_port", int_prop("source\0port"));
+    let (mut p, mut n) = (null_mut(), 0);
+    let path = "connection\0mtls";
+    let s = unsafe { proxy_get_property(path.as_ptr(), path.len(), &mut p, &mut n) };
+    report("prop.mtls", format!("{s}:{:?}", take(p, n)));
+    let path = "response\0headers";
+    let (mut p, mut n) = (null_mut(), 0);
+    let s = unsafe { proxy_get_property(path.as_ptr(), path.len(), &mut p, &mut n) };
+    let b = take(p, n);
+    report(
+        "prop.response_headers_map",
+        format!("{s}:{}", u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+    );
 }

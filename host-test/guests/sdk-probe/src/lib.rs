@@ -10,12 +10,14 @@ use std::time::Duration;
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Trace);
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(Root { name: String::new(), ticks: 0, queue: None })
+        Box::new(Root { panic_tick: false, name: String::new(), header: String::new(), ticks: 0, queue: None })
     });
 }}
 
 struct Root {
+    panic_tick: bool,
     name: String,
+    header: String,
     ticks: u32,
     queue: Option<u32>,
 }
@@ -42,6 +44,8 @@ impl RootContext for Root {
         let cfg = String::from_utf8_lossy(&cfg).into_owned();
         log::info!("configure {cfg}");
         self.name = conf(&cfg, "name").unwrap_or_else(|| "probe".into());
+        self.header = conf(&cfg, "header").unwrap_or_else(|| "x-probe".into());
+        self.panic_tick = conf(&cfg, "panic_tick").is_some();
         if conf(&cfg, "panic_configure").is_some() {
             panic!("bad configuration");
         }
@@ -56,6 +60,9 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         self.ticks += 1;
+        if self.panic_tick {
+            panic!("tick panic");
+        }
         log::info!("tick {}", self.ticks);
         if let Ok(id) = proxy_wasm::hostcalls::define_metric(MetricType::Counter, "probe_ticks") {
             let _ = proxy_wasm::hostcalls::increment_metric(id, 1);
@@ -72,6 +79,7 @@ impl RootContext for Root {
         Some(Box::new(Probe {
             id: context_id,
             name: self.name.clone(),
+            header: self.header.clone(),
             actions: Vec::new(),
         }))
     }
@@ -84,6 +92,7 @@ impl RootContext for Root {
 struct Probe {
     id: u32,
     name: String,
+    header: String,
     actions: Vec<String>,
 }
 
@@ -152,7 +161,9 @@ impl Context for Probe {
 
 impl HttpContext for Probe {
     fn on_http_request_headers(&mut self, _n: usize, eos: bool) -> Action {
-        let probe = self.get_http_request_header("x-probe").unwrap_or_default();
+        let probe = self
+            .get_http_request_header(&self.header)
+            .unwrap_or_default();
         self.actions = probe.split(',').map(str::trim).map(String::from).collect();
         log::info!("{} request_headers eos={eos}", self.name);
         let order = self
@@ -302,6 +313,12 @@ impl HttpContext for Probe {
 
     fn on_http_response_headers(&mut self, _n: usize, eos: bool) -> Action {
         log::info!("{} response_headers eos={eos}", self.name);
+        if self.has("local_resp")
+            && self.get_http_response_header(":status").as_deref() == Some("200")
+        {
+            self.send_http_response(502, vec![], Some(b"rewritten"));
+            return Action::Pause;
+        }
         let order = self
             .get_http_response_header("x-resp-order")
             .map_or(self.name.clone(), |o| format!("{o},{}", self.name));

@@ -1,0 +1,225 @@
+//! The `host-test` command line.
+//!
+//! ```text
+//! host-test run SCENARIO.json [--module X.wasm]... [--json] [--trace OUT.json]
+//! host-test bench (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--json]
+//! ```
+//! `run` exits 0 when every expectation holds, 1 when one fails, 2 on a usage or load error.
+//! `bench` reports, per filter, fuel per request (deterministic) and wall time per request.
+
+use crate::api::{FilterSpec, Harness};
+use crate::message::{CallReply, Request, Response};
+use crate::scenario::{Report, Scenario};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+const USAGE: &str = "usage:
+  host-test run SCENARIO.json [--module X.wasm]... [--json] [--trace OUT.json]
+  host-test bench (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--json]";
+
+#[derive(Default)]
+struct Args {
+    positional: Vec<String>,
+    modules: Vec<PathBuf>,
+    configs: Vec<String>,
+    requests: Option<usize>,
+    json: bool,
+    trace: Option<PathBuf>,
+}
+
+fn parse(args: &[String]) -> Result<Args, String> {
+    let mut a = Args::default();
+    let mut it = args.iter();
+    while let Some(x) = it.next() {
+        let mut val = || it.next().cloned().ok_or(format!("{x} needs a value"));
+        match x.as_str() {
+            "--module" | "-m" => a.modules.push(PathBuf::from(val()?)),
+            "--config" => a.configs.push(val()?),
+            "--requests" | "-n" => {
+                a.requests = Some(val()?.parse().map_err(|_| "--requests: not a number")?)
+            }
+            "--json" => a.json = true,
+            "--trace" => a.trace = Some(PathBuf::from(val()?)),
+            s if s.starts_with('-') => return Err(format!("unknown option {s}")),
+            s => a.positional.push(s.to_string()),
+        }
+    }
+    Ok(a)
+}
+
+/// Runs the CLI with `args` (without the program name); returns the exit code.
+pub fn main(args: Vec<String>) -> i32 {
+    let (cmd, rest) = match args.split_first() {
+        Some((c, r)) => (c.as_str(), r),
+        None => {
+            eprintln!("{USAGE}");
+            return 2;
+        }
+    };
+    let a = match parse(rest) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return 2;
+        }
+    };
+    let r = match cmd {
+        "run" => run(&a),
+        "bench" => bench(&a),
+        _ => Err(USAGE.to_string()),
+    };
+    r.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        2
+    })
+}
+
+fn load(a: &Args) -> Result<(Scenario, PathBuf), String> {
+    let p = a.positional.first().ok_or("missing SCENARIO.json")?;
+    let p = Path::new(p);
+    let s = Scenario::load(p).map_err(|e| e.to_string())?;
+    let base = p.parent().unwrap_or(Path::new(".")).to_path_buf();
+    Ok((s, base))
+}
+
+fn run(a: &Args) -> Result<i32, String> {
+    let (s, base) = load(a)?;
+    let (report, trace) = s
+        .run_traced(&base, &a.modules, a.trace.is_some())
+        .map_err(|e| e.to_string())?;
+    if let (Some(path), Some(t)) = (&a.trace, trace) {
+        std::fs::write(path, t).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        );
+    } else {
+        print_report(&report);
+    }
+    Ok(if report.passed { 0 } else { 1 })
+}
+
+fn print_report(r: &Report) {
+    for s in &r.steps {
+        let status = s
+            .outcome
+            .as_ref()
+            .map(|o| format!(" -> {}", o.status()))
+            .unwrap_or_default();
+        let mark = if s.failures.is_empty() {
+            "ok  "
+        } else {
+            "FAIL"
+        };
+        println!("{mark} step {} {}{status}", s.index, s.name);
+        for f in &s.failures {
+            println!("       {f}");
+        }
+    }
+    let failed = r.steps.iter().filter(|s| !s.failures.is_empty()).count();
+    println!(
+        "{}: {} steps, {failed} failed",
+        if r.passed { "PASSED" } else { "FAILED" },
+        r.steps.len()
+    );
+}
+
+#[derive(Serialize)]
+struct FilterCost {
+    name: String,
+    fuel_per_request: u64,
+    wall_ns_per_request: u64,
+}
+
+#[derive(Serialize)]
+struct BenchReport {
+    requests: usize,
+    filters: Vec<FilterCost>,
+    request_wall_ns_mean: u64,
+    request_wall_ns_p50: u64,
+    request_wall_ns_p99: u64,
+}
+
+fn bench(a: &Args) -> Result<i32, String> {
+    let n = a.requests.unwrap_or(1000).max(1);
+    let (mut gw, req, resp) = if a.positional.is_empty() {
+        let mut h = Harness::new().any_cluster();
+        for (i, m) in a.modules.iter().enumerate() {
+            let mut f = FilterSpec::wasm(m);
+            if let Some(c) = a.configs.get(i) {
+                f = f.config(c.as_bytes());
+            }
+            h = h.filter(f);
+        }
+        let h = h.responder_any(|_| Some(CallReply::ok("ok")));
+        let gw = h.build().map_err(|e| e.to_string())?;
+        (gw, Request::get("/"), Response::ok())
+    } else {
+        let (s, base) = load(a)?;
+        let gw = s.gateway(&base, &a.modules).map_err(|e| e.to_string())?;
+        let step = s.steps.iter().find_map(|st| st.request.as_ref());
+        let req = step.map_or(Request::get("/"), crate::scenario::request);
+        (gw, req, Response::ok())
+    };
+    for _ in 0..10.min(n) {
+        gw.request(req.clone())
+            .respond_with(resp.clone())
+            .map_err(|e| e.to_string())?;
+    }
+    let names = gw.filter_names();
+    let before: Vec<(u64, u64)> = names
+        .iter()
+        .map(|f| (gw.fuel_used(f), gw.wall_ns(f)))
+        .collect();
+    let mut walls = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t0 = Instant::now();
+        gw.request(req.clone())
+            .respond_with(resp.clone())
+            .map_err(|e| e.to_string())?;
+        walls.push(t0.elapsed().as_nanos() as u64);
+    }
+    walls.sort_unstable();
+    let filters = names
+        .iter()
+        .zip(before)
+        .map(|(f, (fuel, wall))| FilterCost {
+            name: f.clone(),
+            fuel_per_request: (gw.fuel_used(f) - fuel) / n as u64,
+            wall_ns_per_request: (gw.wall_ns(f) - wall) / n as u64,
+        })
+        .collect();
+    let r = BenchReport {
+        requests: n,
+        filters,
+        request_wall_ns_mean: walls.iter().sum::<u64>() / n as u64,
+        request_wall_ns_p50: walls[n / 2],
+        request_wall_ns_p99: walls[(n * 99 / 100).min(n - 1)],
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?
+        );
+    } else {
+        println!("{} requests", r.requests);
+        println!(
+            "{:<24} {:>16} {:>16}",
+            "filter", "fuel/request", "wall ns/request"
+        );
+        for f in &r.filters {
+            println!(
+                "{:<24} {:>16} {:>16}",
+                f.name, f.fuel_per_request, f.wall_ns_per_request
+            );
+        }
+        println!(
+            "request wall ns: mean {} p50 {} p99 {}",
+            r.request_wall_ns_mean, r.request_wall_ns_p50, r.request_wall_ns_p99
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,185 @@
+//! The two ends of a stream: the client sends the request and receives the response, the
+//! upstream receives the request and sends the response. Frames enter the chain here and,
+//! having passed every filter, land in what each end has seen.
+
+use crate::api::Gateway;
+use crate::chain::{Frame, Held, StreamRun, Work};
+use crate::message::{Headers, Request, Response, Seen};
+use crate::world::StreamData;
+
+impl Gateway {
+    /// Creates a stream; nothing is delivered.
+    pub(crate) fn open(&mut self, req: Request) -> crate::stream::StreamId {
+        let sid = self.next_stream;
+        self.next_stream += 1;
+        let worker = match req.worker {
+            Some(w) => w.min(self.workers - 1),
+            None => {
+                self.rr += 1;
+                (self.rr - 1) % self.workers
+            }
+        };
+        let n = self.filters.len();
+        {
+            let mut w = self.world();
+            let started_ns = w.now_ns;
+            let props = req
+                .props
+                .iter()
+                .map(|(k, v)| (crate::abi::properties::wire_path(k), v.clone()))
+                .collect();
+            w.streams.insert(
+                sid,
+                StreamData {
+                    started_ns,
+                    worker,
+                    props,
+                    ..StreamData::default()
+                },
+            );
+        }
+        let held = || (0..n).map(|_| Held::default()).collect::<Vec<_>>();
+        self.streams.insert(
+            sid,
+            StreamRun {
+                worker,
+                request: req,
+                ctx: vec![None; n],
+                held: [held(), held()],
+                upstream: Seen::default(),
+                client: Seen::default(),
+                local_reply: None,
+                reset: false,
+                response_started: false,
+                auto_response: None,
+                auto_finish: false,
+                skipped: vec![false; n],
+            },
+        );
+        crate::stream::StreamId(sid)
+    }
+
+    /// Queues a frame from the client (dir 0) or upstream (dir 1), updating the maps.
+    pub(crate) fn inject(&mut self, sid: u64, dir: usize, frame: Frame, map: Option<Headers>) {
+        {
+            let mut w = self.world();
+            if let Some(s) = w.streams.get_mut(&sid) {
+                match (&frame, dir) {
+                    (Frame::Headers(_), 0) => s.req_headers = map,
+                    (Frame::Headers(_), _) => s.resp_headers = map,
+                    (Frame::Trailers, 0) => s.req_trailers = map,
+                    (Frame::Trailers, _) => s.resp_trailers = map,
+                    (Frame::Data(b, _), 0) => s.req_body_bytes += b.len() as u64,
+                    (Frame::Data(b, _), _) => s.resp_body_bytes += b.len() as u64,
+                }
+            }
+        }
+        if dir == 1 {
+            if let Some(r) = self.streams.get_mut(&sid) {
+                r.response_started = true;
+            }
+        }
+        self.work.push_back(Work {
+            sid,
+            dir,
+            pos: 0,
+            frame,
+        });
+    }
+
+    /// Sends the whole request of stream `sid` (headers, chunks, trailers), settling between.
+    pub(crate) fn send_request(&mut self, sid: u64) -> crate::Result<()> {
+        let Some(run) = self.streams.get(&sid) else {
+            return Ok(());
+        };
+        let req = run.request.clone();
+        let has_trailers = req.trailers.is_some();
+        let headers_eos = req.chunks.is_empty() && !has_trailers;
+        self.inject(
+            sid,
+            0,
+            Frame::Headers(headers_eos),
+            Some(req.headers.clone()),
+        );
+        self.settle()?;
+        let n = req.chunks.len();
+        for (i, c) in req.chunks.iter().enumerate() {
+            let eos = i + 1 == n && !has_trailers;
+            self.inject(sid, 0, Frame::Data(c.clone(), eos), None);
+            self.settle()?;
+        }
+        if let Some(t) = req.trailers {
+            self.inject(sid, 0, Frame::Trailers, Some(t));
+            self.settle()?;
+        }
+        Ok(())
+    }
+
+    /// Sends a whole upstream response on stream `sid`.
+    pub(crate) fn send_response(&mut self, sid: u64, resp: Response) -> crate::Result<()> {
+        let has_trailers = resp.trailers.is_some();
+        let headers_eos = resp.chunks.is_empty() && !has_trailers;
+        self.inject(
+            sid,
+            1,
+            Frame::Headers(headers_eos),
+            Some(resp.headers.clone()),
+        );
+        self.settle()?;
+        let n = resp.chunks.len();
+        for (i, c) in resp.chunks.into_iter().enumerate() {
+            self.inject(sid, 1, Frame::Data(c, i + 1 == n && !has_trailers), None);
+            self.settle()?;
+        }
+        if let Some(t) = resp.trailers {
+            self.inject(sid, 1, Frame::Trailers, Some(t));
+            self.settle()?;
+        }
+        Ok(())
+    }
+
+    /// A frame that passed every filter reaches the upstream (dir 0) or the client (dir 1).
+    pub(crate) fn sink(&mut self, sid: u64, dir: usize, frame: Frame) {
+        let (headers, trailers) = {
+            let w = self.world();
+            let s = w.streams.get(&sid);
+            match dir {
+                0 => (
+                    s.and_then(|s| s.req_headers.clone()),
+                    s.and_then(|s| s.req_trailers.clone()),
+                ),
+                _ => (
+                    s.and_then(|s| s.resp_headers.clone()),
+                    s.and_then(|s| s.resp_trailers.clone()),
+                ),
+            }
+        };
+        if dir == 0 {
+            if let Some(s) = self.world().streams.get_mut(&sid) {
+                s.upstream_started = true;
+            }
+        }
+        let Some(run) = self.streams.get_mut(&sid) else {
+            return;
+        };
+        let seen = if dir == 0 {
+            &mut run.upstream
+        } else {
+            &mut run.client
+        };
+        match frame {
+            Frame::Headers(eos) => {
+                seen.headers = headers;
+                seen.end_of_stream = eos;
+            }
+            Frame::Data(b, eos) => {
+                seen.body.extend_from_slice(&b);
+                seen.end_of_stream = eos;
+            }
+            Frame::Trailers => {
+                seen.trailers = trailers;
+                seen.end_of_stream = true;
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The CLI: scenario replay (human and JSON output, exit codes) and bench.
+
+use crate::guests::{probe, probe_unknown};
+use std::path::Path;
+use std::process::Command;
+
+fn scenario() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/probe.json")
+        .display()
+        .to_string()
+}
+
+fn cli(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_host-test"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn scenario_passes_with_human_output() {
+    let m = probe().display().to_string();
+    let (code, text) = cli(&["run", &scenario(), "--module", &m, "--module", &m]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("ok   step 1 callout allows"), "{text}");
+    assert!(text.contains("PASSED: 4 steps, 0 failed"), "{text}");
+}
+
+#[test]
+fn failed_expectation_exits_1_with_json() {
+    let m = probe().display().to_string();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/host-test-scratch");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("failing.json");
+    let text = std::fs::read_to_string(scenario())
+        .unwrap()
+        .replace("\"probe_ticks\": 4", "\"probe_ticks\": 5");
+    std::fs::write(&p, text).unwrap();
+    let (code, out) = cli(&["run", p.to_str().unwrap(), "-m", &m, "-m", &m, "--json"]);
+    assert_eq!(code, 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["passed"], false);
+    assert_eq!(
+        v["steps"][3]["failures"][0],
+        "metric probe_ticks: expected 5, got Some(4)"
+    );
+    assert_eq!(
+        v["steps"][0]["outcome"]["upstream"]["headers"][4][0],
+        "x-probe"
+    );
+}
+
+#[test]
+fn trace_is_written_as_json() {
+    let m = probe().display().to_string();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/host-test-scratch");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("probe-trace.json");
+    let o = out.to_str().unwrap();
+    let (code, text) = cli(&["run", &scenario(), "-m", &m, "-m", &m, "--trace", o]);
+    assert_eq!(code, 0, "{text}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let calls = v.as_array().unwrap();
+    assert!(calls
+        .iter()
+        .any(|e| e["name"] == "proxy_http_call" && e["result"] == 0));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(cli(&["run"]).0, 2);
+    assert_eq!(cli(&["nope"]).0, 2);
+    assert_eq!(cli(&["run", "/no/such.json"]).0, 2);
+}
+
+#[test]
+fn bench_reports_deterministic_fuel() {
+    let m = probe().display().to_string();
+    let run = || {
+        let (code, out) = cli(&[
+            "bench", "--module", &m, "--config", "name=b", "-n", "50", "--json",
+        ]);
+        assert_eq!(code, 0, "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["requests"], 50);
+        v["filters"][0]["fuel_per_request"].as_u64().unwrap()
+    };
+    let fuel = run();
+    assert!(fuel > 0);
+    assert_eq!(fuel, run(), "fuel is deterministic");
+}
+
+#[test]
+fn scenario_passes_with_the_wasm32_unknown_unknown_build() {
+    let m = probe_unknown().display().to_string();
+    let (code, text) = cli(&["run", &scenario(), "--module", &m, "--module", &m]);
+    assert_eq!(code, 0, "{text}");
+}
