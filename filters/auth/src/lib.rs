@@ -1,1 +1,35 @@
-//! The auth filter (not yet implemented).
+//! The auth filter of the gateway suite: the front door.
+//!
+//! It authenticates requests with API keys, JWTs (inline or remote JWKS), basic credentials or
+//! HMAC request signatures, per rule (path prefix and method: public, any-of or all-of credential
+//! types, an optional anonymous consumer, and an ACL by group), and passes the consumer's
+//! identity to the rest of the chain in headers a client cannot forge. Refusals are RFC 9457
+//! problems: 400, 401 with `WWW-Authenticate`, 403, or 503 when JWT keys cannot be had.
+//!
+//! Modules: [`config`] (wire format and validation), [`rules`], [`source`] (where credentials
+//! are read), [`apikey`], [`jwt`], [`jwks`], [`basic`], [`signing`], [`consumer`] (identity),
+//! [`authenticate`] (evaluation of one request), [`failure`] (replies), [`metrics`], [`filter`]
+//! (the plugin and stream).
+
+pub mod apikey;
+pub mod authenticate;
+pub mod basic;
+pub mod config;
+pub mod consumer;
+pub mod failure;
+pub mod filter;
+pub mod jwks;
+pub mod jwt;
+pub mod metrics;
+pub mod rules;
+pub mod signing;
+pub mod source;
+pub mod strict_json;
+
+#[cfg(test)]
+pub mod testkit;
+
+pub use filter::{AuthPlugin, AuthStream};
+
+#[cfg(target_arch = "wasm32")]
+filter_core::export_plugin!(AuthPlugin);

@@ -1,0 +1,426 @@
+//! Evaluation of one request against the rules: which credentials are present, whether they
+//! are valid, which consumer they name, whether the ACL lets it in, and what must change in the
+//! request on success (identity, claim headers, stripped credentials).
+
+use std::rc::Rc;
+use std::time::UNIX_EPOCH;
+
+use filter_core::{HeaderMap, Host};
+use serde_json::Value;
+
+use crate::config::wire::CredentialType;
+use crate::consumer::{is_name, Consumer, Identity};
+use crate::failure::Failure;
+use crate::filter::AuthPlugin;
+use crate::jwks::Reason;
+use crate::jwt::{self, claims, JwtError, KeySource};
+use crate::metrics::Metric;
+use crate::rules::{self, Requirement};
+use crate::source::{self, Found, Source};
+
+/// A change applied to the request once it is let through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// Remove a credential from where it was found.
+    Strip(Source),
+    /// Set a header (claims copied to headers).
+    Set(String, Vec<u8>),
+}
+
+/// A request that may go on, once `body_digest` (if any) matches the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Success {
+    /// Who it is.
+    pub identity: Identity,
+    /// Changes to make to the request.
+    pub edits: Vec<Edit>,
+    /// Signed SHA-256 the body must match (HMAC with a signed `digest`).
+    pub body_digest: Option<Vec<u8>>,
+    /// The metric to count.
+    pub metric: Metric,
+}
+
+/// Why evaluation stopped without a success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Halt {
+    /// The request is public: let it through unchanged.
+    Public,
+    /// Refuse it.
+    Fail(Failure),
+    /// A JWKS fetch was dispatched with this token for this provider; evaluate again when it
+    /// completes.
+    Fetch(u32, usize),
+}
+
+impl From<Failure> for Halt {
+    fn from(f: Failure) -> Self {
+        Halt::Fail(f)
+    }
+}
+
+/// What one credential proved.
+struct Proof {
+    consumer: Consumer,
+    credential: CredentialType,
+    edits: Vec<Edit>,
+    body_digest: Option<Vec<u8>>,
+}
+
+fn now_secs(host: &dyn Host) -> u64 {
+    host.now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn scheme(headers: &HeaderMap, names: &[&str]) -> Found {
+    names
+        .iter()
+        .map(|n| source::authorization(headers, n))
+        .find(|f| *f != Found::Absent)
+        .unwrap_or(Found::Absent)
+}
+
+fn from_sources(
+    sources: &[Source],
+    headers: &HeaderMap,
+) -> Result<Option<(Vec<u8>, Source)>, Failure> {
+    let mut found = None;
+    for s in sources {
+        match s.find(headers) {
+            Found::Absent => {}
+            Found::Ambiguous => return Err(Failure::Ambiguous),
+            Found::One(_) if found.is_some() => return Err(Failure::Ambiguous),
+            Found::One(v) => found = Some((v, s.clone())),
+        }
+    }
+    Ok(found)
+}
+
+/// Whether the request carries an HMAC `Authorization` scheme.
+pub fn hmac_presented(headers: &HeaderMap) -> bool {
+    scheme(headers, &["signature", "hmac"]) != Found::Absent
+}
+
+impl AuthPlugin {
+    /// The credential of type `t` in `headers`, and where it was.
+    fn presented(
+        &self,
+        t: CredentialType,
+        headers: &HeaderMap,
+    ) -> Result<Option<(Vec<u8>, Source)>, Failure> {
+        let cfg = &self.config;
+        let auth = |names: &[&str]| match scheme(headers, names) {
+            Found::Absent => Ok(None),
+            Found::Ambiguous => Err(Failure::Ambiguous),
+            Found::One(v) => Ok(Some((v, Source::Bearer))),
+        };
+        match t {
+            CredentialType::ApiKey => cfg
+                .api_key
+                .as_ref()
+                .map_or(Ok(None), |a| from_sources(&a.sources, headers)),
+            CredentialType::Jwt => cfg
+                .jwt
+                .as_ref()
+                .map_or(Ok(None), |j| from_sources(&j.sources, headers)),
+            CredentialType::Basic => auth(&["basic"]),
+            CredentialType::Hmac => auth(&["signature", "hmac"]),
+        }
+    }
+
+    /// Evaluates the request. `may_fetch` is false when re-evaluating after a JWKS fetch.
+    pub fn evaluate(
+        &self,
+        headers: &HeaderMap,
+        host: &mut dyn Host,
+        may_fetch: bool,
+    ) -> Result<Success, Halt> {
+        let path = rules::clean_path(headers.path()).map_err(|e| Failure::BadPath(e.0))?;
+        let method = headers.method().unwrap_or_default();
+        let rule = rules::find(&self.config.rules, method, path).ok_or(Failure::NoRule)?;
+        let (types, all) = match &rule.requirement {
+            Requirement::Public => return Err(Halt::Public),
+            Requirement::AnyOf(t) => (t, false),
+            Requirement::AllOf(t) => (t, true),
+        };
+        let mut present = Vec::new();
+        for t in types {
+            if let Some((value, source)) = self.presented(*t, headers)? {
+                present.push((*t, value, source));
+            }
+        }
+        if present.is_empty() {
+            return match rule.anonymous.and_then(|i| self.config.consumers.get(i)) {
+                Some(c) if rule.allows(&c.groups) => Ok(Success {
+                    identity: Identity {
+                        consumer: c.clone(),
+                        credential: "anonymous",
+                    },
+                    edits: vec![],
+                    body_digest: None,
+                    metric: Metric::Anonymous,
+                }),
+                Some(_) => Err(Failure::Denied.into()),
+                None => Err(Failure::Missing(types.clone()).into()),
+            };
+        }
+        if !all && present.len() > 1 {
+            return Err(Failure::Ambiguous.into());
+        }
+        if all && present.len() < types.len() {
+            return Err(Failure::Missing(types.clone()).into());
+        }
+        let mut proofs = Vec::new();
+        for (t, value, source) in present {
+            proofs.push(self.prove(t, &value, source, headers, host, may_fetch)?);
+        }
+        let first = proofs.remove(0);
+        if proofs.iter().any(|p| p.consumer.id != first.consumer.id) {
+            return Err(Failure::Mismatch.into());
+        }
+        if !rule.allows(&first.consumer.groups) {
+            return Err(Failure::Denied.into());
+        }
+        let mut edits = first.edits;
+        let mut body_digest = first.body_digest;
+        for p in proofs {
+            edits.extend(p.edits);
+            body_digest = body_digest.or(p.body_digest);
+        }
+        Ok(Success {
+            identity: Identity {
+                consumer: first.consumer,
+                credential: first.credential.as_str(),
+            },
+            edits,
+            body_digest,
+            metric: crate::metrics::allowed(first.credential),
+        })
+    }
+
+    fn consumer(&self, index: usize) -> Result<Consumer, Failure> {
+        self.config
+            .consumers
+            .get(index)
+            .cloned()
+            .ok_or_else(|| Failure::Invalid(CredentialType::ApiKey, "unknown consumer".into()))
+    }
+
+    fn prove(
+        &self,
+        t: CredentialType,
+        value: &[u8],
+        source: Source,
+        headers: &HeaderMap,
+        host: &mut dyn Host,
+        may_fetch: bool,
+    ) -> Result<Proof, Halt> {
+        let now = now_secs(host);
+        let invalid = |e: &dyn std::fmt::Display| Halt::Fail(Failure::Invalid(t, e.to_string()));
+        let proof = |consumer, edits, body_digest| Proof {
+            consumer,
+            credential: t,
+            edits,
+            body_digest,
+        };
+        match t {
+            CredentialType::ApiKey => {
+                let Some(cfg) = &self.config.api_key else {
+                    return Err(invalid(&"not configured"));
+                };
+                let index = cfg.authenticate(value, now).map_err(|e| invalid(&e))?;
+                let edits = if cfg.strip {
+                    vec![Edit::Strip(source)]
+                } else {
+                    vec![]
+                };
+                Ok(proof(self.consumer(index)?, edits, None))
+            }
+            CredentialType::Basic => {
+                let Some(cfg) = &self.config.basic else {
+                    return Err(invalid(&"not configured"));
+                };
+                let index = cfg
+                    .authenticate(value, now, &self.basic_cache)
+                    .map_err(|e| invalid(&e))?;
+                let edits = if cfg.strip {
+                    vec![Edit::Strip(Source::Bearer)]
+                } else {
+                    vec![]
+                };
+                Ok(proof(self.consumer(index)?, edits, None))
+            }
+            CredentialType::Hmac => {
+                let Some(cfg) = &self.config.hmac else {
+                    return Err(invalid(&"not configured"));
+                };
+                let v = cfg
+                    .verify(value, headers, host.now())
+                    .map_err(|e| invalid(&e))?;
+                let edits = if cfg.strip {
+                    vec![Edit::Strip(Source::Bearer)]
+                } else {
+                    vec![]
+                };
+                Ok(proof(self.consumer(v.consumer)?, edits, v.body_digest))
+            }
+            CredentialType::Jwt => self.prove_jwt(value, source, host, may_fetch, now),
+        }
+    }
+
+    fn prove_jwt(
+        &self,
+        value: &[u8],
+        source: Source,
+        host: &mut dyn Host,
+        may_fetch: bool,
+        now: u64,
+    ) -> Result<Proof, Halt> {
+        let invalid =
+            |e: JwtError| Halt::Fail(Failure::Invalid(CredentialType::Jwt, e.to_string()));
+        let Some(cfg) = &self.config.jwt else {
+            return Err(invalid(JwtError::UnknownIssuer));
+        };
+        let token = jwt::token::decode(value, cfg.max_token_bytes).map_err(invalid)?;
+        let index = cfg.provider_for(&token).map_err(invalid)?;
+        let Some(provider) = cfg.providers.get(index) else {
+            return Err(invalid(JwtError::UnknownIssuer));
+        };
+        let now_i = i64::try_from(now).unwrap_or(i64::MAX);
+        let claims = match &provider.keys {
+            KeySource::Inline(set) => jwt::verify(&token, provider, set, now_i).map_err(invalid)?,
+            KeySource::Remote(_) => {
+                let Some(cache) = self.jwks.get(index).and_then(Option::as_ref) else {
+                    return Err(Failure::KeysUnavailable.into());
+                };
+                if cache.keys().is_none() {
+                    cache.sync(host);
+                }
+                let Some(set) = cache.keys() else {
+                    if may_fetch {
+                        if let Some(token) = self.dispatch_fetch(index, Reason::Refresh, host, now)
+                        {
+                            return Err(Halt::Fetch(token, index));
+                        }
+                    }
+                    return Err(Failure::KeysUnavailable.into());
+                };
+                match jwt::verify(&token, provider, &set, now_i) {
+                    Err(JwtError::UnknownKid) => {
+                        // Another worker may already hold newer keys.
+                        cache.sync(host);
+                        let newer = cache.keys().filter(|s| !Rc::ptr_eq(s, &set));
+                        match newer {
+                            Some(set) => {
+                                jwt::verify(&token, provider, &set, now_i).map_err(invalid)?
+                            }
+                            None => {
+                                if may_fetch {
+                                    if let Some(t) =
+                                        self.dispatch_fetch(index, Reason::UnknownKid, host, now)
+                                    {
+                                        return Err(Halt::Fetch(t, index));
+                                    }
+                                }
+                                return Err(invalid(JwtError::UnknownKid));
+                            }
+                        }
+                    }
+                    other => other.map_err(invalid)?,
+                }
+            }
+        };
+        let consumer = self.jwt_consumer(provider, &claims).map_err(invalid)?;
+        let mut edits = Vec::new();
+        for ch in &provider.claims_to_headers {
+            if let Some(v) = claims::lookup(&claims, &ch.claim).and_then(claims::header_value) {
+                edits.push(Edit::Set(ch.header.clone(), v.into_bytes()));
+            }
+        }
+        if !cfg.forward {
+            edits.push(Edit::Strip(source));
+        }
+        Ok(Proof {
+            consumer,
+            credential: CredentialType::Jwt,
+            edits,
+            body_digest: None,
+        })
+    }
+
+    fn jwt_consumer(
+        &self,
+        provider: &jwt::Provider,
+        claims: &serde_json::Map<String, Value>,
+    ) -> Result<Consumer, JwtError> {
+        let id = claims::lookup(claims, &provider.consumer_claim)
+            .and_then(Value::as_str)
+            .ok_or(JwtError::UnknownConsumer)?;
+        if let Some(c) = self.config.consumers.iter().find(|c| c.id == id) {
+            return Ok(c.clone());
+        }
+        if !provider.allow_unknown_consumers || !is_name(id) {
+            return Err(JwtError::UnknownConsumer);
+        }
+        let groups = provider
+            .groups_claim
+            .as_ref()
+            .and_then(|p| claims::lookup(claims, p))
+            .map(|v| match v {
+                Value::String(s) => vec![s.clone()],
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+                _ => vec![],
+            })
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|g| is_name(g))
+            .take(32)
+            .collect();
+        Ok(Consumer {
+            id: id.to_owned(),
+            plan: provider.unknown_consumer_plan.clone(),
+            groups,
+        })
+    }
+
+    /// Starts a JWKS fetch for provider `index` if the lease and rate limits allow; the token.
+    pub fn dispatch_fetch(
+        &self,
+        index: usize,
+        reason: Reason,
+        host: &mut dyn Host,
+        now: u64,
+    ) -> Option<u32> {
+        let cache = self.jwks.get(index)?.as_ref()?;
+        let call = cache.begin_fetch(host, now, reason)?;
+        if reason == Reason::UnknownKid {
+            self.metrics.count(host, Metric::JwksUnknownKidFetch);
+        }
+        match host.http_call(&call) {
+            Ok(token) => Some(token),
+            Err(e) => {
+                log::warn!("jwks {}: callout to {} refused: {e}", index, call.upstream);
+                cache.abandon_fetch(host, now);
+                self.metrics.count(host, Metric::JwksFetchFailed);
+                None
+            }
+        }
+    }
+}
+
+/// Applies the edits and identity of a success to the request.
+pub fn apply(success: &Success, headers: &mut HeaderMap, host: &mut dyn Host) {
+    for edit in &success.edits {
+        match edit {
+            Edit::Strip(source) => source.strip(headers),
+            Edit::Set(name, value) => {
+                headers.set(name, value.clone());
+            }
+        }
+    }
+    success.identity.apply(headers, host);
+}

@@ -1,0 +1,292 @@
+//! Basic credentials (`Authorization: Basic`), checked against salted password hashes:
+//! PBKDF2-HMAC-SHA256 in Django's `pbkdf2_sha256$iterations$salt$hash` format, or a single salted
+//! SHA-256 (`sha256$salt$hexdigest`, digest of salt followed by password). Comparisons are
+//! constant time. A verified password is remembered for a while by a SHA-256 digest (never in
+//! plain text) so the slow hash is not paid on every request.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// A stored password hash.
+#[derive(Clone)]
+pub enum PasswordHash {
+    /// PBKDF2-HMAC-SHA256.
+    Pbkdf2 {
+        /// Iteration count.
+        iterations: u32,
+        /// Salt bytes.
+        salt: Vec<u8>,
+        /// Derived key.
+        hash: Vec<u8>,
+    },
+    /// SHA-256 of salt followed by password.
+    Sha256 {
+        /// Salt bytes.
+        salt: Vec<u8>,
+        /// Digest.
+        digest: [u8; 32],
+    },
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(..)")
+    }
+}
+
+/// Most PBKDF2 iterations accepted (each costs two SHA-256 blocks per request not cached).
+pub const MAX_ITERATIONS: u32 = 1_000_000;
+
+impl PasswordHash {
+    /// Parses a stored hash; the error says what is wrong without quoting it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = text.split('$').collect();
+        match parts.as_slice() {
+            ["pbkdf2_sha256", iterations, salt, hash] => {
+                let iterations: u32 = iterations
+                    .parse()
+                    .map_err(|_| "iterations is not a number".to_string())?;
+                if !(1000..=MAX_ITERATIONS).contains(&iterations) {
+                    return Err(format!("iterations must be 1000..={MAX_ITERATIONS}"));
+                }
+                let hash = STANDARD
+                    .decode(hash)
+                    .map_err(|_| "hash is not base64".to_string())?;
+                if hash.len() < 32 || salt.is_empty() {
+                    return Err("hash under 32 bytes or empty salt".into());
+                }
+                Ok(Self::Pbkdf2 {
+                    iterations,
+                    salt: salt.as_bytes().to_vec(),
+                    hash,
+                })
+            }
+            ["sha256", salt, hex] => {
+                let digest = crate::apikey::parse_digest(hex)
+                    .ok_or_else(|| "digest is not 64 hex characters".to_string())?;
+                if salt.len() < 8 {
+                    return Err("salt under 8 characters".into());
+                }
+                Ok(Self::Sha256 {
+                    salt: salt.as_bytes().to_vec(),
+                    digest,
+                })
+            }
+            _ => Err("expected pbkdf2_sha256$iterations$salt$hash or sha256$salt$hex".into()),
+        }
+    }
+
+    /// Whether `password` matches.
+    pub fn verify(&self, password: &[u8]) -> bool {
+        match self {
+            Self::Pbkdf2 {
+                iterations,
+                salt,
+                hash,
+            } => {
+                let mut out = vec![0u8; hash.len()];
+                pbkdf2::pbkdf2_hmac::<Sha256>(password, salt, *iterations, &mut out);
+                out.ct_eq(hash).into()
+            }
+            Self::Sha256 { salt, digest } => {
+                let mut h = Sha256::new();
+                h.update(salt);
+                h.update(password);
+                let got: [u8; 32] = h.finalize().into();
+                got.ct_eq(digest).into()
+            }
+        }
+    }
+}
+
+/// One basic user.
+#[derive(Debug, Clone)]
+pub struct BasicUser {
+    /// User name.
+    pub username: String,
+    /// Password hash.
+    pub hash: PasswordHash,
+    /// Consumer index.
+    pub consumer: usize,
+}
+
+/// Basic settings and users.
+#[derive(Debug, Clone)]
+pub struct BasicConfig {
+    /// Remove `Authorization` before the upstream.
+    pub strip: bool,
+    /// Seconds a verified password stays cached; 0 disables the cache.
+    pub cache_seconds: u64,
+    /// Users (names unique).
+    pub users: Vec<BasicUser>,
+}
+
+/// Why basic credentials were refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BasicError {
+    /// Not `base64(user:password)`.
+    #[error("malformed basic credentials")]
+    Malformed,
+    /// Unknown user or wrong password (not told apart).
+    #[error("invalid user name or password")]
+    Invalid,
+}
+
+/// Splits the credentials of `Authorization: Basic <credentials>`.
+pub fn decode(credentials: &[u8]) -> Result<(Vec<u8>, Vec<u8>), BasicError> {
+    if credentials.len() > 4096 {
+        return Err(BasicError::Malformed);
+    }
+    let plain = STANDARD
+        .decode(credentials)
+        .map_err(|_| BasicError::Malformed)?;
+    let colon = plain
+        .iter()
+        .position(|b| *b == b':')
+        .ok_or(BasicError::Malformed)?;
+    Ok((plain[..colon].to_vec(), plain[colon + 1..].to_vec()))
+}
+
+/// Most cached verifications per VM.
+pub const CACHE_CAP: usize = 1024;
+
+/// Recently verified credentials: SHA-256(user index, password) -> expiry (Unix seconds).
+#[derive(Debug, Default)]
+pub struct VerifiedCache {
+    entries: RefCell<HashMap<[u8; 32], u64>>,
+}
+
+fn cache_key(user: usize, password: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update((user as u64).to_be_bytes());
+    h.update(password);
+    h.finalize().into()
+}
+
+impl BasicConfig {
+    /// The consumer index for the credentials at `now`.
+    pub fn authenticate(
+        &self,
+        credentials: &[u8],
+        now: u64,
+        cache: &VerifiedCache,
+    ) -> Result<usize, BasicError> {
+        let (user, password) = decode(credentials)?;
+        let (index, entry) = self
+            .users
+            .iter()
+            .enumerate()
+            .find(|(_, u)| u.username.as_bytes() == user.as_slice())
+            .ok_or(BasicError::Invalid)?;
+        let key = cache_key(index, &password);
+        if self.cache_seconds > 0 {
+            if let Some(until) = cache.entries.borrow().get(&key) {
+                if now < *until {
+                    return Ok(entry.consumer);
+                }
+            }
+        }
+        if !entry.hash.verify(&password) {
+            return Err(BasicError::Invalid);
+        }
+        if self.cache_seconds > 0 {
+            let mut entries = cache.entries.borrow_mut();
+            if entries.len() >= CACHE_CAP {
+                entries.retain(|_, until| now < *until);
+                if entries.len() >= CACHE_CAP {
+                    entries.clear();
+                }
+            }
+            entries.insert(key, now.saturating_add(self.cache_seconds));
+        }
+        Ok(entry.consumer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `pbkdf2_sha256` hash of "s3cret" with salt "saltsalt" and 1000 iterations, computed by
+    /// Python's `hashlib.pbkdf2_hmac` (the Django format).
+    const PBKDF2: &str = "pbkdf2_sha256$1000$saltsalt$1RWAS5YYkIY9nckTZesthMF5e49TOFXt8bOwrxWRD7s=";
+
+    fn config(hash: &str) -> BasicConfig {
+        BasicConfig {
+            strip: true,
+            cache_seconds: 60,
+            users: vec![BasicUser {
+                username: "alice".into(),
+                hash: PasswordHash::parse(hash).unwrap(),
+                consumer: 3,
+            }],
+        }
+    }
+
+    fn creds(s: &str) -> Vec<u8> {
+        STANDARD.encode(s).into_bytes()
+    }
+
+    #[test]
+    fn verifies_both_formats() {
+        // sha256 of "saltsalt" + "s3cret".
+        let sha = format!(
+            "sha256$saltsalt${}",
+            hex(&Sha256::digest(b"saltsalts3cret"))
+        );
+        for hash in [PBKDF2, sha.as_str()] {
+            let cfg = config(hash);
+            let cache = VerifiedCache::default();
+            let cases = [
+                ("alice:s3cret", Ok(3), "right password"),
+                ("alice:wrong", Err(BasicError::Invalid), "wrong password"),
+                ("bob:s3cret", Err(BasicError::Invalid), "unknown user"),
+                ("alice", Err(BasicError::Malformed), "no colon"),
+            ];
+            for (plain, want, msg) in cases {
+                assert_eq!(
+                    cfg.authenticate(&creds(plain), 100, &cache),
+                    want,
+                    "{msg} ({hash})"
+                );
+            }
+            assert_eq!(
+                cfg.authenticate(b"!!!", 100, &cache),
+                Err(BasicError::Malformed)
+            );
+            assert_eq!(
+                cfg.authenticate(&creds("alice:s3cret"), 159, &cache),
+                Ok(3),
+                "cached"
+            );
+            assert_eq!(
+                cfg.authenticate(&creds("alice:wrong"), 159, &cache),
+                Err(BasicError::Invalid),
+                "cache holds only verified passwords"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_bad_hashes() {
+        for bad in [
+            "plain",
+            "pbkdf2_sha256$10$salt$AAAA",
+            "pbkdf2_sha256$x$salt$AAAA",
+            "pbkdf2_sha256$1000$salt$!!",
+            "sha256$short$00",
+            "md5$salt$00",
+        ] {
+            assert!(PasswordHash::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}

@@ -1,0 +1,365 @@
+//! Configuration tests: the shipped example loads, and each invalid configuration names its
+//! field.
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::jwt::keys::Alg;
+use crate::testkit::{b64, jwk};
+
+const EXAMPLE: &str = include_str!("../../example.json");
+
+fn minimal() -> Value {
+    json!({
+        "consumers": [{"id": "alice", "plan": "gold", "groups": ["staff"],
+                       "api_keys": [{"sha256": "5d684145ad289893399e490dc70a6d32dabda79c6409496648ebeeb949abf5d3"}]}],
+        "api_key": {},
+        "rules": [{"prefix": "/", "any_of": ["api-key"]}]
+    })
+}
+
+fn with(pointer: &str, value: Value) -> Value {
+    let mut v = minimal();
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    let target = if parent.is_empty() {
+        &mut v
+    } else {
+        v.pointer_mut(parent).unwrap()
+    };
+    match target {
+        Value::Array(a) => {
+            let i = key.parse::<usize>().unwrap();
+            if i == a.len() {
+                a.push(value);
+            } else {
+                a[i] = value;
+            }
+        }
+        Value::Object(o) => {
+            o.insert(key.to_owned(), value);
+        }
+        _ => unreachable!(),
+    }
+    v
+}
+
+#[test]
+fn the_example_loads() {
+    let cfg = Config::parse(EXAMPLE.as_bytes()).unwrap();
+    assert_eq!(cfg.consumers.len(), 2);
+    assert_eq!(cfg.realm, "gateway");
+    let jwt = cfg.jwt.unwrap();
+    assert!(matches!(
+        jwt.providers[0].keys,
+        crate::jwt::KeySource::Remote(_)
+    ));
+    assert_eq!(jwt.max_token_bytes, 8192);
+    assert_eq!(cfg.rules.len(), 4);
+}
+
+#[test]
+fn defaults() {
+    let cfg = Config::parse(minimal().to_string().as_bytes()).unwrap();
+    let a = cfg.api_key.unwrap();
+    assert_eq!(
+        a.sources,
+        vec![crate::source::Source::Header("x-api-key".into())]
+    );
+    assert!(a.strip);
+    assert_eq!(a.max_length, 256);
+}
+
+#[test]
+fn invalid_configs_name_the_field() {
+    let rsa = jwk(Alg::Rs256, "r");
+    let provider = |extra: Value| {
+        let mut p = json!({"name": "main", "issuer": "https://issuer.example", "jwks": {"keys": [rsa.clone()]}});
+        p.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({"providers": [p]})
+    };
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (with("/rules", json!([])), "rules", "no rule"),
+        (with("/realm", json!("a\"b")), "realm", "quote in realm"),
+        (
+            with("/consumers/0/id", json!("al ice")),
+            "consumers[0].id",
+            "bad consumer id",
+        ),
+        (
+            with("/consumers/0/plan", json!("")),
+            "consumers[0].plan",
+            "empty plan",
+        ),
+        (
+            with("/consumers/0/groups", json!(["ok", "a,b"])),
+            "consumers[0].groups[1]",
+            "comma in a group",
+        ),
+        (
+            with("/consumers/0/api_keys/0/sha256", json!("abc")),
+            "consumers[0].api_keys[0].sha256",
+            "short digest",
+        ),
+        (
+            with("/consumers/0/api_keys/0/extra", json!(1)),
+            "consumers[0].api_keys[0].extra",
+            "unknown field",
+        ),
+        (
+            with("/consumers/1", json!({"id": "alice"})),
+            "consumers[1]",
+            "duplicate consumer",
+        ),
+        (
+            with("/api_key/sources", json!([{"header": "Bad Name"}])),
+            "api_key.sources[0]",
+            "bad header name",
+        ),
+        (
+            with("/api_key/sources", json!(["bearer"])),
+            "api_key.sources[0]",
+            "bearer for API keys",
+        ),
+        (
+            with(
+                "/api_key/sources",
+                json!([{"header": "x-gateway-consumer"}]),
+            ),
+            "api_key.sources[0]",
+            "identity header as a source",
+        ),
+        (
+            with("/api_key/max_length", json!(1_000_000)),
+            "api_key.max_length",
+            "max_length out of range",
+        ),
+        (
+            with("/api_key/max_length", json!(-1)),
+            "api_key.max_length",
+            "negative",
+        ),
+        (
+            with("/rules/0", json!({"prefix": "/", "any_of": ["jwt"]})),
+            "rules[0].any_of[0]",
+            "jwt not configured",
+        ),
+        (
+            with(
+                "/rules/0",
+                json!({"prefix": "/", "public": true, "any_of": ["api-key"]}),
+            ),
+            "rules[0]",
+            "public and any_of",
+        ),
+        (
+            with(
+                "/rules/0",
+                json!({"prefix": "/", "any_of": ["api-key", "api-key"]}),
+            ),
+            "rules[0].any_of[1]",
+            "duplicate type",
+        ),
+        (
+            with("/rules/0", json!({"prefix": "/", "any_of": ["password"]})),
+            "rules[0].any_of[0]",
+            "unknown type",
+        ),
+        (
+            with("/rules/0", json!({"prefix": "/a/../b", "public": true})),
+            "rules[0].prefix",
+            "dot segment prefix",
+        ),
+        (
+            with("/rules/0", json!({"prefix": "api", "public": true})),
+            "rules[0].prefix",
+            "relative prefix",
+        ),
+        (
+            with(
+                "/rules/0",
+                json!({"prefix": "/", "any_of": ["api-key"], "methods": ["get"]}),
+            ),
+            "rules[0].methods[0]",
+            "lowercase method",
+        ),
+        (
+            with(
+                "/rules/0",
+                json!({"prefix": "/", "any_of": ["api-key"], "anonymous": "nobody"}),
+            ),
+            "rules[0].anonymous",
+            "unknown anonymous",
+        ),
+        (
+            with(
+                "/rules/0",
+                json!({"prefix": "/", "public": true, "allow_groups": ["staff"]}),
+            ),
+            "rules[0].allow_groups",
+            "ACL on a public rule",
+        ),
+        (
+            with("/jwt", json!({"providers": []})),
+            "jwt.providers",
+            "no provider",
+        ),
+        (
+            with("/jwt", provider(json!({"name": "a b"}))),
+            "jwt.providers[0].name",
+            "bad provider name",
+        ),
+        (
+            with(
+                "/jwt",
+                provider(json!({"remote_jwks": {"cluster": "jwks", "path": "/k"}})),
+            ),
+            "jwt.providers[0]",
+            "inline and remote",
+        ),
+        (
+            with(
+                "/jwt",
+                provider(json!({"jwks": {"keys": [{"kty": "oct", "k": b64([1u8; 16])}]}})),
+            ),
+            "jwt.providers[0].jwks.keys[0].k",
+            "short HMAC secret",
+        ),
+        (
+            with(
+                "/jwt",
+                provider(
+                    json!({"jwks": {"keys": [{"kty": "RSA", "n": b64([0xc1u8; 128]), "e": "AQAB"}]}}),
+                ),
+            ),
+            "jwt.providers[0].jwks.keys[0].n",
+            "1024-bit RSA",
+        ),
+        (
+            with("/jwt", provider(json!({"leeway_seconds": 100_000}))),
+            "jwt.providers[0].leeway_seconds",
+            "leeway out of range",
+        ),
+        (
+            with("/jwt", provider(json!({"required_claims": ["a..b"]}))),
+            "jwt.providers[0].required_claims[0]",
+            "empty path segment",
+        ),
+        (
+            with(
+                "/jwt",
+                provider(
+                    json!({"claims_to_headers": [{"claim": "sub", "header": "x-gateway-plan"}]}),
+                ),
+            ),
+            "jwt.providers[0].claims_to_headers[0].header",
+            "identity header as a claim header",
+        ),
+        (
+            with(
+                "/jwt",
+                provider(
+                    json!({"jwks": null, "remote_jwks": {"cluster": "jwks", "path": "jwks.json"}}),
+                ),
+            ),
+            "jwt.providers[0].remote_jwks.path",
+            "relative JWKS path",
+        ),
+        (
+            with(
+                "/jwt",
+                provider(
+                    json!({"jwks": null, "remote_jwks": {"cluster": "jwks", "path": "/j", "cache_ttl_seconds": 1}}),
+                ),
+            ),
+            "jwt.providers[0].remote_jwks.cache_ttl_seconds",
+            "TTL too short",
+        ),
+        (
+            with(
+                "/jwt",
+                json!({"providers": [{"name": "a", "issuer": "i", "jwks": {"keys": [rsa.clone()]}}, {"name": "b", "issuer": "i", "jwks": {"keys": [rsa.clone()]}}]}),
+            ),
+            "jwt.providers[1]",
+            "duplicate issuer",
+        ),
+        (
+            with("/hmac", json!({"algorithms": ["hmac-md5"]})),
+            "hmac.algorithms[0]",
+            "unknown HMAC algorithm",
+        ),
+        (
+            with("/hmac", json!({"body_digest": "sometimes"})),
+            "hmac.body_digest",
+            "unknown digest policy",
+        ),
+        (
+            with(
+                "/consumers/0/hmac_keys",
+                json!([{"key_id": "k", "secret": "short"}]),
+            ),
+            "consumers[0].hmac_keys[0].secret",
+            "short HMAC secret",
+        ),
+        (
+            with(
+                "/consumers/0/basic",
+                json!({"username": "alice", "password_hash": "plain"}),
+            ),
+            "consumers[0].basic.password_hash",
+            "unhashed password",
+        ),
+        (
+            with(
+                "/consumers/0/basic",
+                json!({"username": "a:b", "password_hash": "plain"}),
+            ),
+            "consumers[0].basic.username",
+            "colon in user name",
+        ),
+    ];
+    for (config, field, msg) in cases {
+        let err = Config::parse(config.to_string().as_bytes()).unwrap_err();
+        assert_eq!(err.field, field, "{msg}: {err}");
+    }
+    // Consumers holding basic credentials without the basic section.
+    let mut v = minimal();
+    v["consumers"][0]["basic"] = json!({"username": "alice", "password_hash": format!("sha256$saltsalt${}", "0".repeat(64))});
+    assert_eq!(
+        Config::parse(v.to_string().as_bytes()).unwrap_err().field,
+        "basic"
+    );
+}
+
+#[test]
+fn malformed_documents_are_refused() {
+    let cases: &[(&str, &str)] = &[
+        ("{", "invalid JSON"),
+        ("[]", "not an object"),
+        (
+            r#"{"rules":[{"prefix":"/","public":true}],"rules":[]}"#,
+            "duplicate top-level field",
+        ),
+        (
+            r#"{"rules":[{"prefix":"/","public":true}],"jwt":{"providers":[{"name":"a","issuer":"i","jwks":{"keys":[{"kty":"oct","kty":"oct"}]}}]}}"#,
+            "duplicate member inside a JWKS",
+        ),
+        (
+            r#"{"rules":[{"prefix":"/","public":true}],"unknown":1}"#,
+            "unknown field",
+        ),
+    ];
+    for (input, msg) in cases {
+        assert!(Config::parse(input.as_bytes()).is_err(), "{msg}");
+    }
+    let huge = format!(
+        r#"{{"rules":[{}]}}"#,
+        vec![r#"{"prefix":"/","public":true}"#; 10_001].join(",")
+    );
+    assert_eq!(
+        Config::parse(huge.as_bytes()).unwrap_err().field,
+        "rules",
+        "huge array"
+    );
+}

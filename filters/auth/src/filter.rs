@@ -1,0 +1,332 @@
+//! The plugin (per-VM state: validated config, metrics, JWKS caches, verified-password cache)
+//! and the per-request stream that drives [`crate::authenticate`]: clear client identity
+//! headers, evaluate, then let through, refuse, wait for JWT keys, or wait for the body.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use filter_core::{
+    CallFailure, CallResponse, ConfigError, Decision, HeaderMap, Host, Plugin, Stream,
+};
+
+use crate::authenticate::{apply, Halt, Success};
+use crate::basic::VerifiedCache;
+use crate::config::Config;
+use crate::consumer;
+use crate::failure::Failure;
+use crate::jwks::{Fetched, JwksCache, Reason};
+use crate::jwt::KeySource;
+use crate::metrics::{Metric, Metrics};
+use crate::signing;
+
+/// Per-VM state.
+#[derive(Debug)]
+pub struct AuthPlugin {
+    /// The configuration.
+    pub config: Config,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Remote key caches by provider index.
+    pub jwks: Vec<Option<JwksCache>>,
+    /// Recently verified basic passwords.
+    pub basic_cache: VerifiedCache,
+    /// Fetches made from the root context: token, provider index.
+    root_fetches: RefCell<Vec<(u32, usize)>>,
+}
+
+/// Most root-context JWKS fetches remembered while waiting for their responses.
+const MAX_ROOT_FETCHES: usize = 64;
+
+fn now_secs(host: &dyn Host) -> u64 {
+    host.now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl AuthPlugin {
+    /// Handles the response of a JWKS fetch for provider `index`.
+    pub fn complete_fetch(
+        &self,
+        index: usize,
+        response: Result<CallResponse, CallFailure>,
+        host: &mut dyn Host,
+    ) {
+        let Some(cache) = self.jwks.get(index).and_then(Option::as_ref) else {
+            return;
+        };
+        let now = now_secs(host);
+        match cache.complete(host, now, response) {
+            Fetched::Updated => self.metrics.count(host, Metric::JwksFetchOk),
+            Fetched::Failed(why) => {
+                log::warn!("jwks fetch for provider {index} failed: {why}; cached keys kept");
+                self.metrics.count(host, Metric::JwksFetchFailed);
+            }
+        }
+    }
+}
+
+impl Plugin for AuthPlugin {
+    const NAME: &'static str = "auth";
+    type Stream = AuthStream;
+
+    fn configure(config: &[u8], host: &mut dyn Host) -> Result<Self, ConfigError> {
+        let config = Config::parse(config)?;
+        let jwks = config
+            .jwt
+            .iter()
+            .flat_map(|j| j.providers.iter())
+            .map(|p| match &p.keys {
+                KeySource::Remote(r) => {
+                    let cache = JwksCache::new(&p.name, r.clone());
+                    cache.init_shared(host);
+                    cache.sync(host);
+                    Some(cache)
+                }
+                KeySource::Inline(_) => None,
+            })
+            .collect();
+        Ok(Self {
+            metrics: Metrics::define(host),
+            config,
+            jwks,
+            basic_cache: VerifiedCache::default(),
+            root_fetches: RefCell::new(Vec::new()),
+        })
+    }
+
+    fn new_stream(plugin: &Rc<Self>) -> AuthStream {
+        AuthStream {
+            plugin: Rc::clone(plugin),
+            phase: Phase::Headers,
+            headers_ended: false,
+        }
+    }
+
+    fn tick_period(&self) -> Option<Duration> {
+        self.jwks
+            .iter()
+            .any(Option::is_some)
+            .then_some(Duration::from_secs(1))
+    }
+
+    fn on_tick(&self, host: &mut dyn Host) {
+        let now = now_secs(host);
+        for (index, cache) in self.jwks.iter().enumerate() {
+            let Some(cache) = cache else { continue };
+            cache.sync(host);
+            if cache.needs_refresh(now) {
+                if let Some(token) = self.dispatch_fetch(index, Reason::Refresh, host, now) {
+                    let mut pending = self.root_fetches.borrow_mut();
+                    // Envoy answers every callout, so this stays small; bound it regardless.
+                    if pending.len() >= MAX_ROOT_FETCHES {
+                        pending.remove(0);
+                    }
+                    pending.push((token, index));
+                }
+            }
+        }
+    }
+
+    fn on_call_response(
+        &self,
+        token: u32,
+        response: Result<CallResponse, CallFailure>,
+        host: &mut dyn Host,
+    ) {
+        let index = {
+            let mut pending = self.root_fetches.borrow_mut();
+            let Some(pos) = pending.iter().position(|(t, _)| *t == token) else {
+                return;
+            };
+            pending.swap_remove(pos).1
+        };
+        self.complete_fetch(index, response, host);
+    }
+}
+
+/// Where a stream is.
+#[derive(Debug)]
+enum Phase {
+    /// Waiting for request headers.
+    Headers,
+    /// Paused for a JWKS fetch; `body_maybe` when an HMAC signature may still need the body.
+    AwaitingKeys {
+        token: u32,
+        provider: usize,
+        body_maybe: bool,
+    },
+    /// Authenticated but for the body digest.
+    AwaitingBody(Box<Success>),
+    /// Decided.
+    Done,
+}
+
+/// Per-request state.
+#[derive(Debug)]
+pub struct AuthStream {
+    plugin: Rc<AuthPlugin>,
+    phase: Phase,
+    /// The request headers ended the stream (no body).
+    headers_ended: bool,
+}
+
+impl AuthStream {
+    fn refuse(&mut self, failure: &Failure, host: &mut dyn Host) -> Decision {
+        self.phase = Phase::Done;
+        self.plugin.metrics.count(host, failure.metric());
+        Decision::Respond(failure.reply(&self.plugin.config.realm))
+    }
+
+    fn admit(
+        &mut self,
+        success: &Success,
+        headers: &mut HeaderMap,
+        host: &mut dyn Host,
+    ) -> Decision {
+        self.phase = Phase::Done;
+        apply(success, headers, host);
+        self.plugin.metrics.count(host, success.metric);
+        Decision::Continue
+    }
+
+    fn run(
+        &mut self,
+        headers: &mut HeaderMap,
+        end_of_stream: bool,
+        host: &mut dyn Host,
+        may_fetch: bool,
+    ) -> Decision {
+        match self.plugin.evaluate(headers, host, may_fetch) {
+            Err(Halt::Public) => {
+                self.phase = Phase::Done;
+                self.plugin.metrics.count(host, Metric::Public);
+                Decision::Continue
+            }
+            Err(Halt::Fail(f)) => self.refuse(&f, host),
+            Err(Halt::Fetch(token, provider)) => {
+                let body_maybe =
+                    !end_of_stream
+                        && self.plugin.config.hmac.as_ref().is_some_and(|h| {
+                            h.body_digest != crate::config::wire::RawBodyDigest::Off
+                        })
+                        && crate::authenticate::hmac_presented(headers);
+                self.phase = Phase::AwaitingKeys {
+                    token,
+                    provider,
+                    body_maybe,
+                };
+                Decision::Pause
+            }
+            Ok(success) => match &success.body_digest {
+                Some(digest) if end_of_stream => {
+                    if signing::body_matches(digest, b"") {
+                        self.admit(&success, headers, host)
+                    } else {
+                        self.refuse(&body_mismatch(), host)
+                    }
+                }
+                Some(_) => {
+                    self.phase = Phase::AwaitingBody(Box::new(success));
+                    Decision::Continue
+                }
+                None => self.admit(&success, headers, host),
+            },
+        }
+    }
+}
+
+fn body_mismatch() -> Failure {
+    Failure::Invalid(
+        crate::config::wire::CredentialType::Hmac,
+        signing::SigningError::Digest.to_string(),
+    )
+}
+
+impl Stream for AuthStream {
+    fn on_request_headers(
+        &mut self,
+        headers: &mut HeaderMap,
+        end_of_stream: bool,
+        host: &mut dyn Host,
+    ) -> Decision {
+        self.headers_ended = end_of_stream;
+        consumer::clear(headers);
+        if let Some(jwt) = &self.plugin.config.jwt {
+            let names: Vec<String> = jwt.claim_headers().map(str::to_owned).collect();
+            for name in names {
+                headers.remove(&name);
+            }
+        }
+        self.run(headers, end_of_stream, host, true)
+    }
+
+    fn wants_request_body(&self) -> bool {
+        match self.phase {
+            Phase::AwaitingBody(_) => true,
+            Phase::AwaitingKeys { body_maybe, .. } => body_maybe,
+            _ => false,
+        }
+    }
+
+    fn body_cap(&self) -> usize {
+        self.plugin
+            .config
+            .hmac
+            .as_ref()
+            .map_or(1 << 20, |h| h.max_body_bytes)
+    }
+
+    fn on_request_body(
+        &mut self,
+        body: &[u8],
+        headers: &mut HeaderMap,
+        host: &mut dyn Host,
+    ) -> Decision {
+        let Phase::AwaitingBody(success) = std::mem::replace(&mut self.phase, Phase::Done) else {
+            return Decision::Continue;
+        };
+        match &success.body_digest {
+            Some(digest) if !signing::body_matches(digest, body) => {
+                self.refuse(&body_mismatch(), host)
+            }
+            _ => self.admit(&success, headers, host),
+        }
+    }
+
+    fn on_call_response(
+        &mut self,
+        token: u32,
+        response: Result<CallResponse, CallFailure>,
+        headers: &mut HeaderMap,
+        host: &mut dyn Host,
+    ) -> Decision {
+        let Phase::AwaitingKeys {
+            token: want,
+            provider,
+            body_maybe,
+        } = self.phase
+        else {
+            return Decision::Continue;
+        };
+        if token != want {
+            return Decision::Pause;
+        }
+        self.plugin.complete_fetch(provider, response, host);
+        // With a body, a digest is checked in on_request_body (the adapter buffers it because
+        // `wants_request_body` said so while paused); without one, it is checked right here.
+        let ended = self.headers_ended;
+        let decision = self.run(headers, ended, host, false);
+        if matches!(self.phase, Phase::AwaitingBody(_)) && !body_maybe {
+            // The adapter is not buffering the body, so its digest could never be checked.
+            return self.refuse(&body_mismatch(), host);
+        }
+        decision
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod jwks_tests;

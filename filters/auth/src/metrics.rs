@@ -1,0 +1,102 @@
+//! Every metric of the auth filter, declared once. All are counters named `auth_<outcome>_total`;
+//! nothing secret or client-chosen ever appears in a name.
+
+use filter_core::{Host, MetricId, MetricKind};
+
+use crate::config::wire::CredentialType;
+
+/// A counted event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Metric {
+    /// A public rule let the request through.
+    Public,
+    /// Authenticated with an API key.
+    AllowedApiKey,
+    /// Authenticated with a JWT.
+    AllowedJwt,
+    /// Authenticated with basic credentials.
+    AllowedBasic,
+    /// Authenticated with an HMAC signature.
+    AllowedHmac,
+    /// Let through as the anonymous consumer.
+    Anonymous,
+    /// 401: no credential.
+    MissingCredentials,
+    /// 401: a credential was refused.
+    InvalidCredentials,
+    /// 400: a credential given twice, or two kinds at once.
+    AmbiguousCredentials,
+    /// 401: credentials naming different consumers.
+    CredentialMismatch,
+    /// 403: refused by the ACL.
+    AccessDenied,
+    /// 403: no rule matches.
+    NoRule,
+    /// 400: ambiguous path.
+    BadPath,
+    /// 503: no JWT keys could be had.
+    KeysUnavailable,
+    /// A JWKS fetch stored new keys.
+    JwksFetchOk,
+    /// A JWKS fetch failed (keys kept).
+    JwksFetchFailed,
+    /// A JWKS fetch caused by an unknown `kid`.
+    JwksUnknownKidFetch,
+}
+
+/// Names, in [`Metric`] order.
+pub const NAMES: [&str; 17] = [
+    "auth_public_total",
+    "auth_allowed_api_key_total",
+    "auth_allowed_jwt_total",
+    "auth_allowed_basic_total",
+    "auth_allowed_hmac_total",
+    "auth_anonymous_total",
+    "auth_rejected_missing_credentials_total",
+    "auth_rejected_invalid_credentials_total",
+    "auth_rejected_ambiguous_credentials_total",
+    "auth_rejected_credential_mismatch_total",
+    "auth_rejected_access_denied_total",
+    "auth_rejected_no_rule_total",
+    "auth_rejected_bad_path_total",
+    "auth_rejected_keys_unavailable_total",
+    "auth_jwks_fetch_ok_total",
+    "auth_jwks_fetch_failed_total",
+    "auth_jwks_unknown_kid_fetch_total",
+];
+
+/// The defined metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    ids: Vec<Option<MetricId>>,
+}
+
+impl Metrics {
+    /// Defines every metric (a host refusing one only loses that metric).
+    pub fn define(host: &mut dyn Host) -> Self {
+        Self {
+            ids: NAMES
+                .iter()
+                .map(|n| host.define_metric(MetricKind::Counter, n).ok())
+                .collect(),
+        }
+    }
+
+    /// Counts one `metric`.
+    pub fn count(&self, host: &mut dyn Host, metric: Metric) {
+        if let Some(Some(id)) = self.ids.get(metric as usize) {
+            host.increment_metric(*id, 1);
+        }
+    }
+}
+
+/// The success metric of a credential type.
+pub fn allowed(t: CredentialType) -> Metric {
+    match t {
+        CredentialType::ApiKey => Metric::AllowedApiKey,
+        CredentialType::Jwt => Metric::AllowedJwt,
+        CredentialType::Basic => Metric::AllowedBasic,
+        CredentialType::Hmac => Metric::AllowedHmac,
+    }
+}

@@ -1,0 +1,183 @@
+//! Rules: which requirement applies to a request, chosen by path prefix and method (first match
+//! wins, no match is denied), and the per-rule ACL by group.
+//!
+//! Paths a backend could read differently from the matcher (dot segments, encoded slashes or
+//! dots, backslashes, doubled slashes, control bytes) are refused before matching, so a public
+//! prefix can never be used to reach a protected one.
+
+use crate::config::wire::CredentialType;
+
+/// What a rule requires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requirement {
+    /// Nothing.
+    Public,
+    /// One credential of one of these types.
+    AnyOf(Vec<CredentialType>),
+    /// A credential of each of these types, all naming the same consumer.
+    AllOf(Vec<CredentialType>),
+}
+
+/// One rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Path prefix, matched on whole segments.
+    pub prefix: String,
+    /// Methods; empty means all.
+    pub methods: Vec<String>,
+    /// The requirement.
+    pub requirement: Requirement,
+    /// Consumer index used when no credential is presented.
+    pub anonymous: Option<usize>,
+    /// Allowed groups; empty means any.
+    pub allow_groups: Vec<String>,
+    /// Denied groups (deny wins).
+    pub deny_groups: Vec<String>,
+}
+
+/// Why a path was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("ambiguous request path: {0}")]
+pub struct PathError(pub &'static str);
+
+/// The path part of `:path` (before `?`), if it is unambiguous.
+pub fn clean_path(target: Option<&[u8]>) -> Result<&[u8], PathError> {
+    let target = target.ok_or(PathError("no :path"))?;
+    let path = crate::source::split_query(target).0;
+    if path.first() != Some(&b'/') {
+        return Err(PathError("not origin-form"));
+    }
+    if path.iter().any(|b| *b < 0x20 || *b == 0x7f || *b == b'\\') {
+        return Err(PathError("control byte or backslash"));
+    }
+    if path.windows(2).any(|w| w == b"//") {
+        return Err(PathError("empty segment"));
+    }
+    let lower = path.to_ascii_lowercase();
+    for encoded in [&b"%2e"[..], b"%2f", b"%5c", b"%00"] {
+        if lower.windows(3).any(|w| w == encoded) {
+            return Err(PathError("encoded dot, slash, backslash or NUL"));
+        }
+    }
+    for segment in path.split(|b| *b == b'/') {
+        let name = segment.split(|b| *b == b';').next().unwrap_or(segment);
+        if name == b"." || name == b".." {
+            return Err(PathError("dot segment"));
+        }
+    }
+    Ok(path)
+}
+
+impl Rule {
+    /// Whether the rule applies to `method` and the clean `path`.
+    pub fn matches(&self, method: &[u8], path: &[u8]) -> bool {
+        let prefix = self.prefix.as_bytes();
+        let path_ok = path.starts_with(prefix)
+            && (prefix.ends_with(b"/")
+                || path.len() == prefix.len()
+                || path.get(prefix.len()) == Some(&b'/'));
+        path_ok && (self.methods.is_empty() || self.methods.iter().any(|m| m.as_bytes() == method))
+    }
+
+    /// Whether a consumer in `groups` passes the ACL: in no denied group, and in an allowed one
+    /// when the rule lists any.
+    pub fn allows(&self, groups: &[String]) -> bool {
+        let denied = groups.iter().any(|g| self.deny_groups.contains(g));
+        let allowed =
+            self.allow_groups.is_empty() || groups.iter().any(|g| self.allow_groups.contains(g));
+        allowed && !denied
+    }
+}
+
+/// The first rule matching the request.
+pub fn find<'a>(rules: &'a [Rule], method: &[u8], path: &[u8]) -> Option<&'a Rule> {
+    rules.iter().find(|r| r.matches(method, path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(prefix: &str, methods: &[&str]) -> Rule {
+        Rule {
+            prefix: prefix.into(),
+            methods: methods.iter().map(|m| m.to_string()).collect(),
+            requirement: Requirement::Public,
+            anonymous: None,
+            allow_groups: vec![],
+            deny_groups: vec![],
+        }
+    }
+
+    #[test]
+    fn prefixes_match_whole_segments() {
+        let cases = [
+            ("/api", &[][..], "GET", "/api", true, "exact"),
+            ("/api", &[], "GET", "/api/x", true, "below"),
+            ("/api", &[], "GET", "/apix", false, "not a segment boundary"),
+            ("/api/", &[], "GET", "/api/x", true, "prefix with slash"),
+            ("/", &[], "DELETE", "/anything", true, "root"),
+            ("/api", &["GET"], "POST", "/api", false, "method filtered"),
+            (
+                "/api",
+                &["GET", "POST"],
+                "POST",
+                "/api",
+                true,
+                "method listed",
+            ),
+        ];
+        for (prefix, methods, method, path, want, msg) in cases {
+            let r = rule(prefix, methods);
+            assert_eq!(r.matches(method.as_bytes(), path.as_bytes()), want, "{msg}");
+        }
+    }
+
+    #[test]
+    fn ambiguous_paths_are_refused() {
+        let bad: &[&[u8]] = &[
+            b"/public/../admin",
+            b"/public/./x",
+            b"/public/%2e%2e/admin",
+            b"/public/%2E./admin",
+            b"/public%2fadmin",
+            b"/public%5Cadmin",
+            b"/public\\admin",
+            b"//admin",
+            b"/public/..;/admin",
+            b"/a\0b",
+            b"*",
+            b"http://host/admin",
+            b"",
+        ];
+        for path in bad {
+            assert!(
+                clean_path(Some(path)).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(path)
+            );
+        }
+        assert!(clean_path(None).is_err(), "CONNECT has no :path");
+        assert_eq!(
+            clean_path(Some(b"/a/b.c?x=/../y")),
+            Ok(&b"/a/b.c"[..]),
+            "query is not the path"
+        );
+        let long = format!("/{}", "a".repeat(8192));
+        assert!(clean_path(Some(long.as_bytes())).is_ok(), "8 KiB path");
+    }
+
+    #[test]
+    fn acl_deny_wins() {
+        let mut r = rule("/", &[]);
+        r.allow_groups = vec!["staff".into()];
+        r.deny_groups = vec!["banned".into()];
+        let g = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(r.allows(&g(&["staff"])), "allowed group");
+        assert!(!r.allows(&g(&["partners"])), "not in an allowed group");
+        assert!(!r.allows(&g(&["staff", "banned"])), "deny wins");
+        assert!(!r.allows(&[]), "no groups");
+        r.allow_groups.clear();
+        assert!(r.allows(&[]), "no allow list");
+    }
+}
