@@ -7,7 +7,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use filter_quota::codec;
 use filter_quota::limit::Counter;
-use host_test::{build, Error, FilterSpec, Gateway, Harness, Request, Response, StreamId};
+use host_test::{build, Error, FilterSpec, Gateway, Harness, Prop, Request, Response, StreamId};
 
 const EXAMPLE: &str = include_str!("../example.json");
 /// 2026-01-01T00:00:15Z: 15 s into a minute.
@@ -240,4 +240,26 @@ fn invalid_configuration_is_rejected() {
             "{config}: {err:?}"
         );
     }
+}
+
+/// Anonymous clients keyed by address: each address gets its own limit across the workers.
+#[test]
+fn client_addresses_are_limited_separately_across_workers() {
+    let config = r#"{
+        "plans": [{"name": "anon", "limits": [{"name": "per-minute", "limit": 3, "window": "minute"}]}],
+        "default_plan": "anon",
+        "key": {"source": "client_address", "buckets": 1024}
+    }"#;
+    let mut gw = gateway(config, 4);
+    let mut admitted = [0, 0];
+    for n in 0..16 {
+        let client = n % 2;
+        let address = ["203.0.113.7:40000", "[2001:db8::1]:443"][client];
+        let req = Request::get("/v1/items")
+            .property("source.address", Prop::Str(address.into()))
+            .on_worker(n % 4);
+        let out = gw.request(req).respond_with(Response::ok()).unwrap();
+        admitted[client] += usize::from(out.status() == 200);
+    }
+    assert_eq!(admitted, [3, 3], "each address exactly its limit");
 }
