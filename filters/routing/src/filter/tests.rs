@@ -1,6 +1,3 @@
-// The fake host exists only natively.
-#![cfg(not(target_arch = "wasm32"))]
-
 use super::*;
 use crate::config::tests::EXAMPLE;
 use filter_core::{FakeHost, HeaderEdit, LocalReply};
