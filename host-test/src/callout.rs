@@ -4,6 +4,10 @@
 use crate::message::Headers;
 use serde::Serialize;
 
+fn texts<S: serde::Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(|b| String::from_utf8_lossy(b).into_owned()))
+}
+
 /// Identifies a callout across all VMs of a gateway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct CallId(pub u64);
@@ -41,6 +45,7 @@ pub struct CallRecord {
     /// Request headers (HTTP) or initial metadata (gRPC).
     pub headers: Headers,
     /// Request body (HTTP) or first message (gRPC call).
+    #[serde(serialize_with = "crate::message::text")]
     pub body: Vec<u8>,
     /// HTTP trailers.
     pub trailers: Headers,
@@ -49,6 +54,7 @@ pub struct CallRecord {
     /// gRPC method.
     pub method: String,
     /// Messages sent on a gRPC stream with `proxy_grpc_send`.
+    #[serde(serialize_with = "texts")]
     pub sent: Vec<Vec<u8>>,
     /// Timeout in milliseconds (0 = none).
     pub timeout_ms: u32,

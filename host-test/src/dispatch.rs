@@ -5,6 +5,7 @@
 use crate::api::Gateway;
 use crate::error::{Error, Result};
 use crate::message::{CallId, CallKind, CallRecord, CallReply, Headers};
+use crate::world::HostProfile;
 
 enum Delivery {
     Reply(CallReply),
@@ -80,6 +81,13 @@ impl Gateway {
                 set_status(self, 0, "");
                 calls.push(("proxy_on_http_call_response", args));
             }
+            (CallKind::Http, _) if self.world().profile == HostProfile::Nginx => {
+                let mut h = Headers::new();
+                h.add(":dispatch_status", "broken connection");
+                self.filters[fi].vms[w].state_mut().scope.call_headers = Some(h);
+                self.filters[fi].vms[w].state_mut().scope.call_body = Some(Vec::new());
+                calls.push(("proxy_on_http_call_response", vec![r, t, 1, 0, 0]));
+            }
             (CallKind::Http, _) => {
                 set_status(self, 11, "reset");
                 calls.push(("proxy_on_http_call_response", vec![r, t, 0, 0, 0]));
@@ -135,7 +143,9 @@ impl Gateway {
 
     /// Runs queued work and automatic steps until nothing changes.
     pub(crate) fn settle(&mut self) -> Result<()> {
-        loop {
+        // A guest that feeds itself forever (e.g. re-enqueueing in on_queue_ready) would
+        // never settle; stop with an error instead of hanging the test.
+        for _ in 0..1_000_000 {
             while let Some(wk) = self.work.pop_front() {
                 self.process(wk);
             }
@@ -148,6 +158,9 @@ impl Gateway {
             }
             return Ok(());
         }
+        Err(Error::Harness(
+            "the gateway did not settle after 10^6 steps".into(),
+        ))
     }
 
     fn run_responders(&mut self) -> Result<bool> {
@@ -179,8 +192,16 @@ impl Gateway {
     }
 
     fn run_queues(&mut self) -> bool {
-        let mut progressed = false;
-        loop {
+        // Only the notifications pending now; new ones wait for the next round.
+        let n = {
+            let mut w = self.world();
+            if w.profile == HostProfile::Nginx {
+                // ngx_wasm_module has no on_queue_ready.
+                w.ready_queues.clear();
+            }
+            w.ready_queues.len()
+        };
+        for _ in 0..n {
             let next = {
                 let mut w = self.world();
                 w.ready_queues
@@ -188,9 +209,8 @@ impl Gateway {
                     .and_then(|q| w.queues.get(q as usize - 1).map(|x| (q, x.owner)))
             };
             let Some((qid, (fi, w))) = next else {
-                return progressed;
+                break;
             };
-            progressed = true;
             let Some(vm) = self.filters.get(fi).and_then(|f| f.vms.get(w)) else {
                 continue;
             };
@@ -206,6 +226,7 @@ impl Gateway {
                 self.apply_effects();
             }
         }
+        n > 0
     }
 
     fn run_auto(&mut self) -> Result<bool> {
@@ -287,7 +308,17 @@ impl Gateway {
                         .iter()
                         .find(|c| c.id == id)
                         .map(|c| c.kind);
+                    let nginx = self.world().profile == HostProfile::Nginx;
                     match kind {
+                        Some(CallKind::Http) if nginx => {
+                            let mut h = Headers::new();
+                            h.add(":dispatch_status", "timeout");
+                            let rep = CallReply {
+                                headers: h,
+                                ..CallReply::default()
+                            };
+                            self.deliver(id, Delivery::Reply(rep))?
+                        }
                         Some(CallKind::Http) => self.deliver(id, Delivery::Reply(rep))?,
                         _ => {
                             let rep = CallReply::grpc_error(4, "deadline exceeded");

@@ -70,6 +70,10 @@ impl FilterSpec {
         self.vm_id = id.to_string();
         self
     }
+    /// Plugin configuration as JSON text.
+    pub fn config_json(self, v: &serde_json::Value) -> Self {
+        self.config(v.to_string())
+    }
     /// Plugin configuration bytes (given to `proxy_on_configure`).
     pub fn config(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.config = bytes.into();
@@ -100,7 +104,7 @@ pub type Responder = Box<dyn FnMut(&CallRecord) -> Option<crate::message::CallRe
 
 /// Builder for a [`Gateway`]. Defaults: 1 worker, no clusters (every callout cluster must be
 /// declared, as in Envoy, or use `any_cluster`), log level info, random seed 0, start time
-/// 2023-11-14T22:13:20Z, fuel 10^10 per callback, no memory cap, no trace.
+/// 2023-11-14T22:13:20Z, fuel 10^9 per callback (about a second of guest work), no memory cap, no trace.
 pub struct Harness {
     filters: Vec<FilterSpec>,
     workers: usize,
@@ -124,7 +128,7 @@ impl Harness {
             workers: 1,
             world: World::new(0),
             responders: Vec::new(),
-            fuel: 10_000_000_000,
+            fuel: 1_000_000_000,
             memory_cap: None,
         }
     }
@@ -156,6 +160,11 @@ impl Harness {
     /// The level `proxy_get_log_level` reports; lower logs are dropped.
     pub fn log_level(mut self, l: LogLevel) -> Self {
         self.world.log_level = l;
+        self
+    }
+    /// The host to imitate (default Envoy); see [`crate::HostProfile`].
+    pub fn profile(mut self, p: crate::HostProfile) -> Self {
+        self.world.profile = p;
         self
     }
     /// Seed of `random_get`.

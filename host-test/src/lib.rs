@@ -9,6 +9,8 @@
 //! Layout: [`api`] (the fluent builder and [`Gateway`]), [`message`] (requests, responses,
 //! outcomes), `chain` (Envoy's filter iteration), `vm` (one instance per worker), `abi/*` (the
 //! hostcalls, one file per family), [`build`] (compiles workspace crates to `.wasm`).
+//!
+#![doc = include_str!("../README.md")]
 
 pub mod abi;
 pub mod api;
@@ -39,4 +41,4 @@ pub use message::{
     Request, Response, Seen,
 };
 pub use stream::{Exchange, Stream, StreamId};
-pub use world::{Metric, MetricKind, TraceEvent};
+pub use world::{HostProfile, Metric, MetricKind, TraceEvent};

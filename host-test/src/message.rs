@@ -5,6 +5,11 @@ use crate::abi::properties::Prop;
 pub use crate::callout::{CallId, CallKind, CallRecord, CallReply};
 use serde::{Deserialize, Serialize};
 
+/// Serializes bytes as (lossy) UTF-8 text, for readable JSON output.
+pub(crate) fn text<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&String::from_utf8_lossy(b))
+}
+
 /// An ordered header map with lowercase keys, as Envoy keeps it (repeated keys allowed).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Headers(pub Vec<(String, String)>);
@@ -124,6 +129,16 @@ impl Request {
         self.headers.add(key, value);
         self
     }
+    /// Replaces a header (all its values), e.g. a pseudo-header like `:scheme`.
+    pub fn set_header(mut self, key: &str, value: &str) -> Self {
+        self.headers.set(key, value);
+        self
+    }
+    /// Removes a header.
+    pub fn without_header(mut self, key: &str) -> Self {
+        self.headers.remove(key);
+        self
+    }
     /// Sets `:authority`.
     pub fn authority(mut self, host: &str) -> Self {
         self.headers.set(":authority", host);
@@ -183,6 +198,11 @@ impl Response {
         self.headers.add(key, value);
         self
     }
+    /// Replaces a header (all its values).
+    pub fn set_header(mut self, key: &str, value: &str) -> Self {
+        self.headers.set(key, value);
+        self
+    }
     /// Adds a body chunk.
     pub fn body(mut self, chunk: impl Into<Vec<u8>>) -> Self {
         self.chunks.push(chunk.into());
@@ -206,6 +226,7 @@ pub struct LocalReply {
     /// HTTP status.
     pub status: u16,
     /// Body.
+    #[serde(serialize_with = "text")]
     pub body: Vec<u8>,
     /// Extra headers the filter asked for.
     pub headers: Headers,
@@ -228,6 +249,7 @@ pub struct Seen {
     /// Headers, once they passed every filter.
     pub headers: Option<Headers>,
     /// Body bytes received so far.
+    #[serde(serialize_with = "text")]
     pub body: Vec<u8>,
     /// Trailers, if any passed.
     pub trailers: Option<Headers>,

@@ -1,1 +1,35 @@
-//! The analytics filter (not yet implemented).
+//! The analytics filter of the gateway suite.
+//!
+//! Measures every request in `on_log` (local replies such as 401 and 429 included): consumer,
+//! API, version, route, method, status, bytes, total and upstream latency, local reply or not,
+//! auth and quota outcome. It publishes them as Envoy metrics whose names carry labels
+//! (`gateway_requests_total.consumer=alice.api=orders.version=v2.status_class=2xx`, turned into
+//! Prometheus labels by the `stats_tags` in `stats_tags.yaml`) behind a cardinality guard, and as
+//! usage events (JSON lines) batched and POSTed on tick to a collector cluster. The `kpi-report`
+//! command reads collected events back and renders a table and an SVG chart.
+//!
+//! Modules: [`config`] (wire and validated config), [`measure`] (what one request measured),
+//! [`labels`] (label values and the cardinality guard), [`metrics`] (every metric name and the
+//! id cache), [`event`] (event JSON), [`sink`] (buffer, batching, backoff), [`filter`] (the
+//! plugin and stream), `report` (the KPI report, native only).
+
+pub mod config;
+pub mod event;
+pub mod filter;
+pub mod labels;
+pub mod measure;
+pub mod metrics;
+pub mod sink;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod report;
+
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
+mod golden;
+
+pub use filter::{AnalyticsPlugin, AnalyticsStream};
+
+// Off (`default-features = false`) when the crate is linked into the bundle module.
+#[cfg(all(target_arch = "wasm32", feature = "export"))]
+filter_core::export_plugin!(AnalyticsPlugin);

@@ -303,50 +303,34 @@ fn hmac_request(gw: &Gateway, body: &[u8], signed_body: &[u8]) -> Request {
 
 #[test]
 fn hmac_body_digest_through_buffered_bodies() {
-    // Under Envoy's default (StopAllIterationAndWatermark on a paused headers callback) the
-    // body never reaches a filter that holds the headers, so a body digest needs the plugin's
-    // `allow_on_headers_stop_iteration: true`.
-    let mut gw = Harness::new()
-        .filter(
-            FilterSpec::wasm(wasm())
-                .name("auth")
-                .config(EXAMPLE)
-                .allow_on_headers_stop_iteration(true),
-        )
-        .start_time(UNIX_EPOCH + Duration::from_secs(START))
-        .cluster("jwks")
-        .build()
-        .unwrap();
-    let body = br#"{"amount":10}"#;
-    let out = gw
-        .request(hmac_request(&gw, body, body))
-        .respond_with(Response::ok())
-        .unwrap();
-    assert_eq!(out.status(), 200);
-    assert_eq!(
-        out.upstream_request().header("x-gateway-consumer"),
-        Some("bob")
-    );
-    assert_eq!(out.upstream_request().header("authorization"), None);
-    assert_eq!(out.upstream_request().body_str(), r#"{"amount":10}"#);
-    let out = gw
-        .request(hmac_request(&gw, br#"{"amount":1000}"#, body))
-        .respond_with(Response::ok())
-        .unwrap();
-    assert_eq!(out.status(), 401, "tampered body");
-    assert!(!out.reached_upstream());
-}
-
-#[test]
-fn a_body_digest_never_lets_a_body_through_unchecked_under_envoy_defaults() {
-    // Without allow_on_headers_stop_iteration the held request cannot get its body: it stalls
-    // (Envoy's stream timeout ends it) and never reaches the upstream.
+    // Envoy forwards the headers (with the identity) before the body is inspected; a body that
+    // fails its digest gets a 401 and the upstream never sees a byte of it.
     let mut gw = harness(1).cluster("jwks").build().unwrap();
     let body = br#"{"amount":10}"#;
     let out = gw
         .request(hmac_request(&gw, body, body))
         .respond_with(Response::ok())
         .unwrap();
-    assert!(!out.reached_upstream());
-    assert_eq!(out.status(), 0, "stalled, not answered");
+    assert_eq!(out.status(), 200);
+    let up = out.upstream_request();
+    assert_eq!(up.header("x-gateway-consumer"), Some("bob"));
+    assert_eq!(up.header("x-gateway-credential"), Some("hmac"));
+    assert_eq!(up.header("authorization"), None);
+    assert_eq!(up.body_str(), r#"{"amount":10}"#);
+    assert_eq!(gw.metric("auth_allowed_hmac_total"), Some(1));
+
+    let out = gw
+        .request(hmac_request(&gw, br#"{"amount":1000}"#, body))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 401, "tampered body");
+    assert!(
+        out.upstream_request().body.is_empty(),
+        "no body byte upstream"
+    );
+    assert_eq!(gw.metric("auth_allowed_hmac_total"), Some(1));
+    assert_eq!(
+        gw.metric("auth_rejected_invalid_credentials_total"),
+        Some(1)
+    );
 }

@@ -12,6 +12,7 @@
 //! - `adapter` (wasm32 only): the one generic proxy-wasm adapter; a filter's glue is the single line
 //!   [`export_plugin!`].
 
+pub mod chain;
 pub mod config;
 pub mod headers;
 pub mod host;
@@ -19,14 +20,12 @@ pub mod pairs;
 pub mod plugin;
 pub mod reply;
 
-#[cfg(not(target_arch = "wasm32"))]
 pub mod fake;
 
 #[cfg(target_arch = "wasm32")]
 pub mod adapter;
 
 pub use config::ConfigError;
-#[cfg(not(target_arch = "wasm32"))]
 pub use fake::FakeHost;
 pub use headers::{HeaderEdit, HeaderMap};
 pub use host::{

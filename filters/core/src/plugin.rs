@@ -74,19 +74,25 @@ pub trait Stream: 'static {
         Decision::Continue
     }
 
-    /// Whether the stream needs the whole request body. Asked after `on_request_headers`; when
-    /// true, the adapter holds the headers, buffers the body and calls `on_request_body` once
-    /// the request is complete (at end of stream, or when trailers arrive).
+    /// Whether the stream needs the whole request body. Asked after `on_request_headers`
+    /// returned `Continue`; when true, the adapter buffers the body and calls `on_request_body`
+    /// once the request is complete (at end of stream, or when trailers arrive).
+    ///
+    /// Envoy turns a paused headers callback into "stop all iteration", which also withholds the
+    /// body from the filter, so the headers go on to the next filter (and the router starts the
+    /// upstream request) before the body is inspected. Only the body is held back: a `Respond`
+    /// from `on_request_body` resets the upstream request before it sees any body byte.
     fn wants_request_body(&self) -> bool {
         false
     }
 
-    /// The complete request body (at most the adapter's body cap; see `body_cap`), with the
-    /// request headers, which may still be edited.
+    /// The complete request body (at most `body_cap` bytes; a larger one gets 413 first), with
+    /// the request headers as they were forwarded (kept by the adapter: Envoy no longer exposes
+    /// them once the headers callback has continued).
     fn on_request_body(
         &mut self,
         _body: &[u8],
-        _headers: &mut HeaderMap,
+        _headers: &HeaderMap,
         _host: &mut dyn Host,
     ) -> Decision {
         Decision::Continue

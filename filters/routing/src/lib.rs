@@ -1,1 +1,29 @@
-//! The routing filter (not yet implemented).
+//! The versioned routing filter of the gateway suite.
+//!
+//! It resolves the API version of each request (path prefix, header, query parameter or
+//! `Accept` vendor media type, in a configured order, else a default), optionally sends a
+//! sticky share of a version's traffic to a canary (fixed or ramped over time), lets allowed
+//! groups force a version, refuses unknown (404/400) and retired (410) versions with a
+//! problem+json body listing the supported ones, and tells Envoy the upstream through
+//! `x-gateway-cluster` (the route's `cluster_header`) and `x-gateway-version`. Responses carry
+//! the version's `Deprecation`, `Sunset` and `Link` headers.
+//!
+//! Modules: [`config`] (wire format and validation), [`target`] (request-target safety),
+//! [`resolve`] (version resolution), [`canary`] (splits, ramps, sticky buckets),
+//! [`lifecycle`] (stages and their headers), [`refusal`] (problem replies), [`metrics`],
+//! [`filter`] (the `Plugin`/`Stream` implementation).
+
+pub mod canary;
+pub mod config;
+pub mod filter;
+pub mod lifecycle;
+pub mod metrics;
+pub mod refusal;
+pub mod resolve;
+pub mod target;
+
+pub use filter::{RoutingPlugin, RoutingStream};
+
+// Off (`default-features = false`) when the crate is linked into the bundle module.
+#[cfg(all(target_arch = "wasm32", feature = "export"))]
+filter_core::export_plugin!(RoutingPlugin);

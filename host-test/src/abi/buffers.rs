@@ -76,6 +76,21 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
             Ok(done(&mut cx, "proxy_get_buffer_bytes", s))
         },
     )?;
+    // ABI 0.1.0: the plugin configuration during configure, else the VM configuration.
+    l.func_wrap(
+        "env",
+        "proxy_get_configuration",
+        |mut cx: Cx<'_>, pp: i32, lp: i32| {
+            let st = cx.data();
+            let cfg = st
+                .scope
+                .plugin_config
+                .clone()
+                .unwrap_or_else(|| st.plugin.vm_config.clone());
+            let s = copy_out(&mut cx, &cfg, pp, lp)?;
+            Ok(done(&mut cx, "proxy_get_configuration", s))
+        },
+    )?;
     l.func_wrap(
         "env",
         "proxy_get_buffer_status",

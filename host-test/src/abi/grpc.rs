@@ -3,7 +3,8 @@
 //!
 //! The upstream is a cluster name (Envoy also accepts a serialized `GrpcService`); an unknown
 //! cluster gives PARSE_FAILURE, the status the Rust SDK expects. Tokens: calls 5, 9, ...,
-//! streams 6, 10, ... per VM. Unknown tokens in send/cancel/close give NOT_FOUND.
+//! streams 6, 10, ... per VM. Unknown tokens in send/cancel/close give NOT_FOUND; sending on
+//! a unary call token is BAD_ARGUMENT.
 
 use super::http_call::{base, known_cluster, record};
 use super::{done, pairs, read, read_str, status, write_u32, Cx};
@@ -40,6 +41,9 @@ fn open(
         return done(cx, name, status::SERIALIZATION_FAILURE);
     };
     let st = cx.data_mut();
+    if st.world().profile == crate::world::HostProfile::Nginx {
+        return done(cx, name, status::UNIMPLEMENTED);
+    }
     if !known_cluster(st, &cluster) {
         return done(cx, name, status::PARSE_FAILURE);
     }
@@ -135,19 +139,27 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let Some(msg) = read(&mut cx, p, n) else {
                 return done(&mut cx, "proxy_grpc_send", status::INVALID_MEMORY_ACCESS);
             };
-            let s = with_call(&mut cx, token, |c| {
-                if c.kind == CallKind::GrpcStream {
-                    c.sent.push(msg);
-                }
-            });
+            // Odd tokens are unary calls: sending on one is BAD_ARGUMENT.
+            if token % 2 == 1 {
+                return done(&mut cx, "proxy_grpc_send", status::BAD_ARGUMENT);
+            }
+            let s = with_call(&mut cx, token, |c| c.sent.push(msg));
             done(&mut cx, "proxy_grpc_send", s)
         },
     )?;
-    for name in ["proxy_grpc_cancel", "proxy_grpc_close"] {
-        l.func_wrap("env", name, move |mut cx: Cx<'_>, token: i32| {
-            let s = with_call(&mut cx, token, |c| c.pending = false);
-            done(&mut cx, name, s)
-        })?;
-    }
+    // Cancel drops the call or stream (no more callbacks). Close cancels a unary call and
+    // half-closes a stream, whose replies still arrive.
+    l.func_wrap("env", "proxy_grpc_cancel", |mut cx: Cx<'_>, token: i32| {
+        let s = with_call(&mut cx, token, |c| c.pending = false);
+        done(&mut cx, "proxy_grpc_cancel", s)
+    })?;
+    l.func_wrap("env", "proxy_grpc_close", |mut cx: Cx<'_>, token: i32| {
+        let s = with_call(&mut cx, token, |c| {
+            if c.kind == CallKind::GrpcCall {
+                c.pending = false;
+            }
+        });
+        done(&mut cx, "proxy_grpc_close", s)
+    })?;
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! Deterministic WASI preview1: the few functions filters import, implemented against the
-//! gateway's state (no wasmtime-wasi). `fd_write` to fd 1 logs at info and fd 2 at error;
-//! clocks read virtual time; `random_get` is seeded; env and args are empty; there are no
-//! files (no preopens); `poll_oneoff` fires every subscription at once; `proc_exit` traps.
+//! gateway's state (no wasmtime-wasi) with cpp-host's return codes. `fd_write` to fd 1 logs
+//! at info and fd 2 at error (one trailing newline dropped, other fds BADF); clocks 0
+//! (realtime) and 1 (monotonic) read virtual time, others NOTSUP; `random_get` is seeded; env
+//! and args are empty; no files (no preopens, reads ENOSYS, seek and close succeed);
+//! `poll_oneoff` fires every subscription at once; `proc_exit` traps.
 
 use super::lifecycle::log;
 use super::{read, write, write_u32, write_u64, Cx};
@@ -9,13 +11,14 @@ use crate::message::LogLevel;
 use crate::state::HostState;
 use wasmtime::Linker;
 
-const M: &str = "wasi_snapshot_preview1";
+/// Module names: preview1 and the older `wasi_unstable` (both registered, as in cpp-host).
+const MODULES: [&str; 2] = ["wasi_snapshot_preview1", "wasi_unstable"];
 const SUCCESS: i32 = 0;
 const BADF: i32 = 8;
 const FAULT: i32 = 21;
 const INVAL: i32 = 28;
+const NOSYS: i32 = 52;
 const NOTSUP: i32 = 58;
-const SPIPE: i32 = 70;
 
 fn fd_write(cx: &mut Cx<'_>, fd: i32, iovs: i32, n: i32, nwritten: i32) -> i32 {
     let mut out = Vec::new();
@@ -42,7 +45,9 @@ fn fd_write(cx: &mut Cx<'_>, fd: i32, iovs: i32, n: i32, nwritten: i32) -> i32 {
     if msg.ends_with('\n') {
         msg.pop();
     }
-    log(cx.data_mut(), level, msg);
+    if !out.is_empty() {
+        log(cx.data_mut(), level, msg);
+    }
     SUCCESS
 }
 
@@ -74,35 +79,42 @@ fn poll_oneoff(cx: &mut Cx<'_>, input: i32, output: i32, n: i32, nevents: i32) -
 }
 
 pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    for m in MODULES {
+        add_module(l, m)?;
+    }
+    Ok(())
+}
+
+fn add_module(l: &mut Linker<HostState>, module: &str) -> wasmtime::Result<()> {
+    let m = module;
     l.func_wrap(
-        M,
+        m,
         "fd_write",
         |mut cx: Cx<'_>, fd: i32, iovs: i32, n: i32, nw: i32| fd_write(&mut cx, fd, iovs, n, nw),
     )?;
-    l.func_wrap(M, "fd_read", |_: Cx<'_>, _: i32, _: i32, _: i32, _: i32| {
-        BADF
+    // As cpp-host: no reads; seek and close succeed without effect.
+    l.func_wrap(m, "fd_read", |_: Cx<'_>, _: i32, _: i32, _: i32, _: i32| {
+        NOSYS
     })?;
-    l.func_wrap(M, "fd_close", |_: Cx<'_>, _: i32| BADF)?;
-    l.func_wrap(M, "fd_seek", |_: Cx<'_>, _: i32, _: i64, _: i32, _: i32| {
-        SPIPE
+    l.func_wrap(m, "fd_close", |_: Cx<'_>, _: i32| SUCCESS)?;
+    l.func_wrap(m, "fd_seek", |_: Cx<'_>, _: i32, _: i64, _: i32, _: i32| {
+        SUCCESS
     })?;
-    l.func_wrap(M, "fd_prestat_get", |_: Cx<'_>, _: i32, _: i32| BADF)?;
+    l.func_wrap(m, "fd_prestat_get", |_: Cx<'_>, _: i32, _: i32| BADF)?;
     l.func_wrap(
-        M,
+        m,
         "fd_prestat_dir_name",
         |_: Cx<'_>, _: i32, _: i32, _: i32| NOTSUP,
     )?;
-    l.func_wrap(M, "fd_filestat_get", |_: Cx<'_>, _: i32, _: i32| BADF)?;
-    l.func_wrap(M, "fd_fdstat_set_flags", |_: Cx<'_>, _: i32, _: i32| NOTSUP)?;
-    l.func_wrap(M, "fd_fdstat_get", |mut cx: Cx<'_>, fd: i32, buf: i32| {
-        if !(0..=2).contains(&fd) {
+    l.func_wrap(m, "fd_filestat_get", |_: Cx<'_>, _: i32, _: i32| BADF)?;
+    l.func_wrap(m, "fd_fdstat_set_flags", |_: Cx<'_>, _: i32, _: i32| NOTSUP)?;
+    l.func_wrap(m, "fd_fdstat_get", |mut cx: Cx<'_>, fd: i32, buf: i32| {
+        if fd != 1 && fd != 2 {
             return BADF;
         }
-        // filetype CHARACTER_DEVICE (2), no flags, all rights.
+        // As cpp-host: zeroed except fs_rights_base = FD_WRITE (64).
         let mut stat = [0u8; 24];
-        stat[0] = 2;
-        stat[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
-        stat[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+        stat[8..16].copy_from_slice(&64u64.to_le_bytes());
         if write(&mut cx, buf, &stat) {
             SUCCESS
         } else {
@@ -110,33 +122,33 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         }
     })?;
     l.func_wrap(
-        M,
+        m,
         "path_open",
         |_: Cx<'_>, _: i32, _: i32, _: i32, _: i32, _: i32, _: i64, _: i64, _: i32, _: i32| NOTSUP,
     )?;
     l.func_wrap(
-        M,
+        m,
         "path_filestat_get",
         |_: Cx<'_>, _: i32, _: i32, _: i32, _: i32, _: i32| NOTSUP,
     )?;
-    l.func_wrap(M, "environ_sizes_get", |mut cx: Cx<'_>, a: i32, b: i32| {
+    l.func_wrap(m, "environ_sizes_get", |mut cx: Cx<'_>, a: i32, b: i32| {
         sizes(&mut cx, a, b)
     })?;
-    l.func_wrap(M, "args_sizes_get", |mut cx: Cx<'_>, a: i32, b: i32| {
+    l.func_wrap(m, "args_sizes_get", |mut cx: Cx<'_>, a: i32, b: i32| {
         sizes(&mut cx, a, b)
     })?;
-    l.func_wrap(M, "environ_get", |_: Cx<'_>, _: i32, _: i32| SUCCESS)?;
-    l.func_wrap(M, "args_get", |_: Cx<'_>, _: i32, _: i32| SUCCESS)?;
+    l.func_wrap(m, "environ_get", |_: Cx<'_>, _: i32, _: i32| SUCCESS)?;
+    l.func_wrap(m, "args_get", |_: Cx<'_>, _: i32, _: i32| SUCCESS)?;
     l.func_wrap(
-        M,
+        m,
         "clock_time_get",
         |mut cx: Cx<'_>, id: i32, _precision: i64, out: i32| {
             let t = {
                 let w = cx.data().world();
                 match id {
                     0 => w.now_ns,
-                    1..=3 => w.mono_ns,
-                    _ => return INVAL,
+                    1 => w.mono_ns,
+                    _ => return NOTSUP,
                 }
             };
             if write_u64(&mut cx, out, t) {
@@ -146,8 +158,8 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
             }
         },
     )?;
-    l.func_wrap(M, "clock_res_get", |mut cx: Cx<'_>, id: i32, out: i32| {
-        if !(0..=3).contains(&id) {
+    l.func_wrap(m, "clock_res_get", |mut cx: Cx<'_>, id: i32, out: i32| {
+        if !(0..=1).contains(&id) {
             return INVAL;
         }
         if write_u64(&mut cx, out, 1) {
@@ -156,7 +168,7 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
             FAULT
         }
     })?;
-    l.func_wrap(M, "random_get", |mut cx: Cx<'_>, buf: i32, n: i32| {
+    l.func_wrap(m, "random_get", |mut cx: Cx<'_>, buf: i32, n: i32| {
         let bytes = cx.data().world().random_bytes(n as u32 as usize);
         if write(&mut cx, buf, &bytes) {
             SUCCESS
@@ -164,14 +176,14 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
             FAULT
         }
     })?;
-    l.func_wrap(M, "sched_yield", |_: Cx<'_>| SUCCESS)?;
+    l.func_wrap(m, "sched_yield", |_: Cx<'_>| SUCCESS)?;
     l.func_wrap(
-        M,
+        m,
         "poll_oneoff",
         |mut cx: Cx<'_>, i: i32, o: i32, n: i32, ne: i32| poll_oneoff(&mut cx, i, o, n, ne),
     )?;
     l.func_wrap(
-        M,
+        m,
         "proc_exit",
         |_: Cx<'_>, code: i32| -> wasmtime::Result<()> {
             Err(wasmtime::format_err!("proc_exit({code})"))

@@ -55,7 +55,16 @@ fn statuses_match_envoy() {
         .header("x-raw", "statuses")
         .header("x-dup", "1")
         .header("x-dup", "2");
-    gw.request(req).respond_with(Response::ok()).unwrap();
+    let out = gw
+        .request(req)
+        .respond_with(Response::ok().header("x-gone", "1"))
+        .unwrap();
+    assert_eq!(out.client_response().header("x-set"), Some("1"));
+    assert_eq!(
+        out.client_response().header("x-gone"),
+        None,
+        "set_header_map_pairs replaces"
+    );
     check(
         &reports(&gw),
         &[
@@ -87,6 +96,7 @@ fn statuses_match_envoy() {
             ("grpc.send_unknown", "1"),
             ("grpc.send", "0"),
             ("grpc.cancel_unknown", "1"),
+            ("grpc.send_on_call", "2"),
             ("grpc.close", "0"),
             ("metric.bad_type", "2"),
             ("metric.counter", "0:4"),
@@ -136,6 +146,12 @@ fn statuses_match_envoy() {
             ("tick.set", "0"),
             ("done", "0"),
             ("status", "0:0:0"),
+            ("abi01.clear_route_cache", "0"),
+            ("abi01.get_configuration", "0:vmcfg"),
+            ("abi01.continue_response", "0"),
+            ("abi01.continue_request", "0"),
+            ("after_continue.request_header", "2"),
+            ("response_headers.set_pairs", "0"),
         ],
     );
     assert_eq!(gw.metric_full("raw_hist").unwrap().samples, [42]);
@@ -274,7 +290,7 @@ fn deterministic_wasi() {
             &[
                 ("wasi.fd_write_bad_fd", "8"),
                 ("wasi.fd_write_stdout", "0"),
-                ("wasi.clock_bad", "28"),
+                ("wasi.clock_bad", "58"),
                 ("wasi.clock_monotonic", "0:1000000000"),
                 ("wasi.environ", "0:0:0"),
                 ("wasi.poll_oneoff", "0:1:77"),
@@ -415,4 +431,60 @@ fn request_headers_are_gone_in_the_response_phase_but_back_in_on_log() {
             ("log.request_path", "0:/p"),
         ],
     );
+}
+
+#[test]
+fn property_overrides_per_gateway_and_per_request() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(raw()).name("raw"))
+        .property("source.port", host_test::Prop::Int(4242))
+        .build()
+        .unwrap();
+    gw.request(Request::get("/"))
+        .respond_with(Response::ok())
+        .unwrap();
+    check(&reports(&gw), &[("prop.source_port", "0:4242")]);
+    gw.clear_logs();
+    gw.request(Request::get("/").property("source.port", host_test::Prop::Int(7)))
+        .respond_with(Response::ok())
+        .unwrap();
+    check(&reports(&gw), &[("prop.source_port", "0:7")]);
+}
+
+/// A missing key has no cas: two workers that both find it missing both "win" (Envoy has no
+/// insert-if-absent), the later write silently replacing the earlier one.
+#[test]
+fn missing_key_race_lets_both_workers_win() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(raw()))
+        .cluster("authz")
+        .workers(2)
+        .build()
+        .unwrap();
+    let a = gw.begin(Request::get("/").header("x-raw", "race").on_worker(0));
+    let b = gw.begin(Request::get("/").header("x-raw", "race").on_worker(1));
+    gw.stream(a).send_headers(true).unwrap();
+    gw.stream(b).send_headers(true).unwrap();
+    for c in gw.pending_calls() {
+        gw.reply_call(c.id, CallReply::ok("")).unwrap();
+    }
+    let sets: Vec<String> = gw
+        .logs()
+        .into_iter()
+        .filter(|l| l.message.starts_with("race.set="))
+        .map(|l| l.message)
+        .collect();
+    assert_eq!(sets, ["race.set=0", "race.set=0"]);
+    assert_eq!(gw.shared_data("", "race").unwrap().0, b"w2");
+}
+
+#[test]
+fn metrics_are_also_readable_under_envoys_stat_name() {
+    let mut gw = gateway();
+    gw.request(Request::get("/").header("x-raw", "statuses"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(gw.metric("raw_counter"), Some(7));
+    assert_eq!(gw.metric("wasmcustom.raw_counter"), Some(7));
+    assert_eq!(gw.metric("raw_gauge"), Some(-5));
 }

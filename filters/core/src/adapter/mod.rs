@@ -16,7 +16,7 @@ use std::time::Duration;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
-use crate::headers::HeaderEdit;
+use crate::headers::{HeaderEdit, HeaderMap};
 use crate::host::{CallFailure, CallResponse};
 use crate::pairs;
 use crate::plugin::{Decision, Plugin, Stream};
@@ -33,8 +33,59 @@ macro_rules! export_plugin {
     };
 }
 
-/// Installs the logger, the panic hook and the root context for `P`. Called from `_initialize`.
+/// Exports several plugins from one module; the plugin's `root_id` selects one of them.
+///
+/// ```ignore
+/// filter_core::export_plugins! { "auth" => Auth, "gateway" => Chain<Gateway> }
+/// ```
+#[macro_export]
+macro_rules! export_plugins {
+    ($($root_id:literal => $plugin:ty),+ $(,)?) => {
+        $crate::proxy_wasm::main! {{
+            const ROOTS: &[(&str, $crate::adapter::RootFactory)] =
+                &[$(($root_id, $crate::adapter::root_factory::<$plugin>)),+];
+            $crate::adapter::start_selected(ROOTS);
+        }}
+    };
+}
+
+/// Makes the root context of one plugin.
+pub type RootFactory = fn() -> Box<dyn RootContext>;
+
+/// The root context of plugin `P`.
+pub fn root_factory<P: Plugin>() -> Box<dyn RootContext> {
+    Box::new(Root::<P> { plugin: None })
+}
+
+/// Like [`start`], for a module exporting several plugins selected by `root_id`.
+pub fn start_selected(roots: &'static [(&'static str, RootFactory)]) {
+    ROOTS.with(|r| r.set(roots));
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(Selector {
+            roots: ROOTS.with(std::cell::Cell::get),
+            inner: None,
+        })
+    });
+}
+
+thread_local! {
+    /// The plugins a module exports, for [`start_selected`]'s root contexts.
+    static ROOTS: std::cell::Cell<&'static [(&'static str, RootFactory)]> =
+        const { std::cell::Cell::new(&[]) };
+}
+
+/// Installs the logger, the panic hook and the root context for `P`. Called from `_initialize`,
+/// where hosts allow no hostcall but logging: the host's log level is adopted in `on_configure`.
 pub fn start<P: Plugin>() {
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(Root::<P> { plugin: None })
+    });
+}
+
+/// Follows the host's log level, so disabled levels cost no hostcall.
+fn adopt_host_log_level() {
     let level = match raw::log_level() {
         Some(0) => LogLevel::Trace,
         Some(1) => LogLevel::Debug,
@@ -44,9 +95,6 @@ pub fn start<P: Plugin>() {
         _ => LogLevel::Info,
     };
     proxy_wasm::set_log_level(level);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(Root::<P> { plugin: None })
-    });
 }
 
 /// Reads a callout response (`num_headers == 0` means the call failed).
@@ -117,6 +165,7 @@ impl<P: Plugin> Context for Root<P> {
 
 impl<P: Plugin> RootContext for Root<P> {
     fn on_configure(&mut self, size: usize) -> bool {
+        adopt_host_log_level();
         let config = match raw::buffer(raw::PLUGIN_CONFIGURATION, 0, size) {
             Ok(config) => config,
             Err(e) => {
@@ -158,6 +207,80 @@ impl<P: Plugin> RootContext for Root<P> {
     }
 }
 
+// === impl Selector ===
+
+/// A root context that becomes the plugin named by the `plugin_root_id` property.
+struct Selector {
+    roots: &'static [(&'static str, RootFactory)],
+    inner: Option<Box<dyn RootContext>>,
+}
+
+impl Context for Selector {
+    fn on_http_call_response(&mut self, token: u32, headers: usize, body: usize, trailers: usize) {
+        if let Some(inner) = self.inner.as_mut() {
+            inner.on_http_call_response(token, headers, body, trailers);
+        }
+    }
+}
+
+impl RootContext for Selector {
+    fn on_configure(&mut self, size: usize) -> bool {
+        adopt_host_log_level();
+        let root_id = raw::get_property(b"plugin_root_id")
+            .ok()
+            .flatten()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default();
+        let Some((_, factory)) = self.roots.iter().find(|(id, _)| *id == root_id) else {
+            let known: Vec<_> = self.roots.iter().map(|(id, _)| *id).collect();
+            log::error!("invalid configuration at `root_id`: {root_id:?} is not one of {known:?}");
+            return false;
+        };
+        let inner = self.inner.get_or_insert_with(|| factory());
+        inner.on_configure(size)
+    }
+
+    fn on_tick(&mut self) {
+        if let Some(inner) = self.inner.as_mut() {
+            inner.on_tick();
+        }
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        match self.inner.as_ref() {
+            Some(inner) => inner.create_http_context(context_id),
+            None => root_factory::<Unconfigured>().create_http_context(context_id),
+        }
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+/// Stands in when no plugin was selected: every request gets the "not configured" reply.
+struct Unconfigured;
+
+impl Plugin for Unconfigured {
+    const NAME: &'static str = "unconfigured";
+    type Stream = UnconfiguredStream;
+    fn configure(
+        _: &[u8],
+        _: &mut dyn crate::host::Host,
+    ) -> Result<Self, crate::config::ConfigError> {
+        Err(crate::config::ConfigError::new(
+            "root_id",
+            "no plugin selected",
+        ))
+    }
+    fn new_stream(_: &Rc<Self>) -> UnconfiguredStream {
+        UnconfiguredStream
+    }
+}
+
+struct UnconfiguredStream;
+impl Stream for UnconfiguredStream {}
+
 // === impl Http ===
 
 /// Where a request stream stands.
@@ -175,6 +298,9 @@ struct Phase {
     replied: bool,
     /// Bytes of request body buffered so far.
     body_len: usize,
+    /// The request headers as forwarded, kept for `on_request_body`: Envoy no longer exposes
+    /// them once the headers callback has continued.
+    forwarded: Option<HeaderMap>,
 }
 
 struct Http<P: Plugin> {
@@ -186,14 +312,7 @@ impl<P: Plugin> Http<P> {
     /// Carries out a decision taken in a request callback.
     fn act(&mut self, decision: Decision) -> Action {
         match decision {
-            Decision::Continue => {
-                if self.state.body_wanted && !self.state.body_done {
-                    // Hold the headers until the body is complete.
-                    Action::Pause
-                } else {
-                    Action::Continue
-                }
-            }
+            Decision::Continue => Action::Continue,
             Decision::Pause => {
                 self.state.waiting_call = true;
                 Action::Pause
@@ -213,10 +332,8 @@ impl<P: Plugin> Http<P> {
             return Decision::Continue;
         };
         let body = raw::buffer(raw::REQUEST_BODY, 0, self.state.body_len).unwrap_or_default();
-        let mut headers = host::read_headers(raw::REQUEST_HEADERS);
-        let decision = stream.on_request_body(&body, &mut headers, &mut WasmHost);
-        apply_edits(raw::REQUEST_HEADERS, headers.take_edits());
-        decision
+        let headers = self.state.forwarded.take().unwrap_or_default();
+        stream.on_request_body(&body, &headers, &mut WasmHost)
     }
 
     /// The whole request body is in (end of stream or trailers): run the body logic unless a
@@ -257,16 +374,14 @@ impl<P: Plugin> Context for Http<P> {
         let mut headers = host::read_headers(raw::REQUEST_HEADERS);
         let decision = stream.on_call_response(token, response, &mut headers, &mut WasmHost);
         apply_edits(raw::REQUEST_HEADERS, headers.take_edits());
-        let decision = match decision {
-            Decision::Continue if self.state.body_wanted && !self.state.body_done => {
-                if !self.state.body_complete {
-                    // The body callback resumes the stream when the body is complete.
-                    return;
-                }
-                self.run_body()
+        if self.state.body_wanted {
+            self.state.body_wanted = stream.wants_request_body();
+            if self.state.body_wanted {
+                self.state.forwarded = Some(headers);
             }
-            other => other,
-        };
+        }
+        // Envoy withholds the body from a filter paused in its headers callback, so a wanted body
+        // arrives through the body callbacks after the stream resumes.
         match decision {
             Decision::Continue => {
                 if let Err(e) = raw::continue_request() {
@@ -291,6 +406,9 @@ impl<P: Plugin> HttpContext for Http<P> {
         let decision = stream.on_request_headers(&mut headers, end_of_stream, &mut WasmHost);
         self.state.body_wanted = !end_of_stream && stream.wants_request_body();
         apply_edits(raw::REQUEST_HEADERS, headers.take_edits());
+        if self.state.body_wanted {
+            self.state.forwarded = Some(headers);
+        }
         self.act(decision)
     }
 

@@ -1,0 +1,165 @@
+//! Usage events: one JSON object per request, one per line.
+//!
+//! The object (schema version `v` = 1) always has the same members in the same order; a member
+//! with no value is `null`. Text from the request (path, consumer, version, ...) may be any
+//! bytes: invalid UTF-8 is replaced with U+FFFD (lossy, never rejected), quotes, backslashes and
+//! control characters (CR, LF, ...) are escaped by serde_json, and U+2028 / U+2029 are written as
+//! `\u2028` / `\u2029` so a line is also safe inside JavaScript. An event never contains a raw
+//! newline, so a batch is simply events joined with `\n`.
+//!
+//! ```json
+//! {"v":1,"time":"2026-01-01T00:00:00.000Z","ts_ms":1767225600000,"request_id":"r-1",
+//!  "consumer":"alice","plan":"gold","credential":"api-key","api":"orders","version":"v2",
+//!  "route":"orders_v2","method":"GET","path":"/v2/orders/1","status":200,"status_class":"2xx",
+//!  "local":false,"details":"via_upstream","reason":null,"auth":"ok","quota":"ok",
+//!  "request_bytes":120,"response_bytes":3400,"duration_us":9500,"upstream_us":7000}
+//! ```
+
+use std::borrow::Cow;
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::measure::{reason, status_class, Measurement};
+
+/// The wire form of one event (also what the KPI report reads back).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UsageEvent<'a> {
+    /// Schema version (1).
+    pub v: u32,
+    /// End of the request, RFC 3339 UTC with milliseconds.
+    pub time: Cow<'a, str>,
+    /// The same instant in milliseconds since the Unix epoch.
+    pub ts_ms: u64,
+    /// `x-request-id`.
+    pub request_id: Option<Cow<'a, str>>,
+    /// Consumer id.
+    pub consumer: Option<Cow<'a, str>>,
+    /// Plan.
+    pub plan: Option<Cow<'a, str>>,
+    /// Credential type.
+    pub credential: Option<Cow<'a, str>>,
+    /// API name (`unknown` when no configured prefix matched).
+    pub api: Cow<'a, str>,
+    /// Version.
+    pub version: Option<Cow<'a, str>>,
+    /// Route.
+    pub route: Option<Cow<'a, str>>,
+    /// Method.
+    pub method: Option<Cow<'a, str>>,
+    /// Path without the query string (`null` when `include_path` is false).
+    pub path: Option<Cow<'a, str>>,
+    /// Status code.
+    pub status: Option<u16>,
+    /// Status class.
+    pub status_class: Cow<'a, str>,
+    /// Whether the reply was local.
+    pub local: bool,
+    /// Envoy response code details.
+    pub details: Option<Cow<'a, str>>,
+    /// Local-reply reason (the details without `gateway_`), `null` for upstream responses.
+    pub reason: Option<Cow<'a, str>>,
+    /// Auth outcome: `ok`, `denied`, `none`.
+    pub auth: Cow<'a, str>,
+    /// Quota outcome: `ok`, `exceeded`, `none`.
+    pub quota: Cow<'a, str>,
+    /// Request bytes.
+    pub request_bytes: Option<u64>,
+    /// Response bytes.
+    pub response_bytes: Option<u64>,
+    /// Total latency in microseconds.
+    pub duration_us: Option<u64>,
+    /// Upstream latency in microseconds.
+    pub upstream_us: Option<u64>,
+}
+
+fn text(v: &Option<Vec<u8>>) -> Option<Cow<'_, str>> {
+    v.as_deref().map(String::from_utf8_lossy)
+}
+
+fn micros(d: Option<Duration>) -> Option<u64> {
+    d.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+impl<'a> UsageEvent<'a> {
+    /// The event for a measurement.
+    pub fn from_measurement(m: &'a Measurement, include_path: bool) -> Self {
+        let since = m.time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+        let ts_ms = u64::try_from(since.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            v: 1,
+            time: Cow::Owned(format_rfc3339_ms(ts_ms)),
+            ts_ms,
+            request_id: text(&m.request_id),
+            consumer: text(&m.consumer),
+            plan: text(&m.plan),
+            credential: text(&m.credential),
+            api: Cow::Borrowed(&m.api),
+            version: text(&m.version),
+            route: text(&m.route),
+            method: text(&m.method),
+            path: if include_path { text(&m.path) } else { None },
+            status: m.status,
+            status_class: Cow::Borrowed(status_class(m.status)),
+            local: m.local,
+            details: text(&m.details),
+            reason: m
+                .details
+                .as_deref()
+                .filter(|_| m.local)
+                .map(|d| String::from_utf8_lossy(reason(d))),
+            auth: Cow::Borrowed(m.auth.as_str()),
+            quota: Cow::Borrowed(m.quota.as_str()),
+            request_bytes: m.request_bytes,
+            response_bytes: m.response_bytes,
+            duration_us: micros(m.duration),
+            upstream_us: micros(m.upstream),
+        }
+    }
+
+    /// One JSON line (without the trailing newline).
+    pub fn to_line(&self) -> String {
+        // Serializing strings and integers cannot fail; an empty object is a safe fallback.
+        let json = serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned());
+        if json.contains(['\u{2028}', '\u{2029}']) {
+            json.replace('\u{2028}', "\\u2028")
+                .replace('\u{2029}', "\\u2029")
+        } else {
+            json
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the Unix epoch.
+pub fn format_rfc3339_ms(ts_ms: u64) -> String {
+    let secs = ts_ms / 1000;
+    let (y, mo, d) = civil_from_days(secs / 86_400);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ts_ms % 1000
+    )
+}
+
+/// Year, month, day of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
+#[path = "event_tests.rs"]
+mod tests;

@@ -1,0 +1,260 @@
+//! Label values and the cardinality guard.
+//!
+//! Metric labels travel inside metric names (`.consumer=alice`), so a value may only use
+//! `A-Z a-z 0-9 _ -` (no `.` or `=`, which separate labels) and at most [`MAX_LABEL_LEN`] bytes;
+//! [`sanitize`] maps anything else to `_`.
+//!
+//! [`LabelGuard`] bounds the distinct values of each guarded label. The admitted values live in
+//! Envoy shared data (`analytics.labels.<label>`, values separated by `\n`), so every worker VM
+//! of a process admits the same first `max` values, and the set only ever grows: once a VM has
+//! seen the list full it answers every new value with the overflow value without asking again.
+//! Each VM also caches the values it has admitted, so the shared data is read only on the first
+//! sight of a value in that VM.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+use filter_core::{Host, HostError};
+
+/// Longest label value.
+pub const MAX_LABEL_LEN: usize = 64;
+
+/// How many times a CAS conflict on the shared list is retried before the value overflows.
+const CAS_RETRIES: usize = 4;
+
+/// Whether `value` may be used as a label value unchanged.
+pub fn is_label_safe(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_LABEL_LEN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// A label-safe form of arbitrary bytes: unsafe bytes become `_` (a multi-byte UTF-8 character
+/// becomes one `_`), cut to [`MAX_LABEL_LEN`]; empty input gives `fallback`.
+pub fn sanitize(value: &[u8], fallback: &str) -> String {
+    let text = String::from_utf8_lossy(value);
+    let out: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(MAX_LABEL_LEN)
+        .collect();
+    if out.is_empty() {
+        fallback.to_owned()
+    } else {
+        out
+    }
+}
+
+/// Outcome of one admission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// The value is one of the admitted values.
+    Admitted(String),
+    /// The list is full: use the overflow value.
+    Overflow,
+}
+
+/// Bounds the distinct values of one label across the VMs of a process.
+#[derive(Debug)]
+pub struct LabelGuard {
+    label: &'static str,
+    max: usize,
+    state: RefCell<GuardState>,
+}
+
+#[derive(Debug, Default)]
+struct GuardState {
+    admitted: HashSet<String>,
+    full: bool,
+}
+
+impl LabelGuard {
+    /// A guard for `label` admitting at most `max` distinct values.
+    pub fn new(label: &'static str, max: usize) -> Self {
+        Self {
+            label,
+            max,
+            state: RefCell::new(GuardState::default()),
+        }
+    }
+
+    /// The shared-data key holding the admitted values.
+    pub fn key(&self) -> String {
+        format!("analytics.labels.{}", self.label)
+    }
+
+    /// Values this VM has admitted so far.
+    pub fn admitted_len(&self) -> usize {
+        self.state.borrow().admitted.len()
+    }
+
+    /// Admits `value` (already label-safe) if it is known or the list has room.
+    pub fn admit(&self, value: &str, host: &mut dyn Host) -> Admission {
+        let mut state = self.state.borrow_mut();
+        if state.admitted.contains(value) {
+            return Admission::Admitted(value.to_owned());
+        }
+        if state.full {
+            return Admission::Overflow;
+        }
+        let key = self.key();
+        for _ in 0..CAS_RETRIES {
+            let current = match host.get_shared(&key) {
+                Ok(v) => v,
+                // The host cannot share data: fall back to this VM's own bound.
+                Err(_) => return self.admit_locally(&mut state, value),
+            };
+            let (list, cas) = match &current {
+                Some(v) => (parse_list(&v.data), Some(v.cas)),
+                None => (Vec::new(), None),
+            };
+            if list.iter().any(|v| v == value) {
+                self.remember(&mut state, list);
+                return Admission::Admitted(value.to_owned());
+            }
+            if list.len() >= self.max {
+                self.remember(&mut state, list);
+                state.full = true;
+                return Admission::Overflow;
+            }
+            let mut next = list.clone();
+            next.push(value.to_owned());
+            match host.set_shared(&key, next.join("\n").as_bytes(), cas) {
+                Ok(()) => {
+                    state.full = next.len() >= self.max;
+                    self.remember(&mut state, next);
+                    return Admission::Admitted(value.to_owned());
+                }
+                Err(HostError::CasMismatch) => continue,
+                Err(_) => return self.admit_locally(&mut state, value),
+            }
+        }
+        Admission::Overflow
+    }
+
+    fn remember(&self, state: &mut GuardState, list: Vec<String>) {
+        for v in list.into_iter().take(self.max) {
+            if state.admitted.len() >= self.max {
+                break;
+            }
+            state.admitted.insert(v);
+        }
+    }
+
+    fn admit_locally(&self, state: &mut GuardState, value: &str) -> Admission {
+        if state.admitted.len() < self.max {
+            state.admitted.insert(value.to_owned());
+            Admission::Admitted(value.to_owned())
+        } else {
+            state.full = true;
+            Admission::Overflow
+        }
+    }
+}
+
+/// Parses the stored list, ignoring anything that is not label-safe (a corrupt value).
+fn parse_list(data: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(data)
+        .split('\n')
+        .filter(|v| is_label_safe(v))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use filter_core::fake::SharedStore;
+    use filter_core::FakeHost;
+
+    #[test]
+    fn sanitize_cases() {
+        let long = "a".repeat(100);
+        let cases: &[(&[u8], &str, &str)] = &[
+            (b"alice", "alice", "plain value kept"),
+            (b"a.b=c", "a_b_c", "separators replaced"),
+            (b"", "none", "empty gives fallback"),
+            (b"\xff\xfe", "__", "invalid UTF-8 replaced per byte run"),
+            ("caf\u{e9}".as_bytes(), "caf_", "non-ASCII replaced"),
+            (b"a\r\nb", "a__b", "CR LF replaced"),
+            (long.as_bytes(), &long[..64], "cut to 64"),
+        ];
+        for (input, want, why) in cases {
+            assert_eq!(sanitize(input, "none"), *want, "{why}");
+            assert!(is_label_safe(&sanitize(input, "none")), "{why}");
+        }
+    }
+
+    #[test]
+    fn guard_admits_up_to_max_then_overflows() {
+        let mut host = FakeHost::new();
+        let g = LabelGuard::new("consumer", 2);
+        assert_eq!(g.admit("a", &mut host), Admission::Admitted("a".into()));
+        assert_eq!(g.admit("b", &mut host), Admission::Admitted("b".into()));
+        assert_eq!(g.admit("c", &mut host), Admission::Overflow, "third value");
+        assert_eq!(g.admit("a", &mut host), Admission::Admitted("a".into()));
+        assert_eq!(g.admitted_len(), 2);
+    }
+
+    #[test]
+    fn workers_share_the_admitted_values() {
+        let store = SharedStore::default();
+        let mut w1 = FakeHost::with_store(store.clone());
+        let mut w2 = FakeHost::with_store(store);
+        let g1 = LabelGuard::new("consumer", 2);
+        let g2 = LabelGuard::new("consumer", 2);
+        assert_eq!(g1.admit("a", &mut w1), Admission::Admitted("a".into()));
+        assert_eq!(g2.admit("b", &mut w2), Admission::Admitted("b".into()));
+        assert_eq!(
+            g1.admit("c", &mut w1),
+            Admission::Overflow,
+            "full across workers"
+        );
+        assert_eq!(
+            g1.admit("b", &mut w1),
+            Admission::Admitted("b".into()),
+            "worker 1 learns worker 2's value"
+        );
+    }
+
+    #[test]
+    fn cas_conflicts_are_retried_and_bounded() {
+        let mut host = FakeHost::new();
+        let g = LabelGuard::new("api", 5);
+        g.admit("x", &mut host);
+        host.fail_next_cas = 2;
+        assert_eq!(g.admit("y", &mut host), Admission::Admitted("y".into()));
+        host.fail_next_cas = 100;
+        assert_eq!(
+            g.admit("z", &mut host),
+            Admission::Overflow,
+            "retries exhausted"
+        );
+        host.fail_next_cas = 0;
+        assert_eq!(g.admit("z", &mut host), Admission::Admitted("z".into()));
+    }
+
+    #[test]
+    fn corrupt_shared_list_is_ignored() {
+        let mut host = FakeHost::new();
+        host.shared.borrow_mut().insert(
+            "analytics.labels.route".into(),
+            filter_core::SharedValue {
+                data: b"ok\n\xff\xfe\nbad.value\n".to_vec(),
+                cas: 1,
+            },
+        );
+        let g = LabelGuard::new("route", 3);
+        assert_eq!(g.admit("ok", &mut host), Admission::Admitted("ok".into()));
+        assert_eq!(g.admit("new", &mut host), Admission::Admitted("new".into()));
+    }
+}

@@ -1,0 +1,302 @@
+//! Every metric name of the filter, declared once, and the per-VM cache of metric ids.
+//!
+//! Labelled metrics carry their labels inside the name, in the declared order:
+//! `gateway_requests_total.consumer=alice.api=orders.version=v2.status_class=2xx`. Envoy stores
+//! it as `wasmcustom.<name>`; the `stats_tags` in `stats_tags.yaml` strip each `.key=value` part
+//! back out as a Prometheus label, giving `gateway_requests_total{consumer="alice",...}`.
+//! Label values are label-safe (see [`crate::labels`]) and bounded by the cardinality guard; the
+//! number of names a VM defines is also capped (`max_metric_names`): beyond it a name falls back
+//! to the same metric with every label set to the overflow value.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use filter_core::{Host, MetricId, MetricKind};
+
+/// A labelled metric: base name, kind and label keys in name order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LabelledMetric {
+    /// Base name (the Prometheus metric name).
+    pub name: &'static str,
+    /// Counter or histogram.
+    pub kind: MetricKind,
+    /// Label keys, in the order they appear in the name.
+    pub labels: &'static [&'static str],
+}
+
+const fn m(
+    name: &'static str,
+    kind: MetricKind,
+    labels: &'static [&'static str],
+) -> LabelledMetric {
+    LabelledMetric { name, kind, labels }
+}
+
+/// Requests by consumer, API, version and status class (`1xx`..`5xx`, `none`).
+pub const REQUESTS_TOTAL: LabelledMetric = m(
+    "gateway_requests_total",
+    MetricKind::Counter,
+    &["consumer", "api", "version", "status_class"],
+);
+/// Responses by API, route, method and exact status code.
+pub const RESPONSES_TOTAL: LabelledMetric = m(
+    "gateway_responses_total",
+    MetricKind::Counter,
+    &["api", "route", "method", "status_code"],
+);
+/// Request bytes (headers and body) by consumer, API and version.
+pub const REQUEST_BYTES_TOTAL: LabelledMetric = m(
+    "gateway_request_bytes_total",
+    MetricKind::Counter,
+    &["consumer", "api", "version"],
+);
+/// Response bytes (headers and body) by consumer, API and version.
+pub const RESPONSE_BYTES_TOTAL: LabelledMetric = m(
+    "gateway_response_bytes_total",
+    MetricKind::Counter,
+    &["consumer", "api", "version"],
+);
+/// Total request latency in milliseconds, by API, version and status class.
+pub const REQUEST_DURATION_MS: LabelledMetric = m(
+    "gateway_request_duration_ms",
+    MetricKind::Histogram,
+    &["api", "version", "status_class"],
+);
+/// Upstream latency in milliseconds (`x-envoy-upstream-service-time`), by API and version.
+pub const UPSTREAM_DURATION_MS: LabelledMetric = m(
+    "gateway_upstream_duration_ms",
+    MetricKind::Histogram,
+    &["api", "version"],
+);
+/// Local replies (from any filter or Envoy itself) by API, reason and status code.
+pub const LOCAL_REPLIES_TOTAL: LabelledMetric = m(
+    "gateway_local_replies_total",
+    MetricKind::Counter,
+    &["api", "reason", "status_code"],
+);
+/// Requests by consumer, API, auth outcome and quota outcome.
+pub const ACCESS_TOTAL: LabelledMetric = m(
+    "gateway_access_total",
+    MetricKind::Counter,
+    &["consumer", "api", "auth", "quota"],
+);
+
+/// Every labelled metric.
+pub const LABELLED: &[LabelledMetric] = &[
+    REQUESTS_TOTAL,
+    RESPONSES_TOTAL,
+    REQUEST_BYTES_TOTAL,
+    RESPONSE_BYTES_TOTAL,
+    REQUEST_DURATION_MS,
+    UPSTREAM_DURATION_MS,
+    LOCAL_REPLIES_TOTAL,
+    ACCESS_TOTAL,
+];
+
+/// Every label key used in a name (each has one `stats_tags` entry).
+pub const LABEL_KEYS: &[&str] = &[
+    "consumer",
+    "api",
+    "version",
+    "route",
+    "method",
+    "status_code",
+    "status_class",
+    "reason",
+    "auth",
+    "quota",
+];
+
+/// Events produced (one per request).
+pub const EVENTS_TOTAL: &str = "analytics_events_total";
+/// Events the collector accepted (2xx).
+pub const EVENTS_SENT_TOTAL: &str = "analytics_events_sent_total";
+/// Events dropped because the buffer was full (oldest first).
+pub const EVENTS_DROPPED_TOTAL: &str = "analytics_events_dropped_total";
+/// Events currently buffered, summed over worker VMs (gauge).
+pub const EVENTS_BUFFERED: &str = "analytics_events_buffered";
+/// Batches POSTed.
+pub const FLUSHES_TOTAL: &str = "analytics_flushes_total";
+/// Batches that failed (dispatch error, timeout, reset or non-2xx).
+pub const FLUSH_FAILURES_TOTAL: &str = "analytics_flush_failures_total";
+/// Label values replaced by the overflow value.
+pub const LABEL_OVERFLOWS_TOTAL: &str = "analytics_label_overflows_total";
+/// Metric names that fell back to the all-overflow name because of `max_metric_names`.
+pub const NAME_OVERFLOWS_TOTAL: &str = "analytics_name_overflows_total";
+
+/// Every unlabelled metric with its kind.
+pub const HEALTH: &[(&str, MetricKind)] = &[
+    (EVENTS_TOTAL, MetricKind::Counter),
+    (EVENTS_SENT_TOTAL, MetricKind::Counter),
+    (EVENTS_DROPPED_TOTAL, MetricKind::Counter),
+    (EVENTS_BUFFERED, MetricKind::Gauge),
+    (FLUSHES_TOTAL, MetricKind::Counter),
+    (FLUSH_FAILURES_TOTAL, MetricKind::Counter),
+    (LABEL_OVERFLOWS_TOTAL, MetricKind::Counter),
+    (NAME_OVERFLOWS_TOTAL, MetricKind::Counter),
+];
+
+/// The full name of `metric` with `values` (label-safe, in key order).
+pub fn labelled_name(metric: &LabelledMetric, values: &[&str]) -> String {
+    let mut name = metric.name.to_owned();
+    for (key, value) in metric.labels.iter().zip(values) {
+        name.push('.');
+        name.push_str(key);
+        name.push('=');
+        name.push_str(value);
+    }
+    name
+}
+
+/// Metric ids of one VM, cached by full name.
+#[derive(Debug)]
+pub struct MetricSet {
+    max_names: usize,
+    overflow: String,
+    ids: RefCell<HashMap<String, MetricId>>,
+}
+
+impl MetricSet {
+    /// A set that caches at most `max_names` labelled names, using `overflow` for the fallback.
+    pub fn new(max_names: usize, overflow: &str) -> Self {
+        Self {
+            max_names,
+            overflow: overflow.to_owned(),
+            ids: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Defines every unlabelled metric (at configure time, so they show as 0).
+    pub fn define_health(&self, host: &mut dyn Host) {
+        for (name, kind) in HEALTH {
+            self.id(host, *kind, name);
+        }
+    }
+
+    /// Number of cached names.
+    pub fn len(&self) -> usize {
+        self.ids.borrow().len()
+    }
+
+    /// Whether no name is cached.
+    pub fn is_empty(&self) -> bool {
+        self.ids.borrow().is_empty()
+    }
+
+    /// The id of an unlabelled metric (defining it on first use).
+    pub fn id(&self, host: &mut dyn Host, kind: MetricKind, name: &str) -> Option<MetricId> {
+        if let Some(id) = self.ids.borrow().get(name) {
+            return Some(*id);
+        }
+        match host.define_metric(kind, name) {
+            Ok(id) => {
+                self.ids.borrow_mut().insert(name.to_owned(), id);
+                Some(id)
+            }
+            Err(e) => {
+                log::warn!("analytics: cannot define metric {name}: {e}");
+                None
+            }
+        }
+    }
+
+    /// The id of `metric` with `values`, respecting the name cap.
+    pub fn labelled(
+        &self,
+        host: &mut dyn Host,
+        metric: &LabelledMetric,
+        values: &[&str],
+    ) -> Option<MetricId> {
+        let name = labelled_name(metric, values);
+        if let Some(id) = self.ids.borrow().get(&name) {
+            return Some(*id);
+        }
+        if self.len() >= self.max_names {
+            self.bump(host, NAME_OVERFLOWS_TOTAL);
+            let all: Vec<&str> = metric
+                .labels
+                .iter()
+                .map(|_| self.overflow.as_str())
+                .collect();
+            return self.id(host, metric.kind, &labelled_name(metric, &all));
+        }
+        self.id(host, metric.kind, &name)
+    }
+
+    /// Adds `delta` (> 0) to a labelled counter.
+    pub fn add(&self, host: &mut dyn Host, metric: &LabelledMetric, values: &[&str], delta: u64) {
+        if delta == 0 {
+            return;
+        }
+        if let Some(id) = self.labelled(host, metric, values) {
+            host.increment_metric(id, i64::try_from(delta).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Records a histogram value.
+    pub fn record(&self, host: &mut dyn Host, metric: &LabelledMetric, values: &[&str], v: u64) {
+        if let Some(id) = self.labelled(host, metric, values) {
+            host.record_metric(id, v);
+        }
+    }
+
+    /// Adds 1 to an unlabelled counter.
+    pub fn bump(&self, host: &mut dyn Host, name: &str) {
+        self.count(host, name, 1);
+    }
+
+    /// Adds `delta` to an unlabelled counter or gauge (counters ignore `delta <= 0`).
+    pub fn count(&self, host: &mut dyn Host, name: &str, delta: i64) {
+        let kind = HEALTH
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(MetricKind::Counter, |(_, k)| *k);
+        if kind == MetricKind::Counter && delta <= 0 {
+            return;
+        }
+        if let Some(id) = self.id(host, kind, name) {
+            host.increment_metric(id, delta);
+        }
+    }
+}
+
+#[cfg(test)]
+#[cfg(not(target_arch = "wasm32"))]
+mod tests {
+    use super::*;
+    use filter_core::FakeHost;
+
+    #[test]
+    fn names_follow_the_label_order() {
+        assert_eq!(
+            labelled_name(&REQUESTS_TOTAL, &["alice", "orders", "v2", "2xx"]),
+            "gateway_requests_total.consumer=alice.api=orders.version=v2.status_class=2xx"
+        );
+        for metric in LABELLED {
+            for key in metric.labels {
+                assert!(
+                    LABEL_KEYS.contains(key),
+                    "{} uses undeclared {key}",
+                    metric.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ids_are_cached_and_names_capped() {
+        let mut host = FakeHost::new();
+        let set = MetricSet::new(2, "other");
+        set.add(&mut host, &RESPONSE_BYTES_TOTAL, &["a", "x", "v1"], 10);
+        set.add(&mut host, &RESPONSE_BYTES_TOTAL, &["a", "x", "v1"], 5);
+        set.add(&mut host, &RESPONSE_BYTES_TOTAL, &["b", "x", "v1"], 1);
+        set.add(&mut host, &RESPONSE_BYTES_TOTAL, &["c", "x", "v1"], 7);
+        let name = |c: &str| labelled_name(&RESPONSE_BYTES_TOTAL, &[c, "x", "v1"]);
+        assert_eq!(host.metric(&name("a")), Some(15));
+        assert_eq!(host.metric(&name("b")), Some(1));
+        assert_eq!(host.metric(&name("c")), None, "over the name cap");
+        let all = labelled_name(&RESPONSE_BYTES_TOTAL, &["other", "other", "other"]);
+        assert_eq!(host.metric(&all), Some(7));
+        assert_eq!(host.metric(NAME_OVERFLOWS_TOTAL), Some(1));
+    }
+}

@@ -1,0 +1,121 @@
+//! The `stats_tags` in `stats_tags.yaml` against every metric name the filter generates, with
+//! Envoy's tag-extraction rules reproduced: each regex is matched against the full stat name
+//! (`wasmcustom.<name>`); capture group 1 is cut out of the name, capture group 2 is the value.
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use filter_analytics::metrics::{labelled_name, HEALTH, LABELLED, LABEL_KEYS};
+use regex::Regex;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatsTag {
+    tag_name: String,
+    regex: String,
+}
+
+fn tags() -> Vec<(String, Regex)> {
+    let text = include_str!("../stats_tags.yaml");
+    let raw: Vec<StatsTag> = serde_yaml::from_str(text).expect("stats_tags.yaml parses");
+    raw.into_iter()
+        .map(|t| {
+            let re = Regex::new(&t.regex).unwrap_or_else(|e| panic!("{}: {e}", t.tag_name));
+            (t.tag_name, re)
+        })
+        .collect()
+}
+
+/// Envoy's extraction: the tag-extracted name and the tags in configuration order.
+fn extract(tags: &[(String, Regex)], name: &str) -> (String, Vec<(String, String)>) {
+    let mut cut: Vec<(usize, usize)> = Vec::new();
+    let mut found = Vec::new();
+    for (tag, re) in tags {
+        if let Some(c) = re.captures(name) {
+            let whole = c.get(1).expect("group 1");
+            let value = c.get(2).unwrap_or(whole);
+            cut.push((whole.start(), whole.end()));
+            found.push((tag.clone(), value.as_str().to_owned()));
+        }
+    }
+    cut.sort();
+    let mut out = String::new();
+    let mut at = 0;
+    for (s, e) in cut {
+        assert!(s >= at, "overlapping tags in {name}");
+        out.push_str(&name[at..s]);
+        at = e;
+    }
+    out.push_str(&name[at..]);
+    (out, found)
+}
+
+#[test]
+fn one_tag_per_label_key() {
+    let names: Vec<String> = tags().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, LABEL_KEYS);
+}
+
+#[test]
+fn every_generated_name_becomes_its_base_name_and_labels() {
+    let tags = tags();
+    let value_sets: &[&str] = &["alice", "other", "a_b-C9", "-", "_", "2xx", "404", "none"];
+    for metric in LABELLED {
+        for (i, first) in value_sets.iter().enumerate() {
+            // Every label gets a different value to catch swapped captures.
+            let values: Vec<String> = metric
+                .labels
+                .iter()
+                .enumerate()
+                .map(|(j, _)| {
+                    if j == 0 {
+                        (*first).to_owned()
+                    } else {
+                        format!("{}{j}", value_sets[(i + j) % value_sets.len()])
+                    }
+                })
+                .collect();
+            let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+            let name = labelled_name(metric, &refs);
+            for prefix in ["wasmcustom.", ""] {
+                let full = format!("{prefix}{name}");
+                let (base, found) = extract(&tags, &full);
+                assert_eq!(base, format!("{prefix}{}", metric.name), "{full}");
+                let mut want: Vec<(String, String)> = metric
+                    .labels
+                    .iter()
+                    .zip(&values)
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect();
+                let mut got = found.clone();
+                want.sort();
+                got.sort();
+                assert_eq!(got, want, "{full}");
+            }
+        }
+    }
+}
+
+#[test]
+fn unlabelled_and_foreign_stats_get_no_tags() {
+    let tags = tags();
+    let mut names: Vec<String> = HEALTH
+        .iter()
+        .map(|(n, _)| format!("wasmcustom.{n}"))
+        .collect();
+    names.extend(
+        [
+            "cluster.api_v1.upstream_rq_200",
+            "http.ingress.downstream_rq_2xx",
+            "wasmcustom.auth_requests_total",
+            "wasmcustom.quota_consumer=alice",
+            "listener.127.0.0.1_8080.downstream_cx_total",
+        ]
+        .map(String::from),
+    );
+    for name in names {
+        let (base, found) = extract(&tags, &name);
+        assert!(found.is_empty(), "{name} got {found:?}");
+        assert_eq!(base, name);
+    }
+}

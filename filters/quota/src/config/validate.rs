@@ -1,0 +1,441 @@
+//! The validated runtime configuration and the checks that build it from [`RawConfig`].
+
+use filter_core::config::ensure_unique;
+use filter_core::headers::is_valid_name;
+use filter_core::ConfigError;
+
+use super::*;
+use crate::admission::OnError;
+use crate::limit::Algorithm;
+use crate::window::Window;
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// Plans in configuration order.
+    pub plans: Vec<Plan>,
+    /// Index of the default plan.
+    pub default_plan: Option<usize>,
+    /// Known consumers.
+    pub consumers: Vec<Consumer>,
+    /// Counter key.
+    pub key: Key,
+    /// Identity header names.
+    pub identity: RawIdentity,
+    /// Routes in configuration order (first match wins).
+    pub routes: Vec<Route>,
+    /// Request cost.
+    pub cost: RawCost,
+    /// Rate-limit header fields.
+    pub headers: RawHeaders,
+    /// Shadow mode.
+    pub shadow: bool,
+    /// Attempts per counter update.
+    pub max_attempts: u32,
+    /// Failure mode.
+    pub on_error: OnError,
+    /// Usage report endpoint.
+    pub report: Option<RawReport>,
+    /// Requests without identity.
+    pub unidentified: Unidentified,
+}
+
+/// A plan.
+#[derive(Debug)]
+pub struct Plan {
+    /// Name.
+    pub name: String,
+    /// Limits, all enforced.
+    pub limits: Vec<PlanLimit>,
+}
+
+/// A limit of a plan and when it is charged.
+#[derive(Debug)]
+pub struct PlanLimit {
+    /// The limit.
+    pub limit: Limit,
+    /// When it is charged.
+    pub charge: ChargeAt,
+}
+
+/// A known consumer.
+#[derive(Debug)]
+pub struct Consumer {
+    /// Id.
+    pub id: String,
+    /// Plan index used when the request carries none.
+    pub plan: Option<usize>,
+}
+
+/// Where the counter key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Consumer id.
+    Consumer,
+    /// Digest of the API key in this header.
+    ApiKey(String),
+    /// Downstream address, hashed into `buckets`.
+    ClientAddress(u32),
+    /// This header's value, hashed into `buckets`.
+    Header(String, u32),
+}
+
+/// The counter key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    /// Source.
+    pub source: Source,
+    /// Extra partition.
+    pub per: Scope,
+}
+
+/// A route.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Name.
+    pub name: String,
+    /// Path prefix.
+    pub path_prefix: String,
+    /// Methods; empty means any.
+    pub methods: Vec<String>,
+    /// API label.
+    pub api: String,
+    /// Version label.
+    pub version: Option<String>,
+    /// Weight.
+    pub cost: Option<u64>,
+}
+
+impl Config {
+    /// Index of the plan named `name`.
+    pub fn plan_index(&self, name: &str) -> Option<usize> {
+        self.plans.iter().position(|p| p.name == name)
+    }
+
+    /// The known consumer `id`.
+    pub fn consumer(&self, id: &str) -> Option<&Consumer> {
+        self.consumers.iter().find(|c| c.id == id)
+    }
+}
+
+fn header_name(field: &str, name: &str) -> Result<(), ConfigError> {
+    if name.starts_with(':') || !is_valid_name(name) {
+        return Err(ConfigError::new(field, "must be a lowercase header name"));
+    }
+    Ok(())
+}
+
+fn plan_ref(config_plans: &[Plan], field: &str, name: &str) -> Result<usize, ConfigError> {
+    config_plans
+        .iter()
+        .position(|p| p.name == name)
+        .ok_or_else(|| ConfigError::new(field, format!("no plan named {name:?}")))
+}
+
+impl TryFrom<RawConfig> for Config {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawConfig) -> Result<Self, ConfigError> {
+        if raw.plans.is_empty() || raw.plans.len() > MAX_PLANS {
+            return Err(ConfigError::new(
+                "plans",
+                format!("need 1 to {MAX_PLANS} plans"),
+            ));
+        }
+        let mut plans = Vec::with_capacity(raw.plans.len());
+        for (i, plan) in raw.plans.iter().enumerate() {
+            let at = format!("plans[{i}]");
+            check_name(&format!("{at}.name"), &plan.name)?;
+            if plan.limits.is_empty() || plan.limits.len() > MAX_LIMITS {
+                return Err(ConfigError::new(
+                    format!("{at}.limits"),
+                    format!("need 1 to {MAX_LIMITS} limits"),
+                ));
+            }
+            let mut limits = Vec::with_capacity(plan.limits.len());
+            for (j, l) in plan.limits.iter().enumerate() {
+                let lat = format!("{at}.limits[{j}]");
+                if l.charge == ChargeAt::Response && raw.cost.response_header.is_none() {
+                    return Err(ConfigError::new(
+                        format!("{lat}.charge"),
+                        "charge `response` needs cost.response_header",
+                    ));
+                }
+                limits.push(PlanLimit {
+                    limit: limit(l, &lat)?,
+                    charge: l.charge,
+                });
+            }
+            unique(
+                &format!("{at}.limits"),
+                "limit",
+                plan.limits.iter().map(|l| l.name.as_str()),
+            )?;
+            plans.push(Plan {
+                name: plan.name.clone(),
+                limits,
+            });
+        }
+        unique("plans", "plan", raw.plans.iter().map(|p| p.name.as_str()))?;
+
+        let default_plan = match &raw.default_plan {
+            Some(name) => Some(plan_ref(&plans, "default_plan", name)?),
+            None => None,
+        };
+
+        if raw.consumers.len() > MAX_CONSUMERS {
+            return Err(ConfigError::new(
+                "consumers",
+                format!("at most {MAX_CONSUMERS} consumers"),
+            ));
+        }
+        let mut consumers = Vec::with_capacity(raw.consumers.len());
+        for (i, c) in raw.consumers.iter().enumerate() {
+            check_name(&format!("consumers[{i}].id"), &c.id)?;
+            let plan = match &c.plan {
+                Some(name) => Some(plan_ref(&plans, &format!("consumers[{i}].plan"), name)?),
+                None => default_plan,
+            };
+            consumers.push(Consumer {
+                id: c.id.clone(),
+                plan,
+            });
+        }
+        unique(
+            "consumers",
+            "consumer",
+            raw.consumers.iter().map(|c| c.id.as_str()),
+        )?;
+
+        let buckets = raw.key.buckets.unwrap_or(65_536);
+        if !(1..=1 << 20).contains(&buckets) {
+            return Err(ConfigError::new("key.buckets", "must be 1 to 1048576"));
+        }
+        let needs_header = || -> Result<String, ConfigError> {
+            let h =
+                raw.key.header.clone().ok_or_else(|| {
+                    ConfigError::new("key.header", "required for this key source")
+                })?;
+            header_name("key.header", &h)?;
+            Ok(h)
+        };
+        let source = match raw.key.source {
+            KeySource::Consumer => Source::Consumer,
+            KeySource::ApiKey => Source::ApiKey(needs_header()?),
+            KeySource::ClientAddress => Source::ClientAddress(buckets),
+            KeySource::Header => Source::Header(needs_header()?, buckets),
+        };
+        if matches!(source, Source::Consumer | Source::ClientAddress(_)) && raw.key.header.is_some()
+        {
+            return Err(ConfigError::new(
+                "key.header",
+                "only for sources api_key and header",
+            ));
+        }
+
+        let id = &raw.identity;
+        header_name("identity.consumer_header", &id.consumer_header)?;
+        header_name("identity.plan_header", &id.plan_header)?;
+        header_name("identity.groups_header", &id.groups_header)?;
+        header_name("identity.credential_header", &id.credential_header)?;
+
+        let c = &raw.cost;
+        if let Some(h) = &c.header {
+            header_name("cost.header", h)?;
+        }
+        if let Some(h) = &c.response_header {
+            header_name("cost.response_header", h)?;
+        }
+        if c.max > 1_000_000_000 {
+            return Err(ConfigError::new("cost.max", "at most 10^9"));
+        }
+        if c.min > c.max {
+            return Err(ConfigError::new("cost.min", "must not exceed cost.max"));
+        }
+        if c.response_max > 1_000_000_000_000 {
+            return Err(ConfigError::new("cost.response_max", "at most 10^12"));
+        }
+
+        if raw.routes.len() > MAX_ROUTES {
+            return Err(ConfigError::new(
+                "routes",
+                format!("at most {MAX_ROUTES} routes"),
+            ));
+        }
+        let mut routes = Vec::with_capacity(raw.routes.len());
+        for (i, r) in raw.routes.iter().enumerate() {
+            let at = format!("routes[{i}]");
+            check_name(&format!("{at}.name"), &r.name)?;
+            if !r.path_prefix.starts_with('/')
+                || r.path_prefix.len() > 1024
+                || r.path_prefix
+                    .bytes()
+                    .any(|b| b == b'?' || b == b'#' || !b.is_ascii_graphic())
+            {
+                return Err(ConfigError::new(
+                    format!("{at}.path_prefix"),
+                    "must start with '/' and hold no '?', '#', spaces or control characters",
+                ));
+            }
+            for (j, m) in r.methods.iter().enumerate() {
+                if m.is_empty() || m.len() > 16 || !m.bytes().all(|b| b.is_ascii_uppercase()) {
+                    return Err(ConfigError::new(
+                        format!("{at}.methods[{j}]"),
+                        "must be an uppercase method name",
+                    ));
+                }
+            }
+            if let Some(api) = &r.api {
+                check_name(&format!("{at}.api"), api)?;
+            }
+            if let Some(v) = &r.version {
+                check_name(&format!("{at}.version"), v)?;
+            }
+            if r.cost.is_some_and(|w| w > c.max) {
+                return Err(ConfigError::new(
+                    format!("{at}.cost"),
+                    "must not exceed cost.max",
+                ));
+            }
+            routes.push(Route {
+                name: r.name.clone(),
+                path_prefix: r.path_prefix.trim_end_matches('/').to_owned(),
+                methods: r.methods.clone(),
+                api: r.api.clone().unwrap_or_else(|| r.name.clone()),
+                version: r.version.clone(),
+                cost: r.cost,
+            });
+        }
+        unique(
+            "routes",
+            "route",
+            raw.routes.iter().map(|r| r.name.as_str()),
+        )?;
+
+        if !(1..=64).contains(&raw.store.max_attempts) {
+            return Err(ConfigError::new("store.max_attempts", "must be 1 to 64"));
+        }
+        if let Some(report) = &raw.report {
+            if !report.path.starts_with('/')
+                || report.path.len() > 256
+                || report
+                    .path
+                    .bytes()
+                    .any(|b| b == b'?' || !b.is_ascii_graphic())
+            {
+                return Err(ConfigError::new(
+                    "report.path",
+                    "must start with '/' and hold no '?', spaces or control characters",
+                ));
+            }
+            check_name("report.group", &report.group)?;
+        }
+
+        Ok(Config {
+            plans,
+            default_plan,
+            consumers,
+            key: Key {
+                source,
+                per: raw.key.per,
+            },
+            identity: raw.identity,
+            routes,
+            cost: raw.cost,
+            headers: raw.headers,
+            shadow: raw.shadow,
+            max_attempts: raw.store.max_attempts,
+            on_error: match raw.store.on_error {
+                OnErrorName::Admit => OnError::Admit,
+                OnErrorName::Refuse => OnError::Refuse,
+            },
+            report: raw.report,
+            unidentified: raw.unidentified,
+        })
+    }
+}
+
+/// Builds a runtime limit from its wire form; `at` is its field path.
+fn limit(raw: &RawLimit, at: &str) -> Result<Limit, ConfigError> {
+    check_name(&format!("{at}.name"), &raw.name)?;
+    if !(1..=1_000_000_000_000_000).contains(&raw.limit) {
+        return Err(ConfigError::new(
+            format!("{at}.limit"),
+            "must be 1 to 10^15",
+        ));
+    }
+    let max_size = if raw.window == Unit::Month {
+        120
+    } else {
+        1_000
+    };
+    if !(1..=max_size).contains(&raw.window_size) {
+        return Err(ConfigError::new(
+            format!("{at}.window_size"),
+            format!("must be 1 to {max_size}"),
+        ));
+    }
+    let algorithm = match raw.algorithm {
+        AlgorithmName::FixedWindow => Algorithm::FixedWindow,
+        AlgorithmName::SlidingWindow => Algorithm::SlidingWindow,
+        AlgorithmName::Gcra => {
+            if raw.calendar {
+                return Err(ConfigError::new(
+                    format!("{at}.calendar"),
+                    "calendar windows need fixed_window or sliding_window",
+                ));
+            }
+            let burst = raw.burst.unwrap_or(raw.limit);
+            if !(1..=1_000_000_000_000_000).contains(&burst) {
+                return Err(ConfigError::new(
+                    format!("{at}.burst"),
+                    "must be 1 to 10^15",
+                ));
+            }
+            Algorithm::Gcra { burst }
+        }
+    };
+    if raw.burst.is_some() && raw.algorithm != AlgorithmName::Gcra {
+        return Err(ConfigError::new(
+            format!("{at}.burst"),
+            "only for algorithm gcra",
+        ));
+    }
+    Ok(Limit {
+        name: raw.name.clone(),
+        quota: raw.limit,
+        window: Window {
+            unit: raw.window,
+            size: raw.window_size,
+            calendar: raw.calendar,
+        },
+        algorithm,
+    })
+}
+
+/// Checks a name used in keys, metric names and headers.
+fn check_name(field: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && !name.starts_with('_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            field,
+            format!("must be 1 to {MAX_NAME} letters, digits, '-' or '_', not starting with '_'"),
+        ))
+    }
+}
+
+/// Checks that names in a list are unique.
+fn unique<'a>(
+    field: &str,
+    what: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<(), ConfigError> {
+    ensure_unique(field, what, names)
+}

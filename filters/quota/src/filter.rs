@@ -1,0 +1,431 @@
+//! The filter: [`QuotaPlugin`] (validated configuration, metrics, the counter store) and
+//! [`QuotaStream`] (one request: identify, pick the plan and cost, admit or refuse, post-charge
+//! and add header fields on the response).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::UNIX_EPOCH;
+
+use filter_core::{ConfigError, Decision, HeaderMap, Host, MetricId, MetricKind, Plugin, Stream};
+
+use crate::admission::{Engine, Item, Outcome, Stats};
+use crate::config::{self, ChargeAt, Config, Scope, Source, Unidentified};
+use crate::cost::{match_route, parse_amount, request_cost};
+use crate::fields::{self, Shown};
+use crate::key::{consumer_id, counter_key, subject, Subject};
+use crate::limit::{Algorithm, Limit, View};
+use crate::metrics::{refused_name, usage_name, M, NAMES, OTHER};
+use crate::report;
+use crate::store::SharedData;
+use crate::window::SECOND_US;
+
+/// Bound on the per-consumer metric ids cached per VM (names are bounded by configuration too).
+const MAX_DYNAMIC_METRICS: usize = 100_000;
+
+/// Per-VM state.
+pub struct QuotaPlugin {
+    /// The configuration.
+    pub config: Config,
+    store: SharedData,
+    metrics: Vec<Option<MetricId>>,
+    dynamic: RefCell<HashMap<String, Option<MetricId>>>,
+}
+
+/// The current time in microseconds since the epoch (0 before it).
+pub fn now_us(host: &dyn Host) -> u64 {
+    host.now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Length in seconds of the window of `limit` containing `now_us` (`w` of `RateLimit-Policy`).
+pub fn window_secs(limit: &Limit, now_us: u64) -> u64 {
+    let (start, end) = limit.window.bounds(limit.window.id_at(now_us));
+    end.saturating_sub(start) / SECOND_US
+}
+
+/// The scope part of a counter key for the matched route.
+pub fn scope_part(per: Scope, route: Option<&config::Route>) -> String {
+    match (per, route) {
+        (Scope::None, _) | (_, None) => "-".into(),
+        (Scope::Api, Some(r)) => format!("api:{}", r.api),
+        (Scope::Route, Some(r)) => format!("route:{}", r.name),
+        (Scope::Version, Some(r)) => match &r.version {
+            Some(v) => format!("version:{v}"),
+            None => "-".into(),
+        },
+    }
+}
+
+// === impl QuotaPlugin ===
+
+impl QuotaPlugin {
+    /// Builds the plugin from a validated configuration, defining its metrics and creating the
+    /// counters of configured consumers.
+    pub fn new(config: Config, host: &mut dyn Host) -> Self {
+        let metrics = NAMES
+            .iter()
+            .map(|n| host.define_metric(MetricKind::Counter, n).ok())
+            .collect();
+        let plugin = Self {
+            config,
+            store: SharedData,
+            metrics,
+            dynamic: RefCell::new(HashMap::new()),
+        };
+        plugin.precreate(host);
+        plugin
+    }
+
+    /// Creates (if absent) the counters of configured consumers, so their first requests do not
+    /// race to create them. Only for per-consumer keys without an extra scope.
+    fn precreate(&self, host: &mut dyn Host) {
+        let c = &self.config;
+        if c.key.source != Source::Consumer || c.key.per != Scope::None {
+            return;
+        }
+        let mut engine = self.engine();
+        for consumer in &c.consumers {
+            let Some(plan) = consumer.plan.and_then(|i| c.plans.get(i)) else {
+                continue;
+            };
+            let subject = Subject::Consumer(consumer.id.clone());
+            for pl in &plan.limits {
+                let key = counter_key(&plan.name, &pl.limit, "-", &subject);
+                engine.ensure(host, &key, &pl.limit);
+            }
+        }
+        self.record(host, &engine.stats);
+    }
+
+    /// An engine over this plugin's store.
+    pub fn engine(&self) -> Engine<'_> {
+        Engine::new(&self.store, self.config.max_attempts, self.config.on_error)
+    }
+
+    /// Adds `n` to a fixed counter.
+    pub fn bump(&self, host: &mut dyn Host, m: M, n: u64) {
+        if let (Some(Some(id)), true) = (self.metrics.get(m as usize), n > 0) {
+            host.increment_metric(*id, i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Adds `n` to a per-consumer counter (its name is built from configuration only).
+    fn bump_named(&self, host: &mut dyn Host, name: String, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut dynamic = self.dynamic.borrow_mut();
+        let id = match dynamic.get(&name) {
+            Some(id) => *id,
+            None => {
+                let id = host.define_metric(MetricKind::Counter, &name).ok();
+                if dynamic.len() < MAX_DYNAMIC_METRICS {
+                    dynamic.insert(name, id);
+                }
+                id
+            }
+        };
+        if let Some(id) = id {
+            host.increment_metric(id, i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Turns store events into metrics.
+    fn record(&self, host: &mut dyn Host, s: &Stats) {
+        self.bump(host, M::CasConflicts, s.conflicts);
+        self.bump(host, M::RetriesExhausted, s.exhausted);
+        self.bump(host, M::StoreErrors, s.errors);
+        self.bump(host, M::CorruptResets, s.corrupt_resets);
+        self.bump(host, M::CreateRaces, s.create_races);
+        self.bump(host, M::Rollbacks, s.rollbacks);
+        self.bump(host, M::RollbackFailures, s.rollback_failures);
+    }
+
+    /// The plan of a request: the plan header if it names a configured plan, else the
+    /// configured consumer's plan, else the default plan.
+    fn plan(
+        &self,
+        host: &mut dyn Host,
+        headers: &HeaderMap,
+        consumer: Option<&str>,
+    ) -> Option<usize> {
+        let c = &self.config;
+        if let Some(value) = headers.get(&c.identity.plan_header) {
+            match std::str::from_utf8(value)
+                .ok()
+                .and_then(|n| c.plan_index(n))
+            {
+                Some(i) => return Some(i),
+                None => self.bump(host, M::UnknownPlan, 1),
+            }
+        }
+        match consumer.and_then(|id| c.consumer(id)) {
+            Some(known) => known.plan,
+            None => c.default_plan,
+        }
+    }
+}
+
+impl Plugin for QuotaPlugin {
+    const NAME: &'static str = "quota";
+    type Stream = QuotaStream;
+
+    fn configure(config: &[u8], host: &mut dyn Host) -> Result<Self, ConfigError> {
+        Ok(Self::new(config::parse(config)?, host))
+    }
+
+    fn new_stream(plugin: &Rc<Self>) -> QuotaStream {
+        QuotaStream {
+            plugin: Rc::clone(plugin),
+            metered: None,
+        }
+    }
+}
+
+// === impl QuotaStream ===
+
+/// What an admitted request was charged, for the response phase.
+#[derive(Debug)]
+struct Metered {
+    plan: usize,
+    label: String,
+    keys: Vec<String>,
+    views: Vec<View>,
+    /// When the views were taken.
+    at: u64,
+}
+
+/// One request.
+pub struct QuotaStream {
+    plugin: Rc<QuotaPlugin>,
+    metered: Option<Metered>,
+}
+
+impl QuotaStream {
+    fn shown<'a>(config: &'a Config, plan: usize, views: &[View], now: u64) -> Vec<Shown<'a>> {
+        let Some(plan) = config.plans.get(plan) else {
+            return Vec::new();
+        };
+        plan.limits
+            .iter()
+            .zip(views)
+            .map(|(pl, view)| {
+                let l = &pl.limit;
+                // A bucket advertises its size and the time to refill it, so that r <= q.
+                let (quota, window_secs) = match l.algorithm {
+                    Algorithm::Gcra { burst } => {
+                        (burst, fields::secs(burst.saturating_mul(l.interval_us())))
+                    }
+                    _ => (l.quota, window_secs(l, now)),
+                };
+                Shown {
+                    limit: l,
+                    view: *view,
+                    quota,
+                    window_secs,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Stream for QuotaStream {
+    fn on_request_headers(
+        &mut self,
+        headers: &mut HeaderMap,
+        _eos: bool,
+        host: &mut dyn Host,
+    ) -> Decision {
+        let plugin = Rc::clone(&self.plugin);
+        let p = &*plugin;
+        let c = &p.config;
+        let now = now_us(host);
+        if let Some(r) = &c.report {
+            let path = headers.path().unwrap_or_default();
+            if path.split(|&b| b == b'?').next() == Some(r.path.as_bytes()) {
+                return Decision::Respond(report::serve(p, headers, host, now));
+            }
+        }
+        let Some(subject) = subject(c, headers, host) else {
+            return match c.unidentified {
+                Unidentified::Allow => {
+                    p.bump(host, M::Unmetered, 1);
+                    Decision::Continue
+                }
+                Unidentified::Reject => {
+                    p.bump(host, M::UnidentifiedRejected, 1);
+                    Decision::Respond(fields::unidentified())
+                }
+            };
+        };
+        let consumer = consumer_id(c, headers);
+        let Some(plan_index) = p.plan(host, headers, consumer) else {
+            p.bump(host, M::Unmetered, 1);
+            return Decision::Continue;
+        };
+        let Some(plan) = c.plans.get(plan_index) else {
+            return Decision::Continue;
+        };
+        let route = match_route(&c.routes, headers);
+        let cost = match request_cost(c, route, headers) {
+            Ok(cost) => cost,
+            Err(detail) => {
+                p.bump(host, M::InvalidCost, 1);
+                return Decision::Respond(fields::invalid_cost(detail));
+            }
+        };
+        let scope = scope_part(c.key.per, route);
+        let items: Vec<Item> = plan
+            .limits
+            .iter()
+            .map(|pl| {
+                let at_request = pl.charge == ChargeAt::Request;
+                Item {
+                    key: counter_key(&plan.name, &pl.limit, &scope, &subject),
+                    limit: &pl.limit,
+                    // Limits charged after the response only need one unit left.
+                    cost: if at_request { cost } else { 1 },
+                    charge: at_request && cost > 0,
+                }
+            })
+            .collect();
+        let label = match consumer.and_then(|id| c.consumer(id)) {
+            Some(known) => known.id.clone(),
+            None => OTHER.to_owned(),
+        };
+        let mut engine = p.engine();
+        let outcome = engine.admit(host, now, &items, c.shadow);
+        p.record(host, &engine.stats);
+        match outcome {
+            Outcome::Admitted {
+                views,
+                shadow_refused,
+            } => {
+                p.bump(host, M::Admitted, 1);
+                if let Some(i) = shadow_refused {
+                    p.bump(host, M::ShadowRefused, 1);
+                    if let Some(item) = items.get(i) {
+                        let name = refused_name(&label, &plan.name, &item.limit.name);
+                        p.bump_named(host, name, 1);
+                    }
+                }
+                for item in items.iter().filter(|i| i.charge) {
+                    p.bump_named(
+                        host,
+                        usage_name(&label, &plan.name, &item.limit.name),
+                        item.cost,
+                    );
+                }
+                self.metered = Some(Metered {
+                    plan: plan_index,
+                    label,
+                    keys: items.into_iter().map(|i| i.key).collect(),
+                    views,
+                    at: now,
+                });
+                Decision::Continue
+            }
+            Outcome::Refused {
+                index,
+                retry_after_us,
+                views,
+            } => {
+                p.bump(host, M::Refused, 1);
+                if let Some(item) = items.get(index) {
+                    p.bump_named(host, refused_name(&label, &plan.name, &item.limit.name), 1);
+                }
+                let shown = Self::shown(c, plan_index, &views, now);
+                Decision::Respond(fields::refusal(
+                    &c.headers,
+                    &plan.name,
+                    &shown,
+                    index,
+                    retry_after_us,
+                    cost,
+                ))
+            }
+            Outcome::Failed { admitted: true } => {
+                p.bump(host, M::FailureAdmitted, 1);
+                Decision::Continue
+            }
+            Outcome::Failed { admitted: false } => {
+                p.bump(host, M::FailureRefused, 1);
+                Decision::Respond(fields::unavailable())
+            }
+        }
+    }
+
+    fn on_response_headers(
+        &mut self,
+        headers: &mut HeaderMap,
+        _eos: bool,
+        host: &mut dyn Host,
+    ) -> Decision {
+        let Some(mut metered) = self.metered.take() else {
+            return Decision::Continue;
+        };
+        let plugin = Rc::clone(&self.plugin);
+        let p = &*plugin;
+        let c = &p.config;
+        let Some(plan) = c.plans.get(metered.plan) else {
+            return Decision::Continue;
+        };
+        let now = now_us(host);
+        // Resets were measured at the request; count down the time the upstream took.
+        let elapsed = now.saturating_sub(metered.at);
+        for view in &mut metered.views {
+            view.reset_us = view.reset_us.saturating_sub(elapsed);
+        }
+        if let Some(name) = &c.cost.response_header {
+            let amount = match headers.get(name) {
+                None => 0,
+                Some(v) => match parse_amount(v) {
+                    Some(n) => n.min(c.cost.response_max),
+                    None => {
+                        p.bump(host, M::PostChargeInvalid, 1);
+                        0
+                    }
+                },
+            };
+            if amount > 0 {
+                let mut engine = p.engine();
+                for (i, pl) in plan.limits.iter().enumerate() {
+                    if pl.charge != ChargeAt::Response {
+                        continue;
+                    }
+                    let Some(key) = metered.keys.get(i) else {
+                        continue;
+                    };
+                    if let Some(view) = engine.charge(host, now, key, &pl.limit, amount) {
+                        if let Some(slot) = metered.views.get_mut(i) {
+                            *slot = view;
+                        }
+                        p.bump_named(
+                            host,
+                            usage_name(&metered.label, &plan.name, &pl.limit.name),
+                            amount,
+                        );
+                    }
+                }
+                p.bump(host, M::PostCharged, amount);
+                p.record(host, &engine.stats);
+            }
+        }
+        if c.headers.on_success {
+            for (name, value) in fields::fields(
+                &c.headers,
+                &Self::shown(c, metered.plan, &metered.views, now),
+            ) {
+                headers.set(&name, value);
+            }
+        }
+        Decision::Continue
+    }
+}
+
+#[cfg(test)]
+#[path = "filter_tests.rs"]
+mod tests;

@@ -1,0 +1,146 @@
+//! The usage report: JSON answered locally on the configured path, for members of the configured
+//! group only (read from the groups header auth sets).
+//!
+//! `GET <path>[?consumer=<id>]` lists, for each configured consumer (or just `<id>`), its plan and
+//! for every limit and scope the units used, remaining and seconds to reset, read from the shared
+//! counters (so the numbers cover every worker of the Envoy process). Counters are only read,
+//! never created. Other methods get 405; requests outside the group get 403.
+
+use serde_json::{json, Value};
+
+use filter_core::{HeaderMap, Host, LocalReply, Problem};
+
+use crate::config::{Scope, Source};
+use crate::fields::secs;
+use crate::filter::QuotaPlugin;
+use crate::key::{counter_key, Subject};
+use crate::metrics::M;
+
+/// Most (consumer, limit, scope) entries in one report; `truncated` says when more exist.
+pub const MAX_ENTRIES: usize = 10_000;
+
+/// Answers a request to the report path.
+pub fn serve(
+    plugin: &QuotaPlugin,
+    headers: &HeaderMap,
+    host: &mut dyn Host,
+    now_us: u64,
+) -> LocalReply {
+    plugin.bump(host, M::ReportRequests, 1);
+    let c = &plugin.config;
+    let Some(report) = &c.report else {
+        return LocalReply::problem(&Problem::new(404, "not-found", "Not found"));
+    };
+    if !matches!(headers.method(), Some(b"GET" | b"HEAD")) {
+        return LocalReply::problem(
+            &Problem::new(405, "method-not-allowed", "Method not allowed").detail("use GET"),
+        )
+        .header("allow", "GET, HEAD");
+    }
+    let member = headers
+        .get_all(&c.identity.groups_header)
+        .flat_map(|v| v.split(|&b| b == b','))
+        .any(|g| g.trim_ascii() == report.group.as_bytes());
+    if !member {
+        return LocalReply::problem(
+            &Problem::new(403, "forbidden", "Forbidden")
+                .detail("the usage report is restricted to a configured group"),
+        );
+    }
+    let only = query_param(headers.path().unwrap_or_default(), b"consumer");
+    let mut scopes = vec!["-".to_owned()];
+    for r in &c.routes {
+        let s = crate::filter::scope_part(c.key.per, Some(r));
+        if c.key.per != Scope::None && !scopes.contains(&s) {
+            scopes.push(s);
+        }
+    }
+    let mut engine = plugin.engine();
+    let mut entries = 0;
+    let mut truncated = false;
+    let mut consumers = Vec::new();
+    if c.key.source == Source::Consumer {
+        for consumer in &c.consumers {
+            if only.is_some_and(|id| id != consumer.id.as_bytes()) {
+                continue;
+            }
+            let Some(plan) = consumer.plan.and_then(|i| c.plans.get(i)) else {
+                consumers.push(json!({"id": consumer.id, "plan": Value::Null, "usage": []}));
+                continue;
+            };
+            let subject = Subject::Consumer(consumer.id.clone());
+            let mut usage = Vec::new();
+            for pl in &plan.limits {
+                for scope in &scopes {
+                    if entries >= MAX_ENTRIES {
+                        truncated = true;
+                        break;
+                    }
+                    entries += 1;
+                    let l = &pl.limit;
+                    let key = counter_key(&plan.name, l, scope, &subject);
+                    let counter = engine.peek(host, &key, l).unwrap_or_else(|| l.empty());
+                    let (used, view) = l.usage(counter, now_us);
+                    usage.push(json!({
+                        "limit": l.name,
+                        "scope": scope,
+                        "quota": l.quota,
+                        "window": {"unit": l.window.unit.name(), "size": l.window.size, "calendar": l.window.calendar},
+                        "algorithm": l.algorithm.name(),
+                        "used": used,
+                        "remaining": view.remaining,
+                        "reset": secs(view.reset_us),
+                    }));
+                }
+            }
+            consumers.push(json!({"id": consumer.id, "plan": plan.name, "usage": usage}));
+        }
+    }
+    let body = json!({
+        "generated_at": now_us / 1_000_000,
+        "key_source": match c.key.source {
+            Source::Consumer => "consumer",
+            Source::ApiKey(_) => "api_key",
+            Source::ClientAddress(_) => "client_address",
+            Source::Header(..) => "header",
+        },
+        "consumers": consumers,
+        "truncated": truncated,
+    });
+    LocalReply {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("cache-control".into(), "no-store".into()),
+        ],
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+        details: "gateway_quota_report".into(),
+    }
+}
+
+/// The raw value of query parameter `name` (first occurrence), if any.
+fn query_param<'p>(path: &'p [u8], name: &[u8]) -> Option<&'p [u8]> {
+    let query = path.splitn(2, |&b| b == b'?').nth(1)?;
+    query.split(|&b| b == b'&').find_map(|pair| {
+        let mut kv = pair.splitn(2, |&b| b == b'=');
+        (kv.next()? == name).then(|| kv.next().unwrap_or_default())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params() {
+        for (path, want) in [
+            (&b"/u?consumer=alice"[..], Some(&b"alice"[..])),
+            (b"/u?a=1&consumer=bob&consumer=x", Some(b"bob")),
+            (b"/u?consumer", Some(b"")),
+            (b"/u?consumers=alice", None),
+            (b"/u", None),
+        ] {
+            assert_eq!(query_param(path, b"consumer"), want, "{path:?}");
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! Time windows: which window an instant falls in, and where each window starts and ends.
+//!
+//! Times are microseconds since the Unix epoch (UTC, no leap seconds). A window id only grows with
+//! time, so a stored id can be compared with the id of "now": callers never let a clock rewind
+//! lower a stored id (see `limit.rs`).
+//!
+//! Alignment: second, minute, hour and day windows start at multiples of their length since the
+//! epoch, which are UTC calendar boundaries. With `calendar`, week windows start on Monday 00:00
+//! UTC and month windows on the first of a UTC calendar month; without it a week is 7 days counted
+//! from the epoch (a Thursday) and a month is 30 days counted from the epoch.
+
+/// Microseconds in one second.
+pub const SECOND_US: u64 = 1_000_000;
+const DAY_US: u64 = 86_400 * SECOND_US;
+/// 1969-12-29 (a Monday) is 3 days before the epoch.
+const MONDAY_OFFSET_US: u64 = 3 * DAY_US;
+
+/// The unit of a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// One second.
+    Second,
+    /// 60 seconds.
+    Minute,
+    /// 3,600 seconds.
+    Hour,
+    /// 86,400 seconds (a UTC day).
+    Day,
+    /// 7 days.
+    Week,
+    /// A UTC calendar month with `calendar`, else 30 days.
+    Month,
+}
+
+impl Unit {
+    /// Length in microseconds (a month counts 30 days).
+    pub fn nominal_us(self) -> u64 {
+        match self {
+            Unit::Second => SECOND_US,
+            Unit::Minute => 60 * SECOND_US,
+            Unit::Hour => 3_600 * SECOND_US,
+            Unit::Day => DAY_US,
+            Unit::Week => 7 * DAY_US,
+            Unit::Month => 30 * DAY_US,
+        }
+    }
+
+    /// Lowercase name as in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Second => "second",
+            Unit::Minute => "minute",
+            Unit::Hour => "hour",
+            Unit::Day => "day",
+            Unit::Week => "week",
+            Unit::Month => "month",
+        }
+    }
+}
+
+/// A window: `size` units long, calendar-aligned or epoch-aligned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Unit.
+    pub unit: Unit,
+    /// Number of units (at least 1).
+    pub size: u32,
+    /// Whether weeks start on Monday and months on the 1st (UTC).
+    pub calendar: bool,
+}
+
+impl Window {
+    /// A window of `size` units, not calendar-aligned.
+    pub fn new(unit: Unit, size: u32) -> Self {
+        Self {
+            unit,
+            size: size.max(1),
+            calendar: false,
+        }
+    }
+
+    /// Nominal length in microseconds (a month counts 30 days).
+    pub fn nominal_us(&self) -> u64 {
+        self.unit.nominal_us().saturating_mul(u64::from(self.size))
+    }
+
+    fn calendar_months(&self) -> bool {
+        self.calendar && self.unit == Unit::Month
+    }
+
+    fn offset_us(&self) -> u64 {
+        if self.calendar && self.unit == Unit::Week {
+            MONDAY_OFFSET_US
+        } else {
+            0
+        }
+    }
+
+    /// The id of the window containing `now_us`.
+    pub fn id_at(&self, now_us: u64) -> u64 {
+        if self.calendar_months() {
+            let (year, month, _) = civil_from_days(now_us / DAY_US);
+            let months = (year - 1970) * 12 + (month - 1);
+            return months / u64::from(self.size);
+        }
+        now_us.saturating_add(self.offset_us()) / self.nominal_us().max(1)
+    }
+
+    /// Start and end (exclusive) of window `id`, in microseconds since the epoch.
+    pub fn bounds(&self, id: u64) -> (u64, u64) {
+        if self.calendar_months() {
+            let first = id.saturating_mul(u64::from(self.size));
+            let start = month_start_us(first);
+            let end = month_start_us(first.saturating_add(u64::from(self.size)));
+            return (start, end);
+        }
+        let len = self.nominal_us().max(1);
+        let start = id.saturating_mul(len).saturating_sub(self.offset_us());
+        let end = id
+            .saturating_add(1)
+            .saturating_mul(len)
+            .saturating_sub(self.offset_us());
+        (start, end)
+    }
+}
+
+/// Start of the month `months` after January 1970, in microseconds.
+fn month_start_us(months: u64) -> u64 {
+    let year = 1970u64.saturating_add(months / 12);
+    let month = months % 12 + 1;
+    days_from_civil(year, month, 1).saturating_mul(DAY_US)
+}
+
+/// Days since 1970-01-01 of a date in the proleptic Gregorian calendar (year >= 1970).
+fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
+    // Howard Hinnant's algorithm, restricted to dates after the epoch.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).saturating_sub(719_468)
+}
+
+/// (year, month 1..=12, day 1..=31) of a day count since 1970-01-01.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = SECOND_US;
+    /// 2026-01-01T00:00:00Z, a Thursday.
+    const JAN1: u64 = 1_767_225_600 * S;
+
+    fn cal(unit: Unit, size: u32) -> Window {
+        Window {
+            unit,
+            size,
+            calendar: true,
+        }
+    }
+
+    #[test]
+    fn civil_dates_round_trip() {
+        for (days, date, why) in [
+            (0, (1970, 1, 1), "epoch"),
+            (20_454, (2026, 1, 1), "2026-01-01"),
+            (20_513, (2026, 3, 1), "after a non-leap February"),
+            (11_016, (2000, 2, 29), "leap day of a 400-year leap year"),
+            (47_541, (2100, 3, 1), "2100 is not a leap year"),
+        ] {
+            assert_eq!(civil_from_days(days), date, "{why}");
+            assert_eq!(days_from_civil(date.0, date.1, date.2), days, "{why}");
+        }
+    }
+
+    #[test]
+    fn window_boundaries() {
+        let cases: &[(Window, u64, (u64, u64), &str)] = &[
+            (
+                Window::new(Unit::Second, 1),
+                JAN1 + 999_999,
+                (JAN1, JAN1 + S),
+                "last µs of a second",
+            ),
+            (
+                Window::new(Unit::Second, 1),
+                JAN1 + S,
+                (JAN1 + S, JAN1 + 2 * S),
+                "next second starts exactly",
+            ),
+            (
+                Window::new(Unit::Minute, 1),
+                JAN1 + 59 * S,
+                (JAN1, JAN1 + 60 * S),
+                "minute",
+            ),
+            (
+                Window::new(Unit::Minute, 5),
+                JAN1 + 301 * S,
+                (JAN1 + 300 * S, JAN1 + 600 * S),
+                "5 minutes",
+            ),
+            (
+                Window::new(Unit::Hour, 1),
+                JAN1 + 3_599 * S,
+                (JAN1, JAN1 + 3_600 * S),
+                "hour",
+            ),
+            (
+                Window::new(Unit::Day, 1),
+                JAN1 + 86_399 * S,
+                (JAN1, JAN1 + 86_400 * S),
+                "UTC day",
+            ),
+            // 2026-01-05 is a Monday; calendar weeks run Monday to Monday.
+            (
+                cal(Unit::Week, 1),
+                JAN1 + 4 * 86_400 * S,
+                (JAN1 + 4 * 86_400 * S, JAN1 + 11 * 86_400 * S),
+                "Monday starts a calendar week",
+            ),
+            (
+                cal(Unit::Week, 1),
+                JAN1 + 4 * 86_400 * S - 1,
+                (JAN1 - 3 * 86_400 * S, JAN1 + 4 * 86_400 * S),
+                "Sunday night ends it",
+            ),
+            // Epoch weeks start on Thursday, like 2026-01-01.
+            (
+                Window::new(Unit::Week, 1),
+                JAN1 + 4 * 86_400 * S,
+                (JAN1, JAN1 + 7 * 86_400 * S),
+                "epoch week",
+            ),
+            (
+                cal(Unit::Month, 1),
+                JAN1 + 31 * 86_400 * S - 1,
+                (JAN1, JAN1 + 31 * 86_400 * S),
+                "January has 31 days",
+            ),
+            (
+                cal(Unit::Month, 1),
+                JAN1 + 31 * 86_400 * S,
+                (JAN1 + 31 * 86_400 * S, JAN1 + 59 * 86_400 * S),
+                "February 2026 has 28 days",
+            ),
+            (
+                cal(Unit::Month, 3),
+                JAN1 + 80 * 86_400 * S,
+                (JAN1, JAN1 + 90 * 86_400 * S),
+                "a quarter",
+            ),
+            (
+                cal(Unit::Month, 12),
+                JAN1 + 364 * 86_400 * S,
+                (JAN1, JAN1 + 365 * 86_400 * S),
+                "a calendar year",
+            ),
+            (
+                Window::new(Unit::Month, 1),
+                30 * 86_400 * S,
+                (30 * 86_400 * S, 60 * 86_400 * S),
+                "30-day month",
+            ),
+        ];
+        for (window, now, bounds, why) in cases {
+            let id = window.id_at(*now);
+            assert_eq!(window.bounds(id), *bounds, "{why}");
+            assert!(
+                bounds.0 <= *now && *now < bounds.1,
+                "{why}: now inside its window"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_never_decrease_and_extremes_do_not_overflow() {
+        for window in [
+            Window::new(Unit::Second, 1),
+            Window::new(Unit::Month, 1),
+            cal(Unit::Week, 2),
+            cal(Unit::Month, 12),
+        ] {
+            let mut last = 0;
+            for now in [0, 1, JAN1, JAN1 + 40 * 86_400 * S, u64::MAX / 2, u64::MAX] {
+                let id = window.id_at(now);
+                assert!(id >= last, "{window:?} at {now}");
+                last = id;
+                let (start, end) = window.bounds(id);
+                assert!(start <= end, "{window:?} at {now}");
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The validated configuration every stream shares, and lookups on it.
+
+use std::time::SystemTime;
+
+use filter_core::config::from_json;
+use filter_core::ConfigError;
+
+use super::{Conflicts, RawConfig, Source};
+use crate::lifecycle::Lifecycle;
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Lowercased API name for the vendor media type.
+    pub api: Option<String>,
+    /// Sources in order.
+    pub sources: Vec<Source>,
+    /// Version request header (lowercase).
+    pub header: String,
+    /// Version query parameter.
+    pub query: String,
+    /// Index of the default version.
+    pub default_version: Option<usize>,
+    /// 404 or 400.
+    pub unknown_status: u16,
+    /// Conflict policy.
+    pub conflicts: Conflicts,
+    /// Case-sensitive version names.
+    pub case_sensitive: bool,
+    /// Strip the version segment from the path.
+    pub strip_prefix: bool,
+    /// Longest `:path`.
+    pub max_path_bytes: usize,
+    /// Consumer header (lowercase).
+    pub consumer_header: String,
+    /// Groups header (lowercase).
+    pub groups_header: String,
+    /// Credential header (lowercase).
+    pub credential_header: String,
+    /// Cluster header (lowercase).
+    pub cluster_header: String,
+    /// Version header (lowercase).
+    pub version_header: String,
+    /// Versions, in configuration order.
+    pub versions: Vec<Version>,
+    /// Canaries.
+    pub canaries: Vec<Canary>,
+    /// Sticky key header (lowercase).
+    pub sticky_header: Option<String>,
+    /// Sticky cookie.
+    pub cookie: Option<Cookie>,
+    /// Override header (lowercase) and allowed groups.
+    pub override_: Option<Override>,
+}
+
+/// A validated version.
+#[derive(Debug, Clone)]
+pub struct Version {
+    /// Name.
+    pub name: String,
+    /// Aliases.
+    pub aliases: Vec<String>,
+    /// Cluster (none only when retired).
+    pub cluster: Option<String>,
+    /// Lifecycle stage.
+    pub status: Lifecycle,
+    /// Sunset instant.
+    pub sunset: Option<SystemTime>,
+    /// Response headers announcing the lifecycle (`Deprecation`, `Sunset`, `Link`), built once.
+    pub response_headers: Vec<(&'static str, String)>,
+}
+
+/// A validated canary.
+#[derive(Debug, Clone)]
+pub struct Canary {
+    /// Split version.
+    pub from: usize,
+    /// Receiving version.
+    pub to: usize,
+    /// The share over time.
+    pub weight: Weight,
+    /// Split explicit requests too.
+    pub explicit: bool,
+    /// Hash salt (`<from>><to>`), so canaries bucket independently.
+    pub salt: String,
+}
+
+/// A canary's share, in basis points.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Weight {
+    /// Constant.
+    Fixed(u32),
+    /// Rising in steps.
+    Ramp(Ramp),
+}
+
+/// A validated ramp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ramp {
+    /// Start.
+    pub start: SystemTime,
+    /// End (after start).
+    pub end: SystemTime,
+    /// Steps (>= 1).
+    pub steps: u32,
+    /// Share before start, basis points.
+    pub from: u32,
+    /// Share from end on, basis points.
+    pub to: u32,
+}
+
+/// The sticky cookie.
+#[derive(Debug, Clone)]
+pub struct Cookie {
+    /// Name.
+    pub name: String,
+    /// Max-Age.
+    pub max_age: u64,
+    /// Secure flag.
+    pub secure: bool,
+}
+
+/// The override header.
+#[derive(Debug, Clone)]
+pub struct Override {
+    /// Header name (lowercase).
+    pub header: String,
+    /// Allowed groups.
+    pub groups: Vec<String>,
+}
+
+impl Config {
+    /// Parses and validates JSON configuration.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
+        Self::try_from(from_json::<RawConfig>(bytes)?)
+    }
+
+    /// The version named `candidate` (name or alias), honouring `case_sensitive`.
+    pub fn find(&self, candidate: &str) -> Option<usize> {
+        let eq = |a: &str| {
+            if self.case_sensitive {
+                a == candidate
+            } else {
+                a.eq_ignore_ascii_case(candidate)
+            }
+        };
+        self.versions
+            .iter()
+            .position(|v| eq(&v.name) || v.aliases.iter().any(|a| eq(a)))
+    }
+
+    /// Whether `candidate` names a version when case is ignored (to spot `/V1`).
+    pub fn find_ignoring_case(&self, candidate: &str) -> Option<usize> {
+        self.versions.iter().position(|v| {
+            v.name.eq_ignore_ascii_case(candidate)
+                || v.aliases.iter().any(|a| a.eq_ignore_ascii_case(candidate))
+        })
+    }
+
+    /// Whether version `i` answers 410 at `now` (retired, or past its sunset).
+    pub fn is_retired(&self, i: usize, now: SystemTime) -> bool {
+        self.versions
+            .get(i)
+            .is_none_or(|v| v.status == Lifecycle::Retired || v.sunset.is_some_and(|s| now >= s))
+    }
+
+    /// Names of the versions served at `now`, in configuration order.
+    pub fn supported(&self, now: SystemTime) -> Vec<String> {
+        (0..self.versions.len())
+            .filter(|&i| !self.is_retired(i, now))
+            .filter_map(|i| self.versions.get(i).map(|v| v.name.clone()))
+            .collect()
+    }
+}

@@ -1,0 +1,301 @@
+//! The filter: [`RoutingPlugin`] (validated configuration and metrics, per VM) and
+//! [`RoutingStream`] (per request).
+//!
+//! On request headers: remove client copies of the output headers, check the request target,
+//! resolve the version, apply an allowed override or a canary split, refuse retired versions,
+//! then set the version and cluster headers (Envoy re-selects the route through its
+//! `cluster_header`) and optionally strip the version segment from `:path`. On response
+//! headers: add the version's lifecycle headers and the sticky cookie if one was minted.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use filter_core::{ConfigError, Decision, HeaderMap, Host, Plugin, Stream};
+
+use crate::canary::{self, StickyKey};
+use crate::config::{is_version_token, Config, FULL};
+use crate::metrics::Metrics;
+use crate::refusal::Refusal;
+use crate::resolve::{resolve, MAX_VALUE_LEN};
+use crate::target;
+
+/// Per-VM state.
+#[derive(Debug)]
+pub struct RoutingPlugin {
+    /// The validated configuration.
+    pub config: Config,
+    metrics: Metrics,
+    minted: Cell<u64>,
+}
+
+/// Per-request state.
+#[derive(Debug)]
+pub struct RoutingStream {
+    plugin: Rc<RoutingPlugin>,
+    /// The version the request was forwarded to.
+    version: Option<usize>,
+    /// A `Set-Cookie` value to add to the response.
+    set_cookie: Option<String>,
+}
+
+/// What the request phase decided for a forwarded request.
+struct Route {
+    version: usize,
+    name: String,
+    cluster: String,
+    path: Option<String>,
+}
+
+impl Plugin for RoutingPlugin {
+    const NAME: &'static str = "routing";
+    type Stream = RoutingStream;
+
+    fn configure(config: &[u8], host: &mut dyn Host) -> Result<Self, ConfigError> {
+        let config = Config::from_json(config)?;
+        let metrics = Metrics::define(host, config.versions.iter().map(|v| v.name.as_str()));
+        Ok(Self {
+            config,
+            metrics,
+            minted: Cell::new(0),
+        })
+    }
+
+    fn new_stream(plugin: &Rc<Self>) -> RoutingStream {
+        RoutingStream {
+            plugin: Rc::clone(plugin),
+            version: None,
+            set_cookie: None,
+        }
+    }
+}
+
+// === impl RoutingStream ===
+
+impl Stream for RoutingStream {
+    fn on_request_headers(
+        &mut self,
+        headers: &mut HeaderMap,
+        _end_of_stream: bool,
+        host: &mut dyn Host,
+    ) -> Decision {
+        let plugin = Rc::clone(&self.plugin);
+        let config = &plugin.config;
+        headers.remove(&config.cluster_header);
+        headers.remove(&config.version_header);
+        let now = host.now();
+        match self.route(headers, now, host) {
+            Ok(route) => {
+                headers.set(&config.version_header, route.name.as_str());
+                headers.set(&config.cluster_header, route.cluster.as_str());
+                if let Some(path) = route.path {
+                    headers.set(":path", path);
+                }
+                plugin.metrics.request(host, route.version);
+                self.version = Some(route.version);
+                Decision::Continue
+            }
+            Err(refusal) => {
+                if let Refusal::Retired(i) = refusal {
+                    plugin.metrics.request(host, i);
+                }
+                plugin.metrics.rejected(host, refusal.reason());
+                self.set_cookie = None;
+                Decision::Respond(refusal.reply(config, now))
+            }
+        }
+    }
+
+    fn on_response_headers(
+        &mut self,
+        headers: &mut HeaderMap,
+        _end_of_stream: bool,
+        _host: &mut dyn Host,
+    ) -> Decision {
+        let Some(i) = self.version else {
+            return Decision::Continue;
+        };
+        if let Some(v) = self.plugin.config.versions.get(i) {
+            // Replace an upstream's own lifecycle headers; keep its other links.
+            for name in ["deprecation", "sunset"] {
+                if v.response_headers.iter().any(|(n, _)| *n == name) {
+                    headers.remove(name);
+                }
+            }
+            for (name, value) in &v.response_headers {
+                headers.add(name, value.as_str());
+            }
+        }
+        if let Some(cookie) = self.set_cookie.take() {
+            headers.add("set-cookie", cookie);
+        }
+        Decision::Continue
+    }
+}
+
+impl RoutingStream {
+    fn route(
+        &mut self,
+        headers: &mut HeaderMap,
+        now: SystemTime,
+        host: &mut dyn Host,
+    ) -> Result<Route, Refusal> {
+        let plugin = Rc::clone(&self.plugin);
+        let config = &plugin.config;
+        let raw_path = headers.path().map(<[u8]>::to_vec);
+        let target = target::parse(raw_path.as_deref(), config.max_path_bytes)?;
+        let resolved = resolve(config, &target, headers)?;
+        let mut version = resolved.version;
+
+        let forced = self.override_version(headers, host)?;
+        if let Some(v) = forced {
+            if resolved.in_path && !config.strip_prefix && v != resolved.version {
+                return Err(Refusal::ConflictingVersions);
+            }
+            version = v;
+        } else if config.is_retired(version, now) {
+            // A retired version is not split: its clients learn it is gone.
+            return Err(Refusal::Retired(version));
+        } else if let Some(c) = config
+            .canaries
+            .iter()
+            .find(|c| c.from == version && (c.explicit || !resolved.explicit))
+        {
+            let share = canary::share(&c.weight, now);
+            if !config.is_retired(c.to, now) && share > 0 {
+                let key = if share < FULL {
+                    self.sticky_key(headers, now, host)
+                } else {
+                    None
+                };
+                if canary::diverts(&c.salt, key.as_ref(), share) {
+                    version = c.to;
+                    plugin.metrics.diverted(host, version);
+                }
+            }
+        }
+
+        let v = config.versions.get(version);
+        let (Some(name), Some(cluster)) = (v.map(|v| &v.name), v.and_then(|v| v.cluster.as_ref()))
+        else {
+            return Err(Refusal::Retired(version));
+        };
+        if config.is_retired(version, now) {
+            return Err(Refusal::Retired(version));
+        }
+        let path =
+            (resolved.in_path && config.strip_prefix).then(|| target.without_first_segment());
+        if let Some(p) = &path {
+            // What the upstream sees must pass the same checks (`/v1/;p=1` -> `/;p=1` does not).
+            target::parse(Some(p.as_bytes()), config.max_path_bytes)?;
+        }
+        Ok(Route {
+            version,
+            name: name.clone(),
+            cluster: cluster.clone(),
+            path,
+        })
+    }
+
+    /// The version forced by the override header, when the caller is in an allowed group.
+    /// The header is removed either way.
+    fn override_version(
+        &self,
+        headers: &mut HeaderMap,
+        host: &mut dyn Host,
+    ) -> Result<Option<usize>, Refusal> {
+        let config = &self.plugin.config;
+        let Some(o) = &config.override_ else {
+            return Ok(None);
+        };
+        if !headers.contains(&o.header) {
+            return Ok(None);
+        }
+        let allowed = headers.get_all(&config.groups_header).any(|value| {
+            std::str::from_utf8(value).is_ok_and(|s| {
+                s.split(',')
+                    .any(|g| o.groups.iter().any(|a| a.as_str() == g.trim()))
+            })
+        });
+        let count = headers.count(&o.header);
+        let value = headers
+            .get(&o.header)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        headers.remove(&o.header);
+        if !allowed {
+            self.plugin.metrics.override_ignored(host);
+            return Ok(None);
+        }
+        let name = std::str::from_utf8(&value)
+            .ok()
+            .map(|s| s.trim_matches([' ', '\t']))
+            .filter(|s| count == 1 && s.len() <= MAX_VALUE_LEN && is_version_token(s));
+        let v = name
+            .and_then(|s| config.find(s))
+            .ok_or(Refusal::InvalidOverride)?;
+        self.plugin.metrics.override_used(host);
+        Ok(Some(v))
+    }
+
+    /// The client's sticky key: the consumer id, else a presented key (header, then cookie),
+    /// else a newly minted key that the response sets as a cookie (if a cookie is configured).
+    fn sticky_key(
+        &mut self,
+        headers: &HeaderMap,
+        now: SystemTime,
+        host: &mut dyn Host,
+    ) -> Option<StickyKey> {
+        let config = &self.plugin.config;
+        let anonymous = headers.get(&config.credential_header) == Some(b"anonymous");
+        if let Some(id) = headers.get(&config.consumer_header) {
+            if !anonymous && !id.is_empty() && headers.count(&config.consumer_header) == 1 {
+                return Some(StickyKey::Consumer(id.to_vec()));
+            }
+        }
+        if let Some(h) = &config.sticky_header {
+            if headers.count(h) == 1 {
+                if let Some(k) = headers.get_str(h).filter(|k| canary::is_valid_key(k)) {
+                    return Some(StickyKey::Client(k.to_owned()));
+                }
+            }
+        }
+        let cookie = config.cookie.as_ref()?;
+        if let Some(k) = cookie_value(headers, &cookie.name) {
+            return Some(StickyKey::Client(k));
+        }
+        let counter = self.plugin.minted.get().wrapping_add(1);
+        self.plugin.minted.set(counter);
+        let request_id = headers.get("x-request-id").unwrap_or_default();
+        let key = canary::mint(request_id, now, counter);
+        let mut value = format!(
+            "{}={key}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
+            cookie.name, cookie.max_age
+        );
+        if cookie.secure {
+            value.push_str("; Secure");
+        }
+        self.set_cookie = Some(value);
+        self.plugin.metrics.cookie_issued(host);
+        Some(StickyKey::Minted(key))
+    }
+}
+
+/// The first valid value of cookie `name` in the request's `Cookie` headers.
+fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all("cookie")
+        .filter_map(|v| std::str::from_utf8(v).ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|v| canary::is_valid_key(v))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod properties;

@@ -1,0 +1,277 @@
+//! The request target (`:path`) as the router and the upstream will see it.
+//!
+//! The version is read from the raw `:path`, so anything a router, a normalizing proxy or an
+//! upstream could read differently from this filter is refused: dot segments, encoded dots,
+//! slashes, backslashes and percent signs, backslashes, empty segments, control and non-ASCII
+//! bytes, fragments, and targets that are not in origin form. The query never influences the
+//! path: it is split off at the first `?` and only parsed by name when asked.
+
+use thiserror::Error;
+
+/// Why a request target is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum TargetError {
+    /// No `:path` (for example CONNECT).
+    #[error("the request has no path")]
+    Missing,
+    /// Longer than `max_path_bytes`.
+    #[error("the path is too long")]
+    TooLong,
+    /// Not origin form (`*`, absolute form, or not starting with `/`).
+    #[error("the request target is not in origin form")]
+    NotOriginForm,
+    /// A control byte, space, DEL, or a byte over 0x7F.
+    #[error("the path contains control, space or non-ASCII bytes")]
+    BadByte,
+    /// `#`.
+    #[error("the request target contains a fragment")]
+    Fragment,
+    /// `\` in the path.
+    #[error("the path contains a backslash")]
+    Backslash,
+    /// `%` not followed by two hex digits.
+    #[error("the path contains a malformed percent-encoding")]
+    BadPercent,
+    /// `%2e`, `%2f`, `%5c`, `%25` or an encoded control byte.
+    #[error("the path contains an encoded dot, slash, backslash, percent or control byte")]
+    EncodedSeparator,
+    /// A `.` or `..` segment.
+    #[error("the path contains a dot segment")]
+    DotSegment,
+    /// `//` inside the path.
+    #[error("the path contains an empty segment")]
+    EmptySegment,
+    /// `;` or `%` in the first segment (matrix parameters or encoding on the version segment).
+    #[error("the version segment contains parameters or encoding")]
+    VersionSegment,
+}
+
+/// A request target that passed every check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    /// The path, without the query.
+    pub path: &'a str,
+    /// The query, without the `?`, if any.
+    pub query: Option<&'a str>,
+}
+
+/// Checks a raw `:path` (at most `max` bytes) and splits it.
+pub fn parse(raw: Option<&[u8]>, max: usize) -> Result<Target<'_>, TargetError> {
+    let raw = raw.ok_or(TargetError::Missing)?;
+    if raw.len() > max {
+        return Err(TargetError::TooLong);
+    }
+    if raw.first() != Some(&b'/') {
+        return Err(TargetError::NotOriginForm);
+    }
+    if raw.iter().any(|&b| b <= 0x20 || b >= 0x7f) {
+        return Err(TargetError::BadByte);
+    }
+    if raw.contains(&b'#') {
+        return Err(TargetError::Fragment);
+    }
+    // All ASCII from here on.
+    let text = std::str::from_utf8(raw).map_err(|_| TargetError::BadByte)?;
+    let (path, query) = match text.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (text, None),
+    };
+    if path.contains('\\') {
+        return Err(TargetError::Backslash);
+    }
+    check_percent(path.as_bytes())?;
+    let body = &path[1..];
+    let segments: Vec<&str> = body.split('/').collect();
+    let last = segments.len().saturating_sub(1);
+    for (i, seg) in segments.iter().enumerate() {
+        if *seg == "." || *seg == ".." {
+            return Err(TargetError::DotSegment);
+        }
+        // A trailing slash (`/v2/`) and the root (`/`) are fine; `//` anywhere else is not.
+        if seg.is_empty() && i != last {
+            return Err(TargetError::EmptySegment);
+        }
+    }
+    if segments
+        .first()
+        .is_some_and(|s| s.contains(';') || s.contains('%'))
+    {
+        return Err(TargetError::VersionSegment);
+    }
+    Ok(Target { path, query })
+}
+
+fn check_percent(path: &[u8]) -> Result<(), TargetError> {
+    let mut i = 0;
+    while let Some(&b) = path.get(i) {
+        if b == b'%' {
+            let (Some(h), Some(l)) = (path.get(i + 1), path.get(i + 2)) else {
+                return Err(TargetError::BadPercent);
+            };
+            let (Some(h), Some(l)) = (hex(*h), hex(*l)) else {
+                return Err(TargetError::BadPercent);
+            };
+            let decoded = h * 16 + l;
+            if matches!(decoded, b'.' | b'/' | b'\\' | b'%' | b';' | b'?' | b'#')
+                || !(0x20..0x7f).contains(&decoded)
+            {
+                return Err(TargetError::EncodedSeparator);
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+impl Target<'_> {
+    /// The first path segment (`v2` in `/v2/users`); empty for `/`.
+    pub fn first_segment(&self) -> &str {
+        let body = &self.path[1..];
+        body.split('/').next().unwrap_or("")
+    }
+
+    /// The target with the first segment removed (`/v2/x?q` -> `/x?q`, `/v2` -> `/`).
+    pub fn without_first_segment(&self) -> String {
+        let body = &self.path[1..];
+        let rest = body.find('/').map_or("/", |i| &body[i..]);
+        match self.query {
+            Some(q) => format!("{rest}?{q}"),
+            None => rest.to_owned(),
+        }
+    }
+
+    /// Every value of query parameter `name` (compared byte for byte, not decoded).
+    pub fn query_values<'b>(&'b self, name: &'b str) -> impl Iterator<Item = &'b str> + 'b {
+        self.query.unwrap_or("").split('&').filter_map(move |pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then_some(v)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TargetError::*;
+
+    #[test]
+    fn refuses_every_ambiguous_target() {
+        let long = format!("/v1/{}", "a".repeat(8192));
+        type Case<'a> = (
+            &'a [u8],
+            Result<(&'a str, Option<&'a str>), TargetError>,
+            &'a str,
+        );
+        let cases: &[Case] = &[
+            (b"/v1/users", Ok(("/v1/users", None)), "plain"),
+            (
+                b"/v1/users?x=/v2",
+                Ok(("/v1/users", Some("x=/v2"))),
+                "query is split off",
+            ),
+            (b"/", Ok(("/", None)), "root"),
+            (b"/v2/", Ok(("/v2/", None)), "trailing slash"),
+            (
+                b"/v1/a%20b",
+                Ok(("/v1/a%20b", None)),
+                "harmless encoding after the version",
+            ),
+            (
+                b"/v1/x?a=%2e%2e",
+                Ok(("/v1/x", Some("a=%2e%2e"))),
+                "query is not path",
+            ),
+            (b"/v1/../v2", Err(DotSegment), "dot-dot segment"),
+            (b"/v1/./x", Err(DotSegment), "dot segment"),
+            (b"/..", Err(DotSegment), "leading dot-dot"),
+            (b"/v1/%2e%2e/v2", Err(EncodedSeparator), "encoded dots"),
+            (
+                b"/v1/%2E%2E/v2",
+                Err(EncodedSeparator),
+                "encoded dots, upper case",
+            ),
+            (b"/v1%2Fv2", Err(EncodedSeparator), "encoded slash"),
+            (
+                b"/v1/x%2f",
+                Err(EncodedSeparator),
+                "encoded slash, lower case",
+            ),
+            (b"/v1%5Cx", Err(EncodedSeparator), "encoded backslash"),
+            (
+                b"/v1/%5c",
+                Err(EncodedSeparator),
+                "encoded backslash, lower case",
+            ),
+            (b"/v1/%252e", Err(EncodedSeparator), "double encoding"),
+            (b"/v1/%00", Err(EncodedSeparator), "encoded NUL"),
+            (b"/v1/%zz", Err(BadPercent), "bad hex"),
+            (b"/v1/%2", Err(BadPercent), "truncated escape"),
+            (b"/v1\\..\\v2", Err(Backslash), "backslash"),
+            (b"//v1//x", Err(EmptySegment), "double slashes"),
+            (b"/v1//x", Err(EmptySegment), "inner empty segment"),
+            (
+                b"/v1;p=1/x",
+                Err(VersionSegment),
+                "matrix parameter on the version",
+            ),
+            (b"/%76%31/x", Err(VersionSegment), "encoded version segment"),
+            (b"/v1/x\0", Err(BadByte), "NUL byte"),
+            (b"/v1/\x7f", Err(BadByte), "DEL"),
+            (b"/v1/a b", Err(BadByte), "space"),
+            (b"/v1/\xc3\xa9", Err(BadByte), "non-ASCII"),
+            (b"/v1/x#frag", Err(Fragment), "fragment"),
+            (b"*", Err(NotOriginForm), "asterisk form"),
+            (b"http://h/v2/x", Err(NotOriginForm), "absolute form"),
+            (b"", Err(NotOriginForm), "empty"),
+            (long.as_bytes(), Err(TooLong), "8 KiB path"),
+        ];
+        for (raw, want, msg) in cases {
+            let got = parse(Some(raw), 8192).map(|t| (t.path, t.query));
+            assert_eq!(&got, want, "{msg}: {:?}", String::from_utf8_lossy(raw));
+        }
+        assert_eq!(parse(None, 8192), Err(Missing), "CONNECT has no path");
+    }
+
+    #[test]
+    fn segments_and_rewrites() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("/v2/users?x=1", "v2", "/users?x=1"),
+            ("/v2", "v2", "/"),
+            ("/v2/", "v2", "/"),
+            ("/v2?x=/v1", "v2", "/?x=/v1"),
+            ("/", "", "/"),
+            ("/users/v2", "users", "/v2"),
+        ];
+        for (raw, first, stripped) in cases {
+            let t = parse(Some(raw.as_bytes()), 8192).unwrap();
+            assert_eq!(t.first_segment(), *first, "first segment of {raw}");
+            assert_eq!(t.without_first_segment(), *stripped, "stripped {raw}");
+        }
+    }
+
+    #[test]
+    fn query_values_by_exact_name() {
+        let t = parse(
+            Some(b"/x?api-version=v2&a=1&API-VERSION=v3&api-version"),
+            100,
+        )
+        .unwrap();
+        let got: Vec<_> = t.query_values("api-version").collect();
+        assert_eq!(
+            got,
+            ["v2", ""],
+            "names are exact, a bare name has an empty value"
+        );
+    }
+}
