@@ -186,6 +186,61 @@ pub struct Key {
     pub kid: Option<String>,
     /// The verifier, bound to one algorithm.
     pub verifier: Verifier,
+    /// Signatures this key verified recently.
+    verified: VerifiedCache,
+}
+
+/// How many verified signatures a key remembers (per worker VM); when full it starts over.
+pub const VERIFIED_CACHE_ENTRIES: usize = 1024;
+
+/// Digests of `(message, signature)` pairs a key has verified, so a token presented again skips
+/// the signature check (an RSA verification costs millions of wasm instructions; a SHA-256 of
+/// the token, a few thousand). Only successes are remembered; claims are still checked on every
+/// request. The cache belongs to the key, so it goes away with the key when a key set rotates.
+#[derive(Debug, Clone, Default)]
+struct VerifiedCache(std::cell::RefCell<std::collections::HashSet<[u8; 32]>>);
+
+impl VerifiedCache {
+    fn digest(msg: &[u8], sig: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update((msg.len() as u64).to_le_bytes());
+        h.update(msg);
+        h.update(sig);
+        h.finalize().into()
+    }
+}
+
+impl Key {
+    /// A key with an empty verification cache.
+    pub fn new(kid: Option<String>, verifier: Verifier) -> Self {
+        Self {
+            kid,
+            verifier,
+            verified: VerifiedCache::default(),
+        }
+    }
+
+    /// Like [`Verifier::verify`], remembering successes (see [`VERIFIED_CACHE_ENTRIES`]).
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        let digest = VerifiedCache::digest(msg, sig);
+        if self.verified.0.borrow().contains(&digest) {
+            return true;
+        }
+        let ok = self.verifier.verify(msg, sig);
+        if ok {
+            let mut seen = self.verified.0.borrow_mut();
+            if seen.len() >= VERIFIED_CACHE_ENTRIES {
+                seen.clear();
+            }
+            seen.insert(digest);
+        }
+        ok
+    }
+
+    /// How many verified signatures the key remembers now.
+    pub fn cached_verifications(&self) -> usize {
+        self.verified.0.borrow().len()
+    }
 }
 
 /// The keys of one issuer.
@@ -378,7 +433,7 @@ pub fn load_jwk(jwk: &Value, origin: Origin, at: &str) -> Result<Key, KeyError> 
         }
         _ => return Err(err(format!("{at}.kty"), "unsupported key type")),
     };
-    Ok(Key { kid, verifier })
+    Ok(Key::new(kid, verifier))
 }
 
 fn load_rsa(jwk: &Map<String, Value>, at: &str) -> Result<RsaPublicKey, KeyError> {

@@ -186,7 +186,7 @@ pub fn verify(
     }
     let valid = candidates
         .iter()
-        .any(|k| k.verifier.verify(&token.signing_input, &token.signature));
+        .any(|k| k.verify(&token.signing_input, &token.signature));
     if !valid {
         return Err(JwtError::BadSignature);
     }

@@ -711,3 +711,61 @@ fn hex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
+
+#[test]
+fn a_verified_signature_is_remembered_but_claims_are_checked_every_time() {
+    let p = provider(
+        "https://issuer.example",
+        set(json!({"keys": [jwk(Alg::Rs256, "rs")]})),
+    );
+    let KeySource::Inline(keys) = &p.keys else {
+        unreachable!()
+    };
+    let t = token(Alg::Rs256, "rs", &claims());
+    assert_eq!(keys.keys[0].cached_verifications(), 0);
+    assert_eq!(check(&p, &t, NOW), Ok(()));
+    assert_eq!(keys.keys[0].cached_verifications(), 1, "remembered");
+    assert_eq!(check(&p, &t, NOW), Ok(()), "again, from the cache");
+    assert_eq!(keys.keys[0].cached_verifications(), 1);
+    // The cached signature does not outlive the token's claims.
+    assert_eq!(check(&p, &t, NOW + 400), Err(JwtError::Expired));
+    // A tampered payload with the cached signature is a different pair: refused, not cached.
+    let mut parts: Vec<&str> = t.split('.').collect();
+    let other = b64(
+        json!({"iss": "https://issuer.example", "aud": "gateway", "sub": "bob", "exp": NOW + 300})
+            .to_string()
+            .as_bytes(),
+    );
+    parts[1] = &other;
+    assert_eq!(
+        check(&p, &parts.join("."), NOW),
+        Err(JwtError::BadSignature)
+    );
+    assert_eq!(
+        keys.keys[0].cached_verifications(),
+        1,
+        "failures are never remembered"
+    );
+}
+
+#[test]
+fn the_verification_cache_is_bounded() {
+    let p = provider(
+        "https://issuer.example",
+        set(json!({"keys": [jwk(Alg::Hs256, "hs")]})),
+    );
+    let KeySource::Inline(keys) = &p.keys else {
+        unreachable!()
+    };
+    for i in 0..(keys::VERIFIED_CACHE_ENTRIES + 5) {
+        let mut c = claims();
+        c["jti"] = json!(i);
+        assert_eq!(check(&p, &token(Alg::Hs256, "hs", &c), NOW), Ok(()));
+        assert!(keys.keys[0].cached_verifications() <= keys::VERIFIED_CACHE_ENTRIES);
+    }
+    assert_eq!(
+        keys.keys[0].cached_verifications(),
+        5,
+        "started over when full"
+    );
+}
