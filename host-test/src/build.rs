@@ -38,6 +38,21 @@ pub fn cargo_wasm_target(pkg: &str, target: &str) -> Result<PathBuf> {
     )
 }
 
+/// Builds example `example` of workspace package `pkg` (an example with
+/// `crate-type = ["cdylib"]`) for `wasm32-wasip1` in release; returns the `.wasm` path.
+pub fn cargo_wasm_example(pkg: &str, example: &str) -> Result<PathBuf> {
+    let root = workspace_root();
+    let dir = root.join("target/host-test-wasm");
+    build(
+        &format!("{pkg} --example {example}"),
+        "wasm32-wasip1",
+        &dir,
+        &["-p", pkg, "--example", example],
+        &root,
+        &format!("examples/{}", example.replace('-', "_")),
+    )
+}
+
 /// Builds the standalone crate at `manifest_dir` (its own `[workspace]`) for `target`;
 /// the artifact is named after `lib_name`.
 pub fn cargo_wasm_manifest(manifest_dir: &Path, lib_name: &str, target: &str) -> Result<PathBuf> {

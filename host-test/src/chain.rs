@@ -209,6 +209,13 @@ impl Gateway {
         let Some(ctx) = self.streams.get(&sid).and_then(|r| r.ctx[fi]) else {
             return forward(self, frame);
         };
+        // ngx_wasm_module has no request trailers callback.
+        if dir == 0
+            && matches!(frame, Frame::Trailers)
+            && self.world().profile == crate::world::HostProfile::Nginx
+        {
+            return forward(self, frame);
+        }
         if self.filters[fi].vms[w].failed.is_some() {
             // After its failure reply the failed filter no longer runs (Envoy's
             // `failure_local_reply_sent_`).

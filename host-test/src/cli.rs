@@ -1,7 +1,7 @@
 //! The `host-test` command line.
 //!
 //! ```text
-//! host-test run SCENARIO.json [--module X.wasm]... [--json]
+//! host-test run SCENARIO.json [--module X.wasm]... [--json] [--trace OUT.json]
 //! host-test bench (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--json]
 //! ```
 //! `run` exits 0 when every expectation holds, 1 when one fails, 2 on a usage or load error.
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 const USAGE: &str = "usage:
-  host-test run SCENARIO.json [--module X.wasm]... [--json]
+  host-test run SCENARIO.json [--module X.wasm]... [--json] [--trace OUT.json]
   host-test bench (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--json]";
 
 #[derive(Default)]
@@ -25,6 +25,7 @@ struct Args {
     configs: Vec<String>,
     requests: Option<usize>,
     json: bool,
+    trace: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -39,6 +40,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 a.requests = Some(val()?.parse().map_err(|_| "--requests: not a number")?)
             }
             "--json" => a.json = true,
+            "--trace" => a.trace = Some(PathBuf::from(val()?)),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             s => a.positional.push(s.to_string()),
         }
@@ -83,7 +85,12 @@ fn load(a: &Args) -> Result<(Scenario, PathBuf), String> {
 
 fn run(a: &Args) -> Result<i32, String> {
     let (s, base) = load(a)?;
-    let report = s.run(&base, &a.modules).map_err(|e| e.to_string())?;
+    let (report, trace) = s
+        .run_traced(&base, &a.modules, a.trace.is_some())
+        .map_err(|e| e.to_string())?;
+    if let (Some(path), Some(t)) = (&a.trace, trace) {
+        std::fs::write(path, t).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     if a.json {
         println!(
             "{}",

@@ -5,6 +5,7 @@
 use crate::api::Gateway;
 use crate::error::{Error, Result};
 use crate::message::{CallId, CallKind, CallRecord, CallReply, Headers};
+use crate::world::HostProfile;
 
 enum Delivery {
     Reply(CallReply),
@@ -79,6 +80,13 @@ impl Gateway {
                 sc.call_trailers = Some(rep.trailers);
                 set_status(self, 0, "");
                 calls.push(("proxy_on_http_call_response", args));
+            }
+            (CallKind::Http, _) if self.world().profile == HostProfile::Nginx => {
+                let mut h = Headers::new();
+                h.add(":dispatch_status", "broken connection");
+                self.filters[fi].vms[w].state_mut().scope.call_headers = Some(h);
+                self.filters[fi].vms[w].state_mut().scope.call_body = Some(Vec::new());
+                calls.push(("proxy_on_http_call_response", vec![r, t, 1, 0, 0]));
             }
             (CallKind::Http, _) => {
                 set_status(self, 11, "reset");
@@ -185,7 +193,14 @@ impl Gateway {
 
     fn run_queues(&mut self) -> bool {
         // Only the notifications pending now; new ones wait for the next round.
-        let n = self.world().ready_queues.len();
+        let n = {
+            let mut w = self.world();
+            if w.profile == HostProfile::Nginx {
+                // ngx_wasm_module has no on_queue_ready.
+                w.ready_queues.clear();
+            }
+            w.ready_queues.len()
+        };
         for _ in 0..n {
             let next = {
                 let mut w = self.world();
@@ -293,7 +308,17 @@ impl Gateway {
                         .iter()
                         .find(|c| c.id == id)
                         .map(|c| c.kind);
+                    let nginx = self.world().profile == HostProfile::Nginx;
                     match kind {
+                        Some(CallKind::Http) if nginx => {
+                            let mut h = Headers::new();
+                            h.add(":dispatch_status", "timeout");
+                            let rep = CallReply {
+                                headers: h,
+                                ..CallReply::default()
+                            };
+                            self.deliver(id, Delivery::Reply(rep))?
+                        }
                         Some(CallKind::Http) => self.deliver(id, Delivery::Reply(rep))?,
                         _ => {
                             let rep = CallReply::grpc_error(4, "deadline exceeded");

@@ -14,12 +14,14 @@ pub enum Error {
         message: String,
     },
     /// `proxy_on_vm_start` or `proxy_on_configure` returned false: Envoy rejects the plugin.
-    #[error("plugin {plugin} rejected its configuration ({phase} returned false)")]
+    #[error("plugin {plugin} rejected its configuration ({phase} returned false){}", log_suffix(.log))]
     Rejected {
         /// The plugin name.
         plugin: String,
         /// `proxy_on_vm_start` or `proxy_on_configure`.
         phase: &'static str,
+        /// What the plugin logged at error level or above while starting, as Envoy prints it.
+        log: Vec<String>,
     },
     /// The guest trapped (a Rust panic, `unreachable`, out of fuel, memory cap).
     #[error("plugin {plugin} trapped in {callback}: {message}")]
@@ -42,6 +44,14 @@ pub enum Error {
         /// cargo's stderr tail.
         message: String,
     },
+}
+
+fn log_suffix(log: &[String]) -> String {
+    if log.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", log.join("; "))
+    }
 }
 
 /// `Result` with the harness [`Error`].

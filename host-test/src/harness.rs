@@ -70,6 +70,10 @@ impl FilterSpec {
         self.vm_id = id.to_string();
         self
     }
+    /// Plugin configuration as JSON text.
+    pub fn config_json(self, v: &serde_json::Value) -> Self {
+        self.config(v.to_string())
+    }
     /// Plugin configuration bytes (given to `proxy_on_configure`).
     pub fn config(mut self, bytes: impl Into<Vec<u8>>) -> Self {
         self.config = bytes.into();
@@ -156,6 +160,11 @@ impl Harness {
     /// The level `proxy_get_log_level` reports; lower logs are dropped.
     pub fn log_level(mut self, l: LogLevel) -> Self {
         self.world.log_level = l;
+        self
+    }
+    /// The host to imitate (default Envoy); see [`crate::HostProfile`].
+    pub fn profile(mut self, p: crate::HostProfile) -> Self {
+        self.world.profile = p;
         self
     }
     /// Seed of `random_get`.

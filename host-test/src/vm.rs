@@ -5,6 +5,7 @@
 
 use crate::engine::Runtime;
 use crate::error::{Error, Result};
+use crate::message::LogLevel;
 use crate::state::{Effect, HostState};
 use wasmtime::{Instance, Module, Store, StoreLimitsBuilder, Val, ValType};
 
@@ -205,6 +206,7 @@ impl Vm {
             return Err(Error::Rejected {
                 plugin: plugin.name.clone(),
                 phase: "proxy_on_vm_start",
+                log: self.error_log(),
             });
         }
         self.state_mut().scope.plugin_config = Some(plugin.plugin_config.clone());
@@ -215,9 +217,23 @@ impl Vm {
             return Err(Error::Rejected {
                 plugin: plugin.name.clone(),
                 phase: "proxy_on_configure",
+                log: self.error_log(),
             });
         }
         Ok(())
+    }
+
+    /// This VM's log lines at error level or above.
+    fn error_log(&self) -> Vec<String> {
+        let state = self.state();
+        let (name, worker) = (state.plugin.name.clone(), state.worker);
+        let world = state.world();
+        world
+            .logs
+            .iter()
+            .filter(|l| l.plugin == name && l.worker == worker && l.level >= LogLevel::Error)
+            .map(|l| l.message.clone())
+            .collect()
     }
 
     pub fn take_effects(&mut self) -> Vec<Effect> {

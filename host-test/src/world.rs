@@ -8,6 +8,21 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// Which host the harness imitates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostProfile {
+    /// Envoy 1.40 (default).
+    #[default]
+    Envoy,
+    /// Kong's ngx_wasm_module, as abi.md describes its differences: properties are strings
+    /// (`response.code_details`, `.flags`, `.grpc_status`, `.trailers` missing), `http_call`
+    /// takes `host:port` and reports failures in a `:dispatch_status` response header, no
+    /// gRPC (UNIMPLEMENTED), no `on_queue_ready`, request trailers not given to filters,
+    /// metric names prefixed `pw:<filter>:`.
+    Nginx,
+}
+
 /// A registered foreign function: arguments in, result bytes out.
 pub type ForeignFn = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
 
@@ -117,6 +132,7 @@ pub(crate) struct World {
     pub foreign_calls: Vec<(String, Vec<u8>)>,
     pub trace: Option<Vec<TraceEvent>>,
     pub rng: u64,
+    pub profile: HostProfile,
 }
 
 impl World {
@@ -141,6 +157,7 @@ impl World {
             foreign_calls: Vec::new(),
             trace: None,
             rng: seed,
+            profile: HostProfile::Envoy,
         }
     }
 

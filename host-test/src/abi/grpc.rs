@@ -41,6 +41,9 @@ fn open(
         return done(cx, name, status::SERIALIZATION_FAILURE);
     };
     let st = cx.data_mut();
+    if st.world().profile == crate::world::HostProfile::Nginx {
+        return done(cx, name, status::UNIMPLEMENTED);
+    }
     if !known_cluster(st, &cluster) {
         return done(cx, name, status::PARSE_FAILURE);
     }

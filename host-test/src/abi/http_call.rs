@@ -9,6 +9,7 @@
 use super::{done, pairs, read, read_str, status, write_u32, Cx};
 use crate::message::{CallId, CallKind, CallRecord, Headers};
 use crate::state::HostState;
+use crate::world::HostProfile;
 use wasmtime::Linker;
 
 /// Records a call in the world and the token map; returns the token.
@@ -69,6 +70,10 @@ pub(crate) fn base(
 
 pub(crate) fn known_cluster(st: &HostState, cluster: &str) -> bool {
     let w = st.world();
+    if w.profile == HostProfile::Nginx {
+        // ngx_wasm_module dials `host:port` itself.
+        return cluster.contains(':');
+    }
     w.any_cluster || w.clusters.contains(cluster)
 }
 

@@ -42,13 +42,16 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 2 => MetricKind::Histogram,
                 _ => return done(&mut cx, "proxy_define_metric", status::BAD_ARGUMENT),
             };
-            let Some(name) = read_str(&mut cx, np, nn) else {
+            let Some(mut name) = read_str(&mut cx, np, nn) else {
                 return done(
                     &mut cx,
                     "proxy_define_metric",
                     status::INVALID_MEMORY_ACCESS,
                 );
             };
+            if cx.data().world().profile == crate::world::HostProfile::Nginx {
+                name = format!("pw:{}:{name}", cx.data().plugin.name);
+            }
             // Every define gets a new id; the stat behind a name is shared.
             let st = cx.data_mut();
             st.next_metric[t as usize] += 4;

@@ -44,6 +44,16 @@ pub enum Prop {
 }
 
 impl Prop {
+    /// The value as ngx_wasm_module returns it: text.
+    pub fn encode_text(&self) -> Vec<u8> {
+        match self {
+            Self::Int(i) | Self::Timestamp(i) | Self::Duration(i) => i.to_string().into_bytes(),
+            Self::Uint(u) => u.to_string().into_bytes(),
+            Self::Bool(b) => b.to_string().into_bytes(),
+            Self::Double(d) => d.to_string().into_bytes(),
+            other => other.encode(),
+        }
+    }
     /// A string property.
     pub fn str(s: &str) -> Self {
         Self::Str(s.to_string())
@@ -168,27 +178,65 @@ fn default_prop(parts: &[&str]) -> Option<Prop> {
     })
 }
 
-/// Resolves a NUL-separated path for the effective context of `st`.
+/// Resolves a NUL-separated path for the effective context of `st`, encoded for the host
+/// profile.
 pub(crate) fn resolve(st: &HostState, path: &str) -> Option<Vec<u8>> {
+    let nginx = st.world().profile == crate::world::HostProfile::Nginx;
+    if !nginx {
+        return resolve_typed(st, path).map(|p| p.encode_or_raw());
+    }
+    let parts: Vec<&str> = path.split('\0').collect();
+    if matches!(
+        parts.as_slice(),
+        [
+            "response",
+            "code_details" | "flags" | "grpc_status" | "trailers",
+            ..
+        ]
+    ) {
+        return None;
+    }
+    resolve_typed(st, path).map(|p| match p {
+        Resolved::Typed(p) => p.encode_text(),
+        Resolved::Raw(b) => b,
+    })
+}
+
+/// A resolved value: typed, or raw filter-state bytes.
+enum Resolved {
+    Typed(Prop),
+    Raw(Vec<u8>),
+}
+
+impl Resolved {
+    fn encode_or_raw(self) -> Vec<u8> {
+        match self {
+            Self::Typed(p) => p.encode(),
+            Self::Raw(b) => b,
+        }
+    }
+}
+
+fn resolve_typed(st: &HostState, path: &str) -> Option<Resolved> {
     let parts: Vec<&str> = path.split('\0').collect();
     if let Some(p) = plugin_prop(st, &parts) {
-        return Some(p.encode());
+        return Some(Resolved::Typed(p));
     }
     let w = st.world();
     let s = st.stream().and_then(|id| w.streams.get(&id))?;
     if let Some(p) = s.props.get(path) {
-        return Some(p.encode());
+        return Some(Resolved::Typed(p.clone()));
     }
     if let Some(v) = s.filter_state.get(path) {
-        return Some(v.clone());
+        return Some(Resolved::Raw(v.clone()));
     }
     if let Some(p) = computed(&w, s, st.vis(), &parts) {
-        return Some(p.encode());
+        return Some(Resolved::Typed(p));
     }
     if let Some(p) = w.props.get(path) {
-        return Some(p.encode());
+        return Some(Resolved::Typed(p.clone()));
     }
-    default_prop(&parts).map(|p| p.encode())
+    default_prop(&parts).map(Resolved::Typed)
 }
 
 pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {

@@ -51,9 +51,19 @@ impl Scenario {
     /// Builds the gateway: module paths are relative to `base`; `modules` replace the
     /// filters' modules in order.
     pub fn gateway(&self, base: &Path, modules: &[PathBuf]) -> Result<Gateway> {
+        self.gateway_traced(base, modules, false)
+    }
+
+    fn gateway_traced(&self, base: &Path, modules: &[PathBuf], trace: bool) -> Result<Gateway> {
         let mut h = Harness::new().workers(self.workers.unwrap_or(1));
+        if trace {
+            h = h.trace();
+        }
         for c in &self.clusters {
             h = h.cluster(c);
+        }
+        if let Some(p) = self.profile {
+            h = h.profile(p);
         }
         if let Some(l) = self.log_level {
             h = h.log_level(l);
@@ -95,12 +105,22 @@ impl Scenario {
 
     /// Runs every step on a fresh gateway.
     pub fn run(&self, base: &Path, modules: &[PathBuf]) -> Result<Report> {
-        let mut gw = self.gateway(base, modules)?;
+        self.run_traced(base, modules, false).map(|(r, _)| r)
+    }
+
+    /// Like [`Scenario::run`]; with `trace`, also returns the hostcall trace as JSON.
+    pub fn run_traced(
+        &self,
+        base: &Path,
+        modules: &[PathBuf],
+        trace: bool,
+    ) -> Result<(Report, Option<String>)> {
+        let mut gw = self.gateway_traced(base, modules, trace)?;
         let mut steps = Vec::new();
         for (i, step) in self.steps.iter().enumerate() {
             steps.push(run_step(&mut gw, i + 1, step)?);
         }
-        Ok(Report {
+        let report = Report {
             passed: steps.iter().all(|s| s.failures.is_empty()),
             steps,
             metrics: gw
@@ -108,7 +128,8 @@ impl Scenario {
                 .into_iter()
                 .map(|(k, m)| (k, m.value))
                 .collect(),
-        })
+        };
+        Ok((report, trace.then(|| gw.trace_json())))
     }
 }
 

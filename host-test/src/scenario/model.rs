@@ -21,6 +21,9 @@ pub struct Scenario {
     /// Log level (default info).
     #[serde(default)]
     pub log_level: Option<LogLevel>,
+    /// Host to imitate: `envoy` (default) or `nginx`.
+    #[serde(default)]
+    pub profile: Option<crate::HostProfile>,
     /// Gateway-wide string properties (dotted paths).
     #[serde(default)]
     pub properties: BTreeMap<String, String>,

@@ -55,6 +55,23 @@ fn failed_expectation_exits_1_with_json() {
 }
 
 #[test]
+fn trace_is_written_as_json() {
+    let m = probe().display().to_string();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/host-test-scratch");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("probe-trace.json");
+    let o = out.to_str().unwrap();
+    let (code, text) = cli(&["run", &scenario(), "-m", &m, "-m", &m, "--trace", o]);
+    assert_eq!(code, 0, "{text}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let calls = v.as_array().unwrap();
+    assert!(calls
+        .iter()
+        .any(|e| e["name"] == "proxy_http_call" && e["result"] == 0));
+}
+
+#[test]
 fn usage_errors_exit_2() {
     assert_eq!(cli(&["run"]).0, 2);
     assert_eq!(cli(&["nope"]).0, 2);

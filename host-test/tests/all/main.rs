@@ -8,6 +8,7 @@ mod features;
 mod guests;
 mod lifecycle;
 mod loading;
+mod nginx;
 mod raw;
 mod stream;
 mod trace;

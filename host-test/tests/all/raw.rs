@@ -55,7 +55,16 @@ fn statuses_match_envoy() {
         .header("x-raw", "statuses")
         .header("x-dup", "1")
         .header("x-dup", "2");
-    gw.request(req).respond_with(Response::ok()).unwrap();
+    let out = gw
+        .request(req)
+        .respond_with(Response::ok().header("x-gone", "1"))
+        .unwrap();
+    assert_eq!(out.client_response().header("x-set"), Some("1"));
+    assert_eq!(
+        out.client_response().header("x-gone"),
+        None,
+        "set_header_map_pairs replaces"
+    );
     check(
         &reports(&gw),
         &[
@@ -137,6 +146,12 @@ fn statuses_match_envoy() {
             ("tick.set", "0"),
             ("done", "0"),
             ("status", "0:0:0"),
+            ("abi01.clear_route_cache", "0"),
+            ("abi01.get_configuration", "0:vmcfg"),
+            ("abi01.continue_response", "0"),
+            ("abi01.continue_request", "0"),
+            ("after_continue.request_header", "2"),
+            ("response_headers.set_pairs", "0"),
         ],
     );
     assert_eq!(gw.metric_full("raw_hist").unwrap().samples, [42]);

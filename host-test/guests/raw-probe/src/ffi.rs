@@ -134,6 +134,10 @@ extern "C" {
     ) -> u32;
     pub fn proxy_get_status(code: *mut u32, mp: *mut *mut u8, mn: *mut usize) -> u32;
     pub fn proxy_done() -> u32;
+    pub fn proxy_clear_route_cache() -> u32;
+    pub fn proxy_get_configuration(vp: *mut *mut u8, vn: *mut usize) -> u32;
+    pub fn proxy_continue_request() -> u32;
+    pub fn proxy_continue_response() -> u32;
 }
 
 #[link(wasm_import_module = "wasi_snapshot_preview1")]

@@ -132,6 +132,7 @@ pub extern "C" fn proxy_on_configure(_root: u32, n: usize) -> u32 {
         "configure.plugin_config",
         format!("{s}:{}", String::from_utf8_lossy(&b)),
     );
+    scenarios::set_upstream(&String::from_utf8_lossy(&b));
     let mut len = 0;
     let mut flags = 0;
     let s = unsafe { proxy_get_buffer_status(7, &mut len, &mut flags) };
@@ -181,6 +182,12 @@ pub extern "C" fn proxy_on_response_headers(_ctx: u32, _n: usize, _eos: u32) -> 
     let (s, v) = header(2, ":status");
     report("response_headers.status", format!("{s}:{v}"));
     scenarios::typed_props();
+    if scenarios::scenario() == "statuses" {
+        let pairs = ser(&[(":status", &v), ("x-set", "1")]);
+        report("response_headers.set_pairs", unsafe {
+            proxy_set_header_map_pairs(2, pairs.as_ptr(), pairs.len())
+        });
+    }
     0
 }
 

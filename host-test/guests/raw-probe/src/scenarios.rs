@@ -249,6 +249,24 @@ pub fn statuses(ctx: u32) -> u32 {
     let (mut code, mut p, mut l) = (7, null_mut(), 0);
     let s = unsafe { proxy_get_status(&mut code, &mut p, &mut l) };
     report("status", format!("{s}:{code}:{}", l));
+    // ABI 0.1.0 calls.
+    report("abi01.clear_route_cache", unsafe {
+        proxy_clear_route_cache()
+    });
+    let (mut p, mut l) = (null_mut(), 0);
+    let s = unsafe { proxy_get_configuration(&mut p, &mut l) };
+    report(
+        "abi01.get_configuration",
+        format!("{s}:{}", String::from_utf8_lossy(&take(p, l))),
+    );
+    report("abi01.continue_response", unsafe {
+        proxy_continue_response()
+    });
+    // Last: continuing drops this context's request headers.
+    report("abi01.continue_request", unsafe {
+        proxy_continue_request()
+    });
+    report("after_continue.request_header", header(0, "x-raw").0);
     0
 }
 
@@ -286,9 +304,23 @@ pub fn body(size: usize, eos: bool) -> u32 {
     0
 }
 
+static UPSTREAM: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// A plugin configuration containing ':' is the callout upstream (`host:port`, NGINX).
+pub fn set_upstream(cfg: &str) {
+    if let Ok(mut g) = UPSTREAM.lock() {
+        *g = if cfg.contains(':') {
+            cfg.to_string()
+        } else {
+            "authz".into()
+        };
+    }
+}
+
 pub fn callout() -> u32 {
     MODE.store(1, Ordering::Relaxed);
-    let (s, _) = http_call("authz", &FULL);
+    let up = UPSTREAM.lock().map(|g| g.clone()).unwrap_or_default();
+    let (s, _) = http_call(&up, &FULL);
     if s == 0 {
         1
     } else {
