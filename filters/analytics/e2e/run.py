@@ -2,12 +2,14 @@
 """Checks the analytics filter in a real Envoy: metric names become Prometheus labels through
 stats_tags.yaml, local replies are counted, and usage events reach the collector as JSON lines.
 
-usage: run.py --envoy PATH --wasm PATH [--keep-dir DIR]
+usage: run.py --envoy PATH --wasm PATH [--prometheus PATH]
 
 Starts (all on 127.0.0.1, free ports) a sample API server, a collector that records POSTed
 batches, and Envoy with e2e/envoy.yaml.in; sends requests as alice and bob (the identity header
 auth would set) and one that Envoy answers locally; then asserts on /stats/prometheus and on the
-collected events. Stdlib only; leaves no process behind. Exit status 0 when every check passed.
+collected events. With a Prometheus binary (`--prometheus`, else `prometheus` on PATH, e.g. the
+Debian package) it also scrapes Envoy and checks a PromQL query per consumer. Stdlib only;
+leaves no process behind. Exit status 0 when every check passed.
 """
 
 import argparse
@@ -15,12 +17,14 @@ import http.server
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -74,10 +78,46 @@ def get(url, headers=None):
         return e.code, e.read()
 
 
+def start_prometheus(binary, admin, work):
+    """Starts Prometheus scraping Envoy's /stats/prometheus every second."""
+    port = free_port()
+    cfg = os.path.join(work, "prometheus.yml")
+    open(cfg, "w").write(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        "- job_name: envoy\n"
+        "  metrics_path: /stats/prometheus\n"
+        f"  static_configs: [{{targets: ['127.0.0.1:{admin}']}}]\n")
+    log = open(os.path.join(work, "prometheus.log"), "w")
+    proc = subprocess.Popen(
+        [binary, f"--config.file={cfg}", f"--storage.tsdb.path={work}/tsdb",
+         f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
+    return proc, port
+
+
+def check_promql(port, sent):
+    """Polls `sum by (consumer) (gateway_requests_total{api="orders"})` until it matches."""
+    query = urllib.parse.quote('sum by (consumer) (gateway_requests_total{api="orders"})')
+    got = {}
+    for _ in range(60):
+        try:
+            _, body = get(f"http://127.0.0.1:{port}/api/v1/query?query={query}")
+            result = json.loads(body)["data"]["result"]
+            got = {r["metric"].get("consumer"): int(float(r["value"][1])) for r in result}
+            if got == sent:
+                print(f"PromQL per consumer: {got}")
+                return []
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.5)
+    return [f"PromQL per consumer gave {got}, want {sent}"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--envoy", required=True)
     ap.add_argument("--wasm", required=True)
+    ap.add_argument("--prometheus", default=shutil.which("prometheus"))
     args = ap.parse_args()
 
     api, collector = serve(Api), serve(Collector)
@@ -104,6 +144,7 @@ def main():
         [args.envoy, "-c", yaml_path, "--concurrency", "2", "--disable-hot-restart",
          "--log-level", "warn"], stdout=log, stderr=subprocess.STDOUT)
     failures = []
+    prometheus = None
     try:
         for _ in range(200):
             try:
@@ -149,11 +190,19 @@ def main():
             failures.append("query string leaked into events")
         if any(ct != "application/x-ndjson" for _, ct, _ in Collector.batches):
             failures.append("wrong content type")
+        if args.prometheus:
+            prometheus = start_prometheus(args.prometheus, admin, work)
+            failures += check_promql(prometheus[1], sent)
+        else:
+            print("SKIP: no prometheus binary; PromQL check not run")
         print("\n".join(l for l in prom.splitlines()
                         if l.startswith(("gateway_requests_total", "gateway_local", "analytics_"))))
         print(f"{len(Collector.batches)} batch(es), {len(events)} event(s); first: "
               f"{json.dumps(events[0]) if events else None}")
     finally:
+        if prometheus:
+            prometheus[0].terminate()
+            prometheus[0].wait(timeout=10)
         envoy.terminate()
         envoy.wait(timeout=10)
         api.shutdown()
@@ -161,6 +210,7 @@ def main():
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures) + f"\n(config and log in {work})")
         sys.exit(1)
+    shutil.rmtree(work, ignore_errors=True)
     print("OK: labels, local replies and events verified in Envoy")
 
 

@@ -192,3 +192,14 @@ fn too_many_apis_are_refused() {
     let err = Config::parse(json.as_bytes()).unwrap_err();
     assert_eq!(err.field, "apis");
 }
+
+#[test]
+fn the_envoy_plugin_config_is_valid() {
+    // The Envoy configs load envoy-config/plugins/analytics.json; catch drift from this schema.
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../envoy-config/plugins/analytics.json");
+    let Ok(bytes) = std::fs::read(path) else {
+        return;
+    };
+    let c = Config::parse(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(c.events.unwrap().cluster, "collector");
+}
