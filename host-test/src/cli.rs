@@ -159,7 +159,12 @@ fn bench(a: &Args) -> Result<i32, String> {
         (gw, Request::get("/"), Response::ok())
     } else {
         let (s, base) = load(a)?;
-        let gw = s.gateway(&base, &a.modules).map_err(|e| e.to_string())?;
+        let gw = s
+            .harness(&base, &a.modules, false)
+            .map_err(|e| e.to_string())?
+            .responder_any(|_| Some(CallReply::ok("ok")))
+            .build()
+            .map_err(|e| e.to_string())?;
         let step = s.steps.iter().find_map(|st| st.request.as_ref());
         let req = step.map_or(Request::get("/"), crate::scenario::request);
         (gw, req, Response::ok())

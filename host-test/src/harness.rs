@@ -104,7 +104,7 @@ pub type Responder = Box<dyn FnMut(&CallRecord) -> Option<crate::message::CallRe
 
 /// Builder for a [`Gateway`]. Defaults: 1 worker, no clusters (every callout cluster must be
 /// declared, as in Envoy, or use `any_cluster`), log level info, random seed 0, start time
-/// 2023-11-14T22:13:20Z, fuel 10^10 per callback, no memory cap, no trace.
+/// 2023-11-14T22:13:20Z, fuel 10^9 per callback (about a second of guest work), no memory cap, no trace.
 pub struct Harness {
     filters: Vec<FilterSpec>,
     workers: usize,
@@ -128,7 +128,7 @@ impl Harness {
             workers: 1,
             world: World::new(0),
             responders: Vec::new(),
-            fuel: 10_000_000_000,
+            fuel: 1_000_000_000,
             memory_cap: None,
         }
     }

@@ -129,6 +129,16 @@ impl Request {
         self.headers.add(key, value);
         self
     }
+    /// Replaces a header (all its values), e.g. a pseudo-header like `:scheme`.
+    pub fn set_header(mut self, key: &str, value: &str) -> Self {
+        self.headers.set(key, value);
+        self
+    }
+    /// Removes a header.
+    pub fn without_header(mut self, key: &str) -> Self {
+        self.headers.remove(key);
+        self
+    }
     /// Sets `:authority`.
     pub fn authority(mut self, host: &str) -> Self {
         self.headers.set(":authority", host);
@@ -186,6 +196,11 @@ impl Response {
     /// Appends a header.
     pub fn header(mut self, key: &str, value: &str) -> Self {
         self.headers.add(key, value);
+        self
+    }
+    /// Replaces a header (all its values).
+    pub fn set_header(mut self, key: &str, value: &str) -> Self {
+        self.headers.set(key, value);
         self
     }
     /// Adds a body chunk.

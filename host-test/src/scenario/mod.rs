@@ -51,10 +51,11 @@ impl Scenario {
     /// Builds the gateway: module paths are relative to `base`; `modules` replace the
     /// filters' modules in order.
     pub fn gateway(&self, base: &Path, modules: &[PathBuf]) -> Result<Gateway> {
-        self.gateway_traced(base, modules, false)
+        self.harness(base, modules, false)?.build()
     }
 
-    fn gateway_traced(&self, base: &Path, modules: &[PathBuf], trace: bool) -> Result<Gateway> {
+    /// The [`Harness`] the scenario describes (to add responders before building).
+    pub fn harness(&self, base: &Path, modules: &[PathBuf], trace: bool) -> Result<Harness> {
         let mut h = Harness::new().workers(self.workers.unwrap_or(1));
         if trace {
             h = h.trace();
@@ -100,7 +101,7 @@ impl Scenario {
             }
             h = h.filter(spec);
         }
-        h.build()
+        Ok(h)
     }
 
     /// Runs every step on a fresh gateway.
@@ -115,7 +116,7 @@ impl Scenario {
         modules: &[PathBuf],
         trace: bool,
     ) -> Result<(Report, Option<String>)> {
-        let mut gw = self.gateway_traced(base, modules, trace)?;
+        let mut gw = self.harness(base, modules, trace)?.build()?;
         let mut steps = Vec::new();
         for (i, step) in self.steps.iter().enumerate() {
             steps.push(run_step(&mut gw, i + 1, step)?);

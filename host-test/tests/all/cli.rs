@@ -101,3 +101,22 @@ fn scenario_passes_with_the_wasm32_unknown_unknown_build() {
     let (code, text) = cli(&["run", &scenario(), "--module", &m, "--module", &m]);
     assert_eq!(code, 0, "{text}");
 }
+
+#[test]
+fn bench_a_scenario_answers_its_callouts() {
+    let m = probe().display().to_string();
+    let (code, out) = cli(&[
+        "bench",
+        &scenario(),
+        "-m",
+        &m,
+        "-m",
+        &m,
+        "-n",
+        "20",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["filters"].as_array().unwrap().len(), 2);
+}

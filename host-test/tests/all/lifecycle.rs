@@ -115,3 +115,21 @@ fn cargo_wasm_builds_a_workspace_crate() {
         "cached"
     );
 }
+
+#[test]
+fn request_and_response_builders() {
+    let r = Request::get("/a")
+        .set_header(":scheme", "https")
+        .header("A", "1")
+        .header("a", "2");
+    assert_eq!(r.headers.get(":scheme"), Some("https"));
+    assert_eq!(
+        r.headers.get_all("a"),
+        ["1", "2"],
+        "keys are lowercased, repeats kept"
+    );
+    let r = r.without_header("a").body("x").body("y").trailer("t", "1");
+    assert_eq!((r.headers.get("a"), r.chunks.len()), (None, 2));
+    let resp = Response::status(404).set_header(":status", "418");
+    assert_eq!(resp.headers.get_all(":status"), ["418"]);
+}
