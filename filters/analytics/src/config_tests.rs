@@ -196,7 +196,10 @@ fn too_many_apis_are_refused() {
 #[test]
 fn the_envoy_plugin_config_is_valid() {
     // The Envoy configs load envoy-config/plugins/analytics.json; catch drift from this schema.
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../envoy-config/plugins/analytics.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../envoy-config/plugins/analytics.json"
+    );
     let Ok(bytes) = std::fs::read(path) else {
         return;
     };

@@ -30,5 +30,6 @@ mod golden;
 
 pub use filter::{AnalyticsPlugin, AnalyticsStream};
 
-#[cfg(target_arch = "wasm32")]
+// Off (`default-features = false`) when the crate is linked into the bundle module.
+#[cfg(all(target_arch = "wasm32", feature = "export"))]
 filter_core::export_plugin!(AnalyticsPlugin);

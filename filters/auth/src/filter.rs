@@ -227,6 +227,10 @@ impl AuthStream {
                     }
                 }
                 Some(_) => {
+                    // Envoy forwards the headers before a filter sees the body, so the identity
+                    // goes with them now; a body that fails its digest then gets a 401 and the
+                    // upstream request is reset before any body byte reaches it.
+                    apply(&success, headers, host);
                     self.phase = Phase::AwaitingBody(Box::new(success));
                     Decision::Continue
                 }
@@ -280,7 +284,7 @@ impl Stream for AuthStream {
     fn on_request_body(
         &mut self,
         body: &[u8],
-        headers: &mut HeaderMap,
+        _headers: &HeaderMap,
         host: &mut dyn Host,
     ) -> Decision {
         let Phase::AwaitingBody(success) = std::mem::replace(&mut self.phase, Phase::Done) else {
@@ -290,7 +294,10 @@ impl Stream for AuthStream {
             Some(digest) if !signing::body_matches(digest, body) => {
                 self.refuse(&body_mismatch(), host)
             }
-            _ => self.admit(&success, headers, host),
+            _ => {
+                self.plugin.metrics.count(host, success.metric);
+                Decision::Continue
+            }
         }
     }
 

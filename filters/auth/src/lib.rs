@@ -31,5 +31,6 @@ pub mod testkit;
 
 pub use filter::{AuthPlugin, AuthStream};
 
-#[cfg(target_arch = "wasm32")]
+// Off (`default-features = false`) when the crate is linked into the bundle module.
+#[cfg(all(target_arch = "wasm32", feature = "export"))]
 filter_core::export_plugin!(AuthPlugin);

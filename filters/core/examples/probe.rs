@@ -106,13 +106,17 @@ impl Stream for ProbeStream {
     fn on_request_body(
         &mut self,
         body: &[u8],
-        _headers: &HeaderMap,
+        headers: &HeaderMap,
         _host: &mut dyn Host,
     ) -> Decision {
         // The headers have gone upstream already; a body-dependent outcome is a reply.
         if body == b"deny" {
-            return LocalReply::problem(&Problem::new(403, "probe-body-denied", "Body denied"))
-                .into();
+            let path = String::from_utf8_lossy(headers.path().unwrap_or_default()).into_owned();
+            return LocalReply::problem(
+                &Problem::new(403, "probe-body-denied", "Body denied")
+                    .detail(format!("body of {path}")),
+            )
+            .into();
         }
         Decision::Continue
     }

@@ -87,7 +87,8 @@ pub trait Stream: 'static {
     }
 
     /// The complete request body (at most `body_cap` bytes; a larger one gets 413 first), with
-    /// the request headers as they were forwarded (read-only: they have left the filter).
+    /// the request headers as they were forwarded (kept by the adapter: Envoy no longer exposes
+    /// them once the headers callback has continued).
     fn on_request_body(
         &mut self,
         _body: &[u8],

@@ -130,6 +130,11 @@ fn buffers_the_body_and_can_refuse_it() {
         .respond_with(Response::ok())
         .unwrap();
     assert_eq!(out.status(), 403, "a body-dependent refusal");
+    let body = out.local_reply().expect("a local reply").body_str();
+    assert!(
+        body.contains("body of /body"),
+        "the forwarded headers reach on_request_body: {body}"
+    );
     let out = gw
         .request(Request::post("/body").body("fine"))
         .respond_with(Response::ok())

@@ -24,5 +24,6 @@ pub mod target;
 
 pub use filter::{RoutingPlugin, RoutingStream};
 
-#[cfg(target_arch = "wasm32")]
+// Off (`default-features = false`) when the crate is linked into the bundle module.
+#[cfg(all(target_arch = "wasm32", feature = "export"))]
 filter_core::export_plugin!(RoutingPlugin);

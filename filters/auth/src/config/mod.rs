@@ -89,6 +89,9 @@ fn sources(
     if raw.is_empty() || raw.len() > 8 {
         return Err(e(field, "1 to 8 sources"));
     }
+    if let Some(i) = (1..raw.len()).find(|&i| raw[..i].contains(&raw[i])) {
+        return Err(e(format!("{field}[{i}]"), "duplicate source"));
+    }
     raw.into_iter()
         .enumerate()
         .map(|(i, s)| {

@@ -118,6 +118,11 @@ fn invalid_configs_name_the_field() {
             "bad header name",
         ),
         (
+            with("/api_key/sources", json!([{"query": "k"}, {"query": "k"}])),
+            "api_key.sources[1]",
+            "duplicate source",
+        ),
+        (
             with("/api_key/sources", json!(["bearer"])),
             "api_key.sources[0]",
             "bearer for API keys",

@@ -16,7 +16,7 @@ use std::time::Duration;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
-use crate::headers::HeaderEdit;
+use crate::headers::{HeaderEdit, HeaderMap};
 use crate::host::{CallFailure, CallResponse};
 use crate::pairs;
 use crate::plugin::{Decision, Plugin, Stream};
@@ -298,6 +298,9 @@ struct Phase {
     replied: bool,
     /// Bytes of request body buffered so far.
     body_len: usize,
+    /// The request headers as forwarded, kept for `on_request_body`: Envoy no longer exposes
+    /// them once the headers callback has continued.
+    forwarded: Option<HeaderMap>,
 }
 
 struct Http<P: Plugin> {
@@ -329,7 +332,7 @@ impl<P: Plugin> Http<P> {
             return Decision::Continue;
         };
         let body = raw::buffer(raw::REQUEST_BODY, 0, self.state.body_len).unwrap_or_default();
-        let headers = host::read_headers(raw::REQUEST_HEADERS);
+        let headers = self.state.forwarded.take().unwrap_or_default();
         stream.on_request_body(&body, &headers, &mut WasmHost)
     }
 
@@ -371,6 +374,12 @@ impl<P: Plugin> Context for Http<P> {
         let mut headers = host::read_headers(raw::REQUEST_HEADERS);
         let decision = stream.on_call_response(token, response, &mut headers, &mut WasmHost);
         apply_edits(raw::REQUEST_HEADERS, headers.take_edits());
+        if self.state.body_wanted {
+            self.state.body_wanted = stream.wants_request_body();
+            if self.state.body_wanted {
+                self.state.forwarded = Some(headers);
+            }
+        }
         // Envoy withholds the body from a filter paused in its headers callback, so a wanted body
         // arrives through the body callbacks after the stream resumes.
         match decision {
@@ -397,6 +406,9 @@ impl<P: Plugin> HttpContext for Http<P> {
         let decision = stream.on_request_headers(&mut headers, end_of_stream, &mut WasmHost);
         self.state.body_wanted = !end_of_stream && stream.wants_request_body();
         apply_edits(raw::REQUEST_HEADERS, headers.take_edits());
+        if self.state.body_wanted {
+            self.state.forwarded = Some(headers);
+        }
         self.act(decision)
     }
 

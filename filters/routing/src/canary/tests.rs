@@ -1,6 +1,3 @@
-// The fake host exists only natively.
-#![cfg(not(target_arch = "wasm32"))]
-
 use super::*;
 use filter_core::{FakeHost, Host};
 use std::time::Duration;

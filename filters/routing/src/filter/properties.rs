@@ -2,9 +2,6 @@
 //! always goes to a configured cluster of a served version with a safe path, and every refusal
 //! is a well-formed problem.
 
-// The fake host exists only natively.
-#![cfg(not(target_arch = "wasm32"))]
-
 use super::*;
 use crate::config::tests::EXAMPLE;
 use filter_core::{FakeHost, HeaderEdit};

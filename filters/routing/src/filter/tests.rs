@@ -1,6 +1,3 @@
-// The fake host exists only natively.
-#![cfg(not(target_arch = "wasm32"))]
-
 use super::*;
 use crate::config::tests::EXAMPLE;
 use filter_core::{FakeHost, HeaderEdit, LocalReply};
@@ -608,4 +605,42 @@ fn ramp_moves_consumers_on_the_fake_clock() {
     );
     host.set_time(start + 3 * day);
     assert_eq!(alice(&mut host), "v2", "and stays there");
+}
+
+#[test]
+fn many_and_huge_headers_have_defined_outcomes() {
+    let mut host = FakeHost::new();
+    let plugin = configure(EXAMPLE, &mut host);
+    let names: Vec<String> = (0..150).map(|i| format!("x-h{i}")).collect();
+    let mut pairs: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"v"[..])).collect();
+    pairs.extend((0..150).map(|_| ("accept", &b"application/vnd.shop.v2+json"[..])));
+    let ex = get(&plugin, &mut host, "/items", &pairs);
+    assert_eq!(
+        ex.forwarded(),
+        fwd("v2", "api_v2", "/items"),
+        "150 agreeing Accept headers"
+    );
+
+    let huge = vec![b'a'; 64 * 1024];
+    let cases: &[(&str, u16)] = &[("api-version", 400), ("accept", 400)];
+    for (name, status) in cases {
+        let ex = get(&plugin, &mut host, "/items", &[(name, &huge)]);
+        assert_eq!(ex.problem().0, *status, "64 KiB {name}");
+    }
+    let ex = get(
+        &plugin,
+        &mut host,
+        "/items",
+        &[("x-gateway-consumer", &huge)],
+    );
+    let cluster = ex.forwarded().1;
+    assert!(
+        ["api_v1", "api_v2"].contains(&cluster.as_str()),
+        "a huge consumer id is only hashed"
+    );
+    let ex = get(&plugin, &mut host, "/items", &[("cookie", &huge)]);
+    assert!(
+        matches!(ex.decision, Decision::Continue),
+        "a huge cookie is ignored"
+    );
 }

@@ -1,0 +1,336 @@
+//! The real `filter_auth.wasm` in host-test (wasmtime, Envoy's ABI semantics): identity headers
+//! seen by the upstream, refusals, the remote JWKS (cold-start fetch, shared data across
+//! workers, refresh on tick, unknown-`kid` refetch, outage) through scripted callouts and
+//! virtual time, and HMAC body digests through buffered bodies.
+#![cfg(not(target_arch = "wasm32"))]
+// Test helpers outside `#[test]` functions unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, UNIX_EPOCH};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use ed25519_dalek::Signer as _;
+use host_test::{CallReply, FilterSpec, Gateway, Harness, Request, Response, StreamId};
+use serde_json::{json, Value};
+
+const EXAMPLE: &str = include_str!("../example.json");
+/// 2026-01-01T00:00:00Z.
+const START: u64 = 1_767_225_600;
+
+fn wasm() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| host_test::build::cargo_wasm("filter-auth").unwrap())
+        .clone()
+}
+
+fn harness(workers: usize) -> Harness {
+    Harness::new()
+        .filter(FilterSpec::wasm(wasm()).name("auth").config(EXAMPLE))
+        .workers(workers)
+        .start_time(UNIX_EPOCH + Duration::from_secs(START))
+}
+
+fn now(gw: &Gateway) -> u64 {
+    gw.now_ns() / 1_000_000_000
+}
+
+fn signing_key(seed: u8) -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[seed; 32])
+}
+
+fn jwks(keys: &[(&str, u8)]) -> Vec<u8> {
+    let keys: Vec<Value> = keys
+        .iter()
+        .map(|(kid, seed)| {
+            let x = URL_SAFE_NO_PAD.encode(signing_key(*seed).verifying_key().as_bytes());
+            json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": kid, "x": x})
+        })
+        .collect();
+    json!({ "keys": keys }).to_string().into_bytes()
+}
+
+fn jwt(kid: &str, seed: u8, sub: &str, now: u64) -> String {
+    let header = json!({"alg": "EdDSA", "kid": kid, "typ": "JWT"});
+    let claims = json!({"iss": "https://issuer.example", "aud": "gateway", "sub": sub, "exp": now + 300, "scope": "read write"});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = signing_key(seed).sign(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+}
+
+fn bearer(kid: &str, seed: u8, gw: &Gateway) -> String {
+    format!("Bearer {}", jwt(kid, seed, "alice", now(gw)))
+}
+
+fn problem_type(out: &host_test::Outcome) -> String {
+    let reply = out.local_reply().expect("a local reply");
+    let body: Value = serde_json::from_slice(&reply.body).unwrap();
+    body["type"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn api_keys_set_identity_for_the_upstream() {
+    let mut gw = harness(1).cluster("jwks").build().unwrap();
+    let out = gw
+        .request(
+            Request::get("/v1/items?api_key=alice-key-123&page=2")
+                .header("x-gateway-consumer", "mallory")
+                .header("x-gateway-groups", "admins"),
+        )
+        .respond_with(Response::ok().body("hello"))
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    let up = out.upstream_request();
+    assert_eq!(up.header("x-gateway-consumer"), Some("alice"));
+    assert_eq!(up.header("x-gateway-plan"), Some("gold"));
+    assert_eq!(up.header("x-gateway-groups"), Some("staff,beta"));
+    assert_eq!(up.header("x-gateway-credential"), Some("api-key"));
+    assert_eq!(
+        up.header(":path"),
+        Some("/v1/items?page=2"),
+        "key stripped from the query"
+    );
+    assert_eq!(gw.metric("auth_allowed_api_key_total"), Some(1));
+
+    let out = gw
+        .request(
+            Request::get("/v1/items")
+                .header("x-api-key", "wrong")
+                .header("x-gateway-consumer", "alice"),
+        )
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 401);
+    assert!(!out.reached_upstream());
+    assert_eq!(
+        problem_type(&out),
+        "urn:gateway:problem:invalid-credentials"
+    );
+    let reply = out.local_reply().unwrap();
+    assert_eq!(reply.details, "gateway_invalid_credentials");
+    assert!(reply
+        .headers
+        .get("www-authenticate")
+        .unwrap()
+        .starts_with("ApiKey realm=\"gateway\""));
+
+    let out = gw
+        .request(Request::get("/admin/users").header("x-api-key", "bob-key-456"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 403, "bob is not staff");
+    let out = gw
+        .request(Request::get("/health"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 200, "public");
+    let out = gw
+        .request(Request::get("/health/../admin"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 400);
+    let big = "k".repeat(64 * 1024);
+    let out = gw
+        .request(Request::get("/v1/x").header("x-api-key", &big))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 401);
+    assert_eq!(gw.vm_failure("auth", 0), None, "no trap");
+}
+
+#[test]
+fn jwks_cold_start_fetch_serves_every_worker() {
+    let mut gw = harness(2).cluster("jwks").build().unwrap();
+    let auth = bearer("k1", 1, &gw);
+    let out = gw
+        .request(
+            Request::get("/v1/items")
+                .header("authorization", &auth)
+                .on_worker(0),
+        )
+        .respond_with(Response::ok())
+        .unwrap();
+    assert!(!out.finished, "paused on the JWKS fetch");
+    let calls = gw.pending_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].cluster, "jwks");
+    assert_eq!(calls[0].header(":path"), Some("/jwks.json"));
+    gw.reply_call(calls[0].id, CallReply::ok(jwks(&[("k1", 1)])))
+        .unwrap();
+    let out = gw.outcome(StreamId(out.stream)).unwrap();
+    assert_eq!(out.status(), 200);
+    let up = out.upstream_request();
+    assert_eq!(up.header("x-gateway-consumer"), Some("alice"));
+    assert_eq!(up.header("x-gateway-credential"), Some("jwt"));
+    assert_eq!(up.header("x-jwt-scope"), Some("read write"));
+    assert_eq!(up.header("authorization"), None, "token not forwarded");
+    assert!(
+        gw.shared_data("", "auth.jwks.main").is_some(),
+        "keys in shared data"
+    );
+
+    let out = gw
+        .request(
+            Request::get("/v1/items")
+                .header("authorization", &auth)
+                .on_worker(1),
+        )
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 200, "the other worker uses the shared keys");
+    assert_eq!(gw.calls().len(), 1, "one fetch for every worker");
+}
+
+#[test]
+fn jwks_outage_is_503_and_stale_keys_keep_serving() {
+    let mut gw = harness(1).cluster("jwks").build().unwrap();
+    let auth = bearer("k1", 1, &gw);
+    let out = gw
+        .request(Request::get("/v1/x").header("authorization", &auth))
+        .respond_with(Response::ok())
+        .unwrap();
+    let call = gw.pending_calls()[0].id;
+    gw.fail_call(call).unwrap();
+    let out = gw.outcome(StreamId(out.stream)).unwrap();
+    assert_eq!(out.status(), 503, "no keys at all: 503, not 401");
+    assert_eq!(problem_type(&out), "urn:gateway:problem:keys-unavailable");
+    assert_eq!(
+        out.local_reply().unwrap().headers.get("retry-after"),
+        Some("1")
+    );
+
+    // The next tick after the retry interval fetches in the background.
+    gw.advance(Duration::from_secs(2)).unwrap();
+    let call = gw.pending_calls();
+    assert_eq!(call.len(), 1, "background fetch on tick");
+    assert_eq!(call[0].stream, None, "from the root context");
+    gw.reply_call(call[0].id, CallReply::ok(jwks(&[("k1", 1)])))
+        .unwrap();
+    let auth = bearer("k1", 1, &gw);
+    let out = gw
+        .request(Request::get("/v1/x").header("authorization", &auth))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 200);
+
+    // Past the TTL the refresh fails (a timeout is a 504 reply): the old keys keep serving.
+    gw.advance(Duration::from_secs(601)).unwrap();
+    for call in gw.pending_calls() {
+        gw.reply_call(call.id, CallReply::status(504)).unwrap();
+    }
+    let auth = bearer("k1", 1, &gw);
+    let out = gw
+        .request(Request::get("/v1/x").header("authorization", &auth))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 200, "stale keys served");
+    assert!(gw.metric("auth_jwks_fetch_failed_total").unwrap_or(0) >= 2);
+}
+
+#[test]
+fn rotation_refetches_on_unknown_kid_at_a_bounded_rate() {
+    let served = Arc::new(Mutex::new(jwks(&[("k1", 1)])));
+    let body = Arc::clone(&served);
+    let mut gw = harness(1)
+        .responder("jwks", move |_| {
+            Some(CallReply::ok(body.lock().unwrap().clone()))
+        })
+        .build()
+        .unwrap();
+    gw.advance(Duration::from_secs(1)).unwrap();
+    assert_eq!(gw.calls().len(), 1, "first tick fetched");
+    let out = gw
+        .request(Request::get("/v1/x").header("authorization", &bearer("k1", 1, &gw)))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 200);
+
+    *served.lock().unwrap() = jwks(&[("k1", 1), ("k2", 2)]);
+    let out = gw
+        .request(Request::get("/v1/x").header("authorization", &bearer("k2", 2, &gw)))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 200, "new kid fetched on demand");
+    assert_eq!(gw.calls().len(), 2);
+    assert_eq!(gw.metric("auth_jwks_unknown_kid_fetch_total"), Some(1));
+
+    for i in 0..10 {
+        let auth = bearer(&format!("random-{i}"), 9, &gw);
+        let out = gw
+            .request(Request::get("/v1/x").header("authorization", &auth))
+            .respond_with(Response::ok())
+            .unwrap();
+        assert_eq!(out.status(), 401);
+    }
+    assert_eq!(
+        gw.calls().len(),
+        2,
+        "random kids cannot hammer the key server"
+    );
+    gw.advance(Duration::from_secs(600)).unwrap();
+    assert_eq!(gw.calls().len(), 3, "refreshed after the TTL");
+}
+
+/// A POST to `/signed/pay` carrying `body`, signed by bob over a digest of `signed_body`.
+fn hmac_request(gw: &Gateway, body: &[u8], signed_body: &[u8]) -> Request {
+    use hmac::Mac as _;
+    use sha2::Digest as _;
+    let date = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(now(gw)));
+    let digest = format!(
+        "SHA-256={}",
+        STANDARD.encode(sha2::Sha256::digest(signed_body))
+    );
+    let lines = format!("(request-target): post /signed/pay\ndate: {date}\ndigest: {digest}");
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(b"bob-hmac-secret-0123456789abcdef").unwrap();
+    mac.update(lines.as_bytes());
+    let sig = STANDARD.encode(mac.finalize().into_bytes());
+    let auth = format!(
+        "Signature keyId=\"bob-hmac\",algorithm=\"hmac-sha256\",headers=\"(request-target) date digest\",signature=\"{sig}\""
+    );
+    Request::post("/signed/pay")
+        .header("date", &date)
+        .header("digest", &digest)
+        .header("authorization", &auth)
+        .body(body.to_vec())
+}
+
+#[test]
+fn hmac_body_digest_through_buffered_bodies() {
+    // Envoy forwards the headers (with the identity) before the body is inspected; a body that
+    // fails its digest gets a 401 and the upstream never sees a byte of it.
+    let mut gw = harness(1).cluster("jwks").build().unwrap();
+    let body = br#"{"amount":10}"#;
+    let out = gw
+        .request(hmac_request(&gw, body, body))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    let up = out.upstream_request();
+    assert_eq!(up.header("x-gateway-consumer"), Some("bob"));
+    assert_eq!(up.header("x-gateway-credential"), Some("hmac"));
+    assert_eq!(up.header("authorization"), None);
+    assert_eq!(up.body_str(), r#"{"amount":10}"#);
+    assert_eq!(gw.metric("auth_allowed_hmac_total"), Some(1));
+
+    let out = gw
+        .request(hmac_request(&gw, br#"{"amount":1000}"#, body))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.status(), 401, "tampered body");
+    assert!(
+        out.upstream_request().body.is_empty(),
+        "no body byte upstream"
+    );
+    assert_eq!(gw.metric("auth_allowed_hmac_total"), Some(1));
+    assert_eq!(
+        gw.metric("auth_rejected_invalid_credentials_total"),
+        Some(1)
+    );
+}
