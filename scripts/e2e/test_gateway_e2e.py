@@ -170,6 +170,20 @@ def test_non_utf8_bytes(gw):
     assert r.status in (400, 404), r.status
 
 
+@pytest.mark.parametrize(
+    "request_line",
+    [b"CONNECT api.example:443 HTTP/1.1", b"OPTIONS * HTTP/1.1", b"GET http://gw/v2/orders HTTP/1.1",
+     b"GET /v1/orders?\xff=\x00 HTTP/1.1"],
+)
+def test_odd_request_targets_get_a_defined_answer(gw, request_line):
+    """No :path (CONNECT), `*`, absolute form, raw bytes in the query: a defined status, no trap."""
+    key_bytes = API_KEYS["bob"].encode()
+    r = gw.raw(request_line + b"\r\nHost: gw\r\nx-api-key: " + key_bytes + b"\r\nConnection: close\r\n\r\n")
+    assert 200 <= r.status < 500, r.status
+    if r.status == 200:
+        assert r.upstream() in ("v1", "v2")
+
+
 def test_gateway_healthy_after_everything(gw):
     assert gw.request("/v1/orders", headers=key("alice")).status == 200
     assert wasm_failures(gw) == []
