@@ -21,7 +21,8 @@ fn grpc_from_http(code: u16) -> u32 {
 }
 
 /// The response headers of a local reply: `:status`, `content-length` and
-/// `content-type: text/plain` for a body, then the filter's headers appended. For a gRPC
+/// `content-type: text/plain` for a body, then the filter's headers appended; a `content-type`
+/// from the filter replaces the default one (a real Envoy sends only the filter's). For a gRPC
 /// request Envoy answers trailers-only: `:status 200`, `content-type: application/grpc`,
 /// `grpc-status`, `grpc-message` (the body), no body.
 pub(crate) fn local_reply_headers(r: &LocalReply, grpc_request: bool) -> (Headers, Vec<u8>) {
@@ -42,7 +43,11 @@ pub(crate) fn local_reply_headers(r: &LocalReply, grpc_request: bool) -> (Header
         }
     }
     for (k, v) in r.headers.iter() {
-        h.add(k, v);
+        if !grpc_request && k.eq_ignore_ascii_case("content-type") {
+            h.set(k, v);
+        } else {
+            h.add(k, v);
+        }
     }
     let body = if grpc_request {
         Vec::new()

@@ -266,8 +266,6 @@ fn the_cardinality_guard_holds_across_workers() {
 /// In Envoy a filter's `on_log` runs even when an earlier filter answered before the request
 /// reached it (`Context::log` calls `onCreate` first), which is how auth's 401s are counted.
 #[test]
-#[ignore = "host-test creates a filter's context only when the request reaches it, so on_log \
-            does not run for filters after a local reply"]
 fn a_local_reply_from_an_earlier_filter_is_counted() {
     let (mut gw, _) = gateway_with(1, Some(200), true);
     let out = gw

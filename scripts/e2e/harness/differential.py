@@ -57,13 +57,6 @@ KNOWN = {
         "event flushes run on on_tick, which host-test drives by virtual time (no time passes in a "
         "scenario without advance_ms) and Envoy by the wall clock",
     ),
-    "host-test local reply content-type": (
-        {("content-type", "text/plain")},
-        "host-test adds `content-type: text/plain` to a local reply with a body even when the filter "
-        "sent its own content-type, so the client sees two; Envoy's local reply keeps only the "
-        "filter's (application/problem+json). A host-test bug: the extra header is ignored here "
-        "until host-test is fixed",
-    ),
     "byte-count metrics": (
         {"gateway_request_bytes_total", "gateway_response_bytes_total"},
         "analytics counts header bytes as the filter sees them: in Envoy the connection manager "
@@ -178,8 +171,6 @@ def from_host_test(outcome: dict, default_cluster: str = "api_v1") -> Observed:
     cl = outcome["client"]
     up_headers = [tuple(h) for h in (up.get("headers") or [])]
     cl_headers = [tuple(h) for h in (cl.get("headers") or [])]
-    if sum(1 for k, _ in cl_headers if k == "content-type") > 1:
-        cl_headers = [h for h in cl_headers if h not in KNOWN["host-test local reply content-type"][0]]
     status = next((int(v) for k, v in cl_headers if k == ":status"), 0)
     reached = up.get("headers") is not None
     cluster = next((v for k, v in up_headers if k == "x-gateway-cluster"), default_cluster) if reached else None
