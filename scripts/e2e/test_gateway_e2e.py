@@ -1,4 +1,5 @@
-"""The whole gateway (envoy-config/gateway.yaml: auth -> quota -> analytics -> routing -> router)
+"""The whole gateway (envoy-config/gateway.yaml: auth -> quota -> analytics -> routing -> router,
+and gateway-bundle.yaml: the same chain as the bundle module's one `gateway` filter)
 with the sample consumers and plans of envoy-config/plugins/: the demo's walk-through as
 assertions, plus the bad inputs from threats.md that only a real client can send."""
 
@@ -10,9 +11,10 @@ from checks import assert_problem, upstream_count, wasm_failures
 from harness.samples import API_KEYS, TRIAL_LIMIT
 
 
-@pytest.fixture(scope="module")
-def gw(stack_factory, signer):
-    return stack_factory("gateway.yaml", jwks=signer.jwks())
+@pytest.fixture(scope="module", params=["gateway.yaml", "gateway-bundle.yaml"])
+def gw(request, stack_factory, signer):
+    """The four filters as separate modules, and as the bundle's single `gateway` filter."""
+    return stack_factory(request.param, jwks=signer.jwks())
 
 
 def key(name):

@@ -40,6 +40,8 @@ def template_values(ports: dict[str, int], configs: dict | None = None, dist: Pa
     configs = configs or {}
     for name in FILTERS:
         values[f"{name.upper()}_CONFIG"] = configs.get(name, default_plugin_config(name))
+    # The bundle's `gateway` root takes every member's configuration in one object.
+    values["GATEWAY_CONFIG"] = {name: values[f"{name.upper()}_CONFIG"] for name in FILTERS}
     return values
 
 
