@@ -290,8 +290,6 @@ struct Phase {
     waiting_call: bool,
     /// The stream asked for the whole request body.
     body_wanted: bool,
-    /// The whole request body has arrived (end of stream or trailers).
-    body_complete: bool,
     /// `on_request_body` has run.
     body_done: bool,
     /// A local reply was sent.
@@ -336,10 +334,10 @@ impl<P: Plugin> Http<P> {
         stream.on_request_body(&body, &headers, &mut WasmHost)
     }
 
-    /// The whole request body is in (end of stream or trailers): run the body logic unless a
-    /// callout is still pending, in which case its response runs it.
+    /// The whole request body is in (end of stream or trailers): run the body logic. Envoy
+    /// withholds the body from a filter paused on a callout, so a pending callout here means a
+    /// host that delivers it anyway: the stream then stays held.
     fn body_complete(&mut self) -> Action {
-        self.state.body_complete = true;
         if self.state.replied || !self.state.body_wanted || self.state.body_done {
             return Action::Continue;
         }
