@@ -58,9 +58,12 @@ class Rs256:
                 {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": "bench-1", "n": b64url(n), "e": "AQAB"}
             ]
         }
+        # Issued before host-test's virtual clock starts (2023-11-14), so the same token is valid in
+        # host-test's cost measurement and in the Envoy runs.
         now = int(time.time())
+        issued = 1_690_000_000
         header = {"alg": "RS256", "typ": "JWT", "kid": "bench-1"}
-        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": CONSUMER, "iat": now, "exp": now + 86400}
+        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": CONSUMER, "iat": issued, "exp": now + 86400}
         signing_input = (
             b64url(json.dumps(header, separators=(",", ":")).encode())
             + "."
@@ -82,12 +85,19 @@ def plugin_configs(rs: Rs256) -> dict[str, dict]:
         "plans": [{"name": "bench", "limits": [{"name": "per-minute", "limit": 1_000_000_000, "window": "minute"}]}],
         "consumers": [{"id": CONSUMER, "plan": "bench"}],
         "key": {"source": "consumer", "per": "none"},
-        "headers": {"on_success": True, "ietf": True, "x_ratelimit": True},
+        # The same three X-RateLimit-* fields the native local_ratelimit adds below.
+        "headers": {"on_success": True, "ietf": False, "x_ratelimit": True},
         "unidentified": "allow",
     }
     analytics = json.loads((ROOT / "envoy-config" / "plugins" / "analytics.json").read_text())
     routing = json.loads((ROOT / "envoy-config" / "plugins" / "routing.json").read_text())
     return {"auth": auth, "quota": quota, "analytics": analytics, "routing": routing}
+
+
+def request_headers(token: str) -> dict[str, str]:
+    """Headers of every benchmark request. The identity headers stand in for auth when a later
+    filter runs alone (so quota meters the consumer); auth replaces them when it runs."""
+    return {"authorization": f"Bearer {token}", "x-gateway-consumer": CONSUMER, "x-gateway-plan": "bench"}
 
 
 def wasm_filter(name: str, module: str, root_id: str, config: dict) -> str:
@@ -129,7 +139,8 @@ def native_chain(rs: Rs256) -> str:
               stat_prefix: bench
               token_bucket: {{max_tokens: 1000000000, tokens_per_fill: 1000000000, fill_interval: 1s}}
               filter_enabled: {{default_value: {{numerator: 100, denominator: HUNDRED}}}}
-              filter_enforced: {{default_value: {{numerator: 100, denominator: HUNDRED}}}}"""
+              filter_enforced: {{default_value: {{numerator: 100, denominator: HUNDRED}}}}
+              enable_x_ratelimit_headers: DRAFT_VERSION_03"""
 
 
 def gateway_yaml(listen: int, admin: int, upstream: int, filters: str) -> str:
@@ -236,6 +247,12 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def parse_wrk(out: str) -> dict:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
@@ -245,7 +262,9 @@ def parse_wrk(out: str) -> dict:
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "errors": int(non2xx.group(1)) if non2xx else 0}
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "p50": ms("50"), "p99": ms("99"), "errors": int(non2xx.group(1)) if non2xx else 0,
+            "requests": total}
 
 
 def run_case(name: str, filters: str, upstream_port: int, seconds: int, token: str, work: Path, concurrency=1):
@@ -254,15 +273,18 @@ def run_case(name: str, filters: str, upstream_port: int, seconds: int, token: s
                       admin_port=admin, concurrency=concurrency, log_level="warn", cpu=0)
     with env:
         url = f"http://127.0.0.1:{listen}/v1/orders/1"
-        header = ["-H", f"Authorization: Bearer {token}"]
+        header = [arg for name, value in request_headers(token).items() for arg in ("-H", f"{name}: {value}")]
         check = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", *header, url],
                                capture_output=True, text=True)
         if check.stdout != "200":
             raise SystemExit(f"{name}: a probe request answered {check.stdout}, not 200\n{env.log_tail()}")
         subprocess.run(pinned(1, ["wrk", "-t1", "-c16", "-d2s", *header, url]), capture_output=True)  # warm-up
+        cpu_before = cpu_seconds(env.pid)
         out = subprocess.run(pinned(1, ["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", *header, url]),
                              capture_output=True, text=True, check=True).stdout
+        cpu = cpu_seconds(env.pid) - cpu_before
         result = parse_wrk(out)
+        result["cpu_us"] = cpu * 1e6 / max(result["requests"], 1)
         result["rss_kib"] = rss_kib(env.pid)
         return result
 
@@ -272,7 +294,7 @@ def host_test_costs(rs: Rs256, work: Path, requests: int = 2000) -> dict[str, di
     for the same request the Envoy runs send (`host-test bench`, first request of a scenario)."""
     binary = ROOT / "target" / "debug" / "host-test"
     c = plugin_configs(rs)
-    request = {"method": "GET", "path": "/v1/orders/1", "headers": {"authorization": f"Bearer {rs.token}"}}
+    request = {"method": "GET", "path": "/v1/orders/1", "headers": request_headers(rs.token)}
     filters = {n: [{"module": str(DIST / f"filter_{n}.wasm"), "name": n, "config": c[n]}] for n in c}
     filters["bundle gateway root"] = [
         {"module": str(DIST / "filter_bundle.wasm"), "name": "gateway", "root_id": "gateway", "config": c}
@@ -288,7 +310,39 @@ def host_test_costs(rs: Rs256, work: Path, requests: int = 2000) -> dict[str, di
         if r.returncode != 0:
             raise SystemExit(f"host-test bench {name} failed:\n{r.stdout}{r.stderr}")
         out[name] = json.loads(r.stdout)
+        out[name]["crossings"] = crossings(binary, spec, request, work / f"trace-{slug}")
     return out
+
+
+# Hostcalls that hand data to the module: the host then also calls the module's allocator.
+RETURNS_DATA = {"proxy_get_header_map_pairs", "proxy_get_header_map_value", "proxy_get_property",
+                "proxy_get_shared_data", "proxy_get_buffer_bytes"}
+
+
+def crossings(binary: Path, spec: list, request: dict, work: Path) -> dict:
+    """Host boundary crossings of one steady-state request (the second of two), from host-test's
+    hostcall trace: callbacks into the module, hostcalls out of it (by name), and allocator calls
+    the host makes to hand data over."""
+    scenario, trace = work.with_suffix(".json"), work.with_suffix(".trace.json")
+    scenario.write_text(json.dumps({"filters": spec, "clusters": ["collector", "api_v1", "api_v2"],
+                                    "steps": [{"request": request}, {"request": request}]}))
+    r = subprocess.run([str(binary), "run", str(scenario), "--trace", str(trace)], capture_output=True, text=True,
+                       cwd=ROOT)
+    if r.returncode != 0:
+        raise SystemExit(f"host-test run {scenario} failed:\n{r.stdout}{r.stderr}")
+    events = json.loads(trace.read_text())
+    last = max(e["context"] for e in events if e["name"] == "proxy_on_request_headers")
+    mine = [e for e in events if e["context"] == last]
+    calls: dict[str, int] = {}
+    for e in mine:
+        if e["kind"] == "hostcall":
+            calls[e["name"]] = calls.get(e["name"], 0) + 1
+    return {
+        "callbacks": sum(e["kind"] == "callback" for e in mine),
+        "hostcalls": calls,
+        "allocations": sum(e["kind"] == "hostcall" and e["name"] in RETURNS_DATA and e.get("result") == 0
+                           for e in mine),
+    }
 
 
 def cost_lines(costs: dict[str, dict]) -> list[str]:
@@ -307,6 +361,54 @@ def cost_lines(costs: dict[str, dict]) -> list[str]:
     for name, c in costs.items():
         fuel = sum(f["fuel_per_request"] for f in c["filters"])
         lines.append(f"| {name} | {fuel:,} | {c['request_wall_ns_p50'] / 1000:.0f} |")
+    lines += [
+        "",
+        "## Host boundary crossings per request",
+        "",
+        "From host-test's hostcall trace of the second of two identical requests. In Envoy every crossing",
+        "goes through V8's C API; allocations are the calls the host makes into the module's allocator to",
+        "hand data over (one per successful read of headers, properties or shared data).",
+        "",
+        "| module | total | callbacks | hostcalls | allocations | hostcalls by name |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for name, c in costs.items():
+        x = c["crossings"]
+        calls = sum(x["hostcalls"].values())
+        by_name = ", ".join(f"{n.removeprefix('proxy_')} {k}" for n, k in sorted(x["hostcalls"].items()))
+        lines.append(f"| {name} | {x['callbacks'] + calls + x['allocations']} | {x['callbacks']} | {calls} | "
+                     f"{x['allocations']} | {by_name} |")
+    return lines
+
+
+SIZE_GOALS = {"filter_auth.wasm": 350_000, "filter_quota.wasm": 150_000, "filter_analytics.wasm": 150_000,
+              "filter_routing.wasm": 150_000}
+"""Issue goals for the module sizes after wasm-opt (KB = 1000 bytes)."""
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def goal_lines(all_cases, ratio, router: str, native: str) -> list[str]:
+    """The goals, each with its measured value, met or missed, and by how much."""
+    lines = ["", "## Goals", "", "| goal | measured | verdict |", "|---|---:|---|"]
+    names = [n for n, _ in all_cases]
+    if "bundle gateway root" in names:
+        r = ratio("bundle gateway root", native)
+        lines.append(f"| bundle gateway root ≥ 1.00 × native chain throughput | {r:.2f} | {verdict(r >= 1.0)}"
+                     + ("" if r >= 1.0 else f" by {(1 - r) * 100:.0f} %") + " |")
+    for n in names:
+        if n.endswith(" alone"):
+            r = ratio(n, router)
+            lines.append(f"| {n} ≥ 0.85 × router only | {r:.2f} | {verdict(r >= 0.85)}"
+                         + ("" if r >= 0.85 else f" by {(0.85 - r) * 100:.0f} points") + " |")
+    for module, limit in SIZE_GOALS.items():
+        path = DIST / module
+        if path.exists():
+            size = path.stat().st_size
+            lines.append(f"| {module} ≤ {limit // 1000} KB | {size / 1000:.0f} KB | {verdict(size <= limit)}"
+                         + ("" if size <= limit else f" by {(size - limit) / 1000:.0f} KB") + " |")
     return lines
 
 
@@ -342,20 +444,26 @@ def main() -> None:
                 for name, filters in all_cases:
                     res = run_case(name, filters, up_listen, args.seconds, rs.token, work / f"r{r}")
                     print(f"round {r + 1} {name:40} {res['rps']:>10.0f} req/s  p50 {res['p50']:.2f} ms  "
-                          f"p99 {res['p99']:.2f} ms  errors {res['errors']}", flush=True)
+                          f"p99 {res['p99']:.2f} ms  cpu {res['cpu_us']:.1f} us/req  errors {res['errors']}",
+                          flush=True)
                     results[name].append(res)
-            memory = {}
-            four = next(f for n, f in all_cases if n == "four modules")
-            for conc in (1, 2):
-                memory[conc] = run_case(f"memory c{conc}", four, up_listen, 2, rs.token, work / "mem", conc)["rss_kib"]
-                memory[f"router{conc}"] = run_case(f"memory router c{conc}", "", up_listen, 2, rs.token,
-                                                   work / "mem", conc)["rss_kib"]
+            memory: dict[tuple[str, int], int] = {}
+            for name in ("router only", "four modules", "bundle gateway root"):
+                filters = next((f for n, f in all_cases if n == name), None)
+                for conc in (1, 2):
+                    if filters is not None:
+                        memory[name, conc] = run_case(f"memory {name} c{conc}", filters, up_listen, 2, rs.token,
+                                                      work / "mem", conc)["rss_kib"]
 
     def median(name, key):
         return statistics.median(r[key] for r in results[name])
 
-    base = median("router only", "rps")
-    native = median("native jwt_authn + local_ratelimit", "rps")
+    def ratio(name, to):
+        """Median over rounds of the per-round throughput ratio: rounds drift together on a noisy
+        machine, so pairing the cases of one round cancels most of the drift."""
+        return statistics.median(a["rps"] / b["rps"] for a, b in zip(results[name], results[to]))
+
+    ROUTER, NATIVE = "router only", "native jwt_authn + local_ratelimit"
     lines = [
         "# Benchmark results",
         "",
@@ -364,26 +472,36 @@ def main() -> None:
         f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
         "Envoy `--concurrency 1` pinned to core 0; `wrk -t1 -c16` and the upstream (Envoy direct response) on core 1;",
-        "`GET /v1/orders/1` with an RS256 bearer token on every request. Median of the rounds; rounds interleave the cases.",
+        "`GET /v1/orders/1` with an RS256 bearer token on every request. Every round runs every case once, in order;",
+        "ratios are the median over rounds of the ratio within each round (rounds drift together on this",
+        "machine). Envoy CPU is the user + system time Envoy used per request during the run: Envoy's core is",
+        "saturated, so it is the cost per request, less sensitive than req/s to the client sharing a core.",
         "",
-        "| case | req/s | p50 ms | p99 ms | vs router only | vs native chain | rounds (req/s) |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| case | req/s | p50 ms | p99 ms | Envoy CPU µs/req | vs router only | vs native chain | rounds (req/s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, _ in all_cases:
-        rps = median(name, "rps")
         rounds = " / ".join(f"{r['rps']:.0f}" for r in results[name])
-        lines.append(f"| {name} | {rps:.0f} | {median(name, 'p50'):.2f} | {median(name, 'p99'):.2f} | "
-                     f"{rps / base:.2f} | {rps / native:.2f} | {rounds} |")
+        errors = sum(r["errors"] for r in results[name])
+        note = f" ({errors} non-2xx)" if errors else ""
+        lines.append(f"| {name}{note} | {median(name, 'rps'):.0f} | {median(name, 'p50'):.2f} | "
+                     f"{median(name, 'p99'):.2f} | {median(name, 'cpu_us'):.1f} | {ratio(name, ROUTER):.2f} | "
+                     f"{ratio(name, NATIVE):.2f} | {rounds} |")
+    lines += goal_lines(all_cases, ratio, ROUTER, NATIVE)
     lines += [
         "",
         "## Memory (Envoy resident set after a 2 s load)",
         "",
-        "| concurrency | router only | four modules | added by the suite |",
-        "|---:|---:|---:|---:|",
+        "| concurrency | router only | four modules | added | bundle gateway root | added |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
     for conc in (1, 2):
-        lines.append(f"| {conc} | {memory[f'router{conc}'] / 1024:.1f} MiB | {memory[conc] / 1024:.1f} MiB | "
-                     f"{(memory[conc] - memory[f'router{conc}']) / 1024:.1f} MiB |")
+        base_kib = memory["router only", conc]
+        row = f"| {conc} | {base_kib / 1024:.1f} MiB |"
+        for name in ("four modules", "bundle gateway root"):
+            kib = memory.get((name, conc))
+            row += f" {kib / 1024:.1f} MiB | {(kib - base_kib) / 1024:.1f} MiB |" if kib else " – | – |"
+        lines.append(row)
     lines += ["", "## Module sizes (after wasm-opt)", "", "| module | bytes |", "|---|---:|"]
     for wasm in sorted(DIST.glob("*.wasm")):
         lines.append(f"| {wasm.name} | {wasm.stat().st_size:,} |")

@@ -122,7 +122,8 @@ impl<'a> UsageEvent<'a> {
     pub fn to_line(&self) -> String {
         // Serializing strings and integers cannot fail; an empty object is a safe fallback.
         let json = serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned());
-        if json.contains(['\u{2028}', '\u{2029}']) {
+        // Both separators start with the byte 0xE2; most lines have none, found by a byte scan.
+        if json.as_bytes().contains(&0xE2) && json.contains(['\u{2028}', '\u{2029}']) {
             json.replace('\u{2028}', "\\u2028")
                 .replace('\u{2029}', "\\u2029")
         } else {

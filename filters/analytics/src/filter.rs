@@ -16,7 +16,9 @@ use filter_core::{
 use crate::config::Config;
 use crate::event::UsageEvent;
 use crate::labels::{sanitize, Admission, LabelGuard};
-use crate::measure::{method_label, reason, status_class, strip_query, Measurement, Seen};
+use crate::measure::{
+    method_label, reason, status_class, strip_query, Measurement, Seen, SeenHeaders,
+};
 use crate::metrics::{
     MetricSet, ACCESS_TOTAL, EVENTS_TOTAL, LABEL_OVERFLOWS_TOTAL, LOCAL_REPLIES_TOTAL,
     REQUESTS_TOTAL, REQUEST_BYTES_TOTAL, REQUEST_DURATION_MS, RESPONSES_TOTAL,
@@ -215,6 +217,10 @@ pub struct AnalyticsStream {
 }
 
 impl Stream for AnalyticsStream {
+    fn reads_response_headers(&self) -> bool {
+        false
+    }
+
     fn on_request_headers(
         &mut self,
         headers: &mut HeaderMap,
@@ -228,6 +234,7 @@ impl Stream for AnalyticsStream {
                 .map(|p| strip_query(p).iter().take(1100).copied().collect()),
             method: headers.method().map(<[u8]>::to_vec),
             started: Some(host.now()),
+            headers: Some(SeenHeaders::capture(&self.plugin.config, headers)),
         };
         Decision::Continue
     }

@@ -8,8 +8,11 @@
 //! - reason: the code details with the `gateway_` prefix removed (the suite's problem kind);
 //! - bytes: `request.total_size` / `response.total_size`, else `request.size` /
 //!   `response.size`, else `content-length`;
-//! - total latency: `request.duration` (int64 ns), else now minus `request.time`, else now minus
-//!   the time the filter saw the request headers;
+//! - total latency: now minus the time the filter saw the request headers, else (a local reply
+//!   before this filter) `request.duration` (int64 ns), else now minus `request.time`;
+//! - consumer, plan, credential, request id: the request headers as they reached the filter
+//!   (captured then, so `on_log` reads nothing), else read in `on_log`; the version likewise, but
+//!   read in `on_log` when absent (routing, after analytics, sets it);
 //! - upstream latency: the `x-envoy-upstream-service-time` response header (ms).
 //!
 //! Integer properties are decoded as Envoy encodes them (8 bytes little-endian); ASCII decimal
@@ -17,7 +20,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use filter_core::{HeaderKind, Host};
+use filter_core::{HeaderKind, HeaderMap, Host};
 
 use crate::config::{Api, Config};
 
@@ -79,6 +82,43 @@ pub struct Seen {
     pub method: Option<Vec<u8>>,
     /// When the request headers reached this filter.
     pub started: Option<SystemTime>,
+    /// Request header fields as they reached this filter (after auth set the identity), so
+    /// `on_log` need not read them from the host again.
+    pub headers: Option<SeenHeaders>,
+}
+
+/// Request header fields captured in `on_request_headers`, each cut to [`MAX_FIELD`] bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SeenHeaders {
+    /// `x-request-id`.
+    pub request_id: Option<Vec<u8>>,
+    /// The consumer header.
+    pub consumer: Option<Vec<u8>>,
+    /// The plan header.
+    pub plan: Option<Vec<u8>>,
+    /// The credential header.
+    pub credential: Option<Vec<u8>>,
+    /// The version header (usually set later, by routing: then read in `on_log`).
+    pub version: Option<Vec<u8>>,
+}
+
+impl SeenHeaders {
+    /// Captures the fields `config` names from the request headers.
+    pub fn capture(config: &Config, headers: &HeaderMap) -> Self {
+        let field = |name: &str| {
+            headers
+                .get(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| v[..v.len().min(MAX_FIELD)].to_vec())
+        };
+        Self {
+            request_id: field("x-request-id"),
+            consumer: field(&config.consumer_header),
+            plan: field(&config.plan_header),
+            credential: field(&config.credential_header),
+            version: field(&config.version_header),
+        }
+    }
 }
 
 /// Everything measured for one request. Text fields are raw bytes (possibly invalid UTF-8),
@@ -242,21 +282,30 @@ impl Measurement {
             Some(d) => d.as_slice() != b"via_upstream",
             None => upstream.is_none() && status.is_some(),
         };
-        let duration = int_prop(host, &["request", "duration"])
-            .and_then(|ns| u64::try_from(ns).ok())
-            .map(Duration::from_nanos)
+        let duration = seen
+            .started
+            .map(|s| since(now, s))
+            .or_else(|| {
+                let ns = int_prop(host, &["request", "duration"])?;
+                u64::try_from(ns).ok().map(Duration::from_nanos)
+            })
             .or_else(|| {
                 let ns = u64::try_from(int_prop(host, &["request", "time"])?).ok()?;
                 Some(since(now, std::time::UNIX_EPOCH + Duration::from_nanos(ns)))
-            })
-            .or_else(|| seen.started.map(|s| since(now, s)));
+            });
         let matched = path.as_deref().and_then(|p| match_api(&config.apis, p));
         let route = host
             .property(&["xds", "route_name"])
             .filter(|r| !r.is_empty())
             .map(|r| cut(r, MAX_FIELD))
             .or_else(|| matched.map(|(_, prefix)| prefix.as_bytes().to_vec()));
-        let consumer = req(&config.consumer_header);
+        let seen_headers = seen.headers.as_ref();
+        let seen_or_read =
+            |field: fn(&SeenHeaders) -> &Option<Vec<u8>>, name: &str| match seen_headers {
+                Some(h) => field(h).clone(),
+                None => req(name),
+            };
+        let consumer = seen_or_read(|h| &h.consumer, &config.consumer_header);
         let auth = match (&consumer, status) {
             (Some(_), _) => AuthOutcome::Ok,
             (None, Some(401 | 403)) if local => AuthOutcome::Denied,
@@ -269,10 +318,12 @@ impl Measurement {
         };
         Self {
             time: now,
-            request_id: req("x-request-id"),
-            plan: req(&config.plan_header),
-            credential: req(&config.credential_header),
-            version: req(&config.version_header),
+            request_id: seen_or_read(|h| &h.request_id, "x-request-id"),
+            plan: seen_or_read(|h| &h.plan, &config.plan_header),
+            credential: seen_or_read(|h| &h.credential, &config.credential_header),
+            version: seen_headers
+                .and_then(|h| h.version.clone())
+                .or_else(|| req(&config.version_header)),
             consumer,
             api: matched.map_or_else(|| "unknown".to_owned(), |(a, _)| a.name.clone()),
             route,

@@ -239,13 +239,22 @@ fn fallbacks_without_envoy_properties() {
         path: Some(b"/v1/orders".to_vec()),
         method: Some(b"POST".to_vec()),
         started: Some(h.now),
+        headers: None,
     };
     h.advance(Duration::from_millis(5));
-    h.set_prop("request.time", le(i64::MAX));
+    h.set_prop("request.duration", le(9_000_000));
     let m = Measurement::collect(&config(), &seen, &h);
     assert_eq!(m.api, "orders", "path seen in on_request_headers");
     assert_eq!(m.status, None);
     assert!(!m.local);
+    assert_eq!(
+        m.duration,
+        Some(Duration::from_millis(5)),
+        "from when the filter saw the request headers"
+    );
+    let mut h = host_with(&[], &[]);
+    h.set_prop("request.time", le(i64::MAX));
+    let m = Measurement::collect(&config(), &Seen::default(), &h);
     assert_eq!(
         m.duration,
         Some(Duration::ZERO),
@@ -282,4 +291,33 @@ fn hostile_values_are_cut() {
     assert_eq!(m.method.unwrap().len(), 32);
     assert_eq!(m.status, None, "negative status ignored");
     assert_eq!(m.duration, None, "negative duration ignored");
+}
+
+#[test]
+fn header_fields_seen_in_the_request_are_not_read_again() {
+    let request = HeaderMap::from_pairs([
+        ("x-request-id", "r-1"),
+        ("x-gateway-consumer", "alice"),
+        ("x-gateway-plan", ""),
+    ]);
+    let cfg = config();
+    let seen = Seen {
+        headers: Some(SeenHeaders::capture(&cfg, &request)),
+        ..Seen::default()
+    };
+    // What the host holds at the end of the stream differs: the captured fields win, and only
+    // the version (absent when the request passed) is read from the host.
+    let h = host_with(
+        &[
+            ("x-gateway-consumer", b"mallory"),
+            ("x-gateway-plan", b"gold"),
+            ("x-gateway-version", b"v2"),
+        ],
+        &[],
+    );
+    let m = Measurement::collect(&cfg, &seen, &h);
+    assert_eq!(m.consumer.as_deref(), Some(&b"alice"[..]));
+    assert_eq!(m.request_id.as_deref(), Some(&b"r-1"[..]));
+    assert_eq!(m.plan, None, "empty when seen: not read again");
+    assert_eq!(m.version.as_deref(), Some(&b"v2"[..]), "read at the end");
 }

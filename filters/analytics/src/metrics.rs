@@ -8,8 +8,8 @@
 //! number of names a VM defines is also capped (`max_metric_names`): beyond it a name falls back
 //! to the same metric with every label set to the overflow value.
 
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use filter_core::{Host, MetricId, MetricKind};
 
@@ -138,14 +138,21 @@ pub const HEALTH: &[(&str, MetricKind)] = &[
 
 /// The full name of `metric` with `values` (label-safe, in key order).
 pub fn labelled_name(metric: &LabelledMetric, values: &[&str]) -> String {
-    let mut name = metric.name.to_owned();
+    let mut name = String::new();
+    write_labelled_name(&mut name, metric, values);
+    name
+}
+
+/// Writes the full name of `metric` with `values` into `name` (cleared first).
+fn write_labelled_name(name: &mut String, metric: &LabelledMetric, values: &[&str]) {
+    name.clear();
+    name.push_str(metric.name);
     for (key, value) in metric.labels.iter().zip(values) {
         name.push('.');
         name.push_str(key);
         name.push('=');
         name.push_str(value);
     }
-    name
 }
 
 /// Metric ids of one VM, cached by full name.
@@ -153,7 +160,11 @@ pub fn labelled_name(metric: &LabelledMetric, values: &[&str]) -> String {
 pub struct MetricSet {
     max_names: usize,
     overflow: String,
-    ids: RefCell<HashMap<String, MetricId>>,
+    /// Looked up on every request: a fast hash suffices, as the names are bounded by `max_names`
+    /// and their label values by the cardinality guard.
+    ids: RefCell<FxHashMap<String, MetricId>>,
+    /// Where a labelled name is written to be looked up, reused across requests.
+    scratch: RefCell<String>,
 }
 
 impl MetricSet {
@@ -162,7 +173,8 @@ impl MetricSet {
         Self {
             max_names,
             overflow: overflow.to_owned(),
-            ids: RefCell::new(HashMap::new()),
+            ids: RefCell::new(FxHashMap::default()),
+            scratch: RefCell::new(String::new()),
         }
     }
 
@@ -207,10 +219,13 @@ impl MetricSet {
         metric: &LabelledMetric,
         values: &[&str],
     ) -> Option<MetricId> {
-        let name = labelled_name(metric, values);
-        if let Some(id) = self.ids.borrow().get(&name) {
+        let mut scratch = self.scratch.borrow_mut();
+        write_labelled_name(&mut scratch, metric, values);
+        if let Some(id) = self.ids.borrow().get(scratch.as_str()) {
             return Some(*id);
         }
+        let name = std::mem::take(&mut *scratch);
+        drop(scratch);
         if self.len() >= self.max_names {
             self.bump(host, NAME_OVERFLOWS_TOTAL);
             let all: Vec<&str> = metric

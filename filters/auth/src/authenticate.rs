@@ -13,6 +13,8 @@ use crate::consumer::{is_name, Consumer, Identity};
 use crate::failure::Failure;
 use crate::filter::AuthPlugin;
 use crate::jwks::Reason;
+use crate::jwt::cache::Verified;
+use crate::jwt::keys::KeySet;
 use crate::jwt::{self, claims, JwtError, KeySource};
 use crate::metrics::Metric;
 use crate::rules::{self, Requirement};
@@ -281,14 +283,84 @@ impl AuthPlugin {
         let Some(cfg) = &self.config.jwt else {
             return Err(invalid(JwtError::UnknownIssuer));
         };
+        let now_i = i64::try_from(now).unwrap_or(i64::MAX);
+        let cached = (value.len() <= cfg.max_token_bytes)
+            .then(|| self.tokens.get(value, |i| self.current_keys(i)))
+            .flatten();
+        let verified = match cached {
+            Some(verified) => {
+                let Some(provider) = cfg.providers.get(verified.provider) else {
+                    return Err(invalid(JwtError::UnknownIssuer));
+                };
+                provider
+                    .rules
+                    .check(&verified.claims, now_i)
+                    .map_err(invalid)?;
+                verified
+            }
+            None => {
+                let verified = self.verify_jwt(value, cfg, host, may_fetch, now)?;
+                self.tokens.insert(value, verified)
+            }
+        };
+        let claims = &verified.claims;
+        let Some(provider) = cfg.providers.get(verified.provider) else {
+            return Err(invalid(JwtError::UnknownIssuer));
+        };
+        let consumer = self.jwt_consumer(provider, claims).map_err(invalid)?;
+        let mut edits = Vec::new();
+        for ch in &provider.claims_to_headers {
+            if let Some(v) = claims::lookup(claims, &ch.claim).and_then(claims::header_value) {
+                edits.push(Edit::Set(ch.header.clone(), v.into_bytes()));
+            }
+        }
+        if !cfg.forward {
+            edits.push(Edit::Strip(source));
+        }
+        Ok(Proof {
+            consumer,
+            credential: CredentialType::Jwt,
+            edits,
+            body_digest: None,
+        })
+    }
+
+    /// The key set provider `index` verifies with now, if it has one in this worker.
+    fn current_keys(&self, index: usize) -> Option<Rc<KeySet>> {
+        let cfg = self.config.jwt.as_ref()?;
+        match &cfg.providers.get(index)?.keys {
+            KeySource::Inline(set) => Some(Rc::clone(set)),
+            KeySource::Remote(_) => self.jwks.get(index)?.as_ref()?.keys(),
+        }
+    }
+
+    /// Decodes and verifies a token not in the token cache (fetching keys when allowed).
+    fn verify_jwt(
+        &self,
+        value: &[u8],
+        cfg: &jwt::JwtConfig,
+        host: &mut dyn Host,
+        may_fetch: bool,
+        now: u64,
+    ) -> Result<Verified, Halt> {
+        let invalid =
+            |e: JwtError| Halt::Fail(Failure::Invalid(CredentialType::Jwt, e.to_string()));
         let token = jwt::token::decode(value, cfg.max_token_bytes).map_err(invalid)?;
         let index = cfg.provider_for(&token).map_err(invalid)?;
         let Some(provider) = cfg.providers.get(index) else {
             return Err(invalid(JwtError::UnknownIssuer));
         };
         let now_i = i64::try_from(now).unwrap_or(i64::MAX);
-        let claims = match &provider.keys {
-            KeySource::Inline(set) => jwt::verify(&token, provider, set, now_i).map_err(invalid)?,
+        let verified = |keys: Rc<KeySet>| -> Result<Verified, JwtError> {
+            let claims = jwt::verify(&token, provider, &keys, now_i)?;
+            Ok(Verified {
+                provider: index,
+                keys,
+                claims,
+            })
+        };
+        match &provider.keys {
+            KeySource::Inline(set) => verified(Rc::clone(set)).map_err(invalid),
             KeySource::Remote(_) => {
                 let Some(cache) = self.jwks.get(index).and_then(Option::as_ref) else {
                     return Err(Failure::KeysUnavailable.into());
@@ -305,15 +377,13 @@ impl AuthPlugin {
                     }
                     return Err(Failure::KeysUnavailable.into());
                 };
-                match jwt::verify(&token, provider, &set, now_i) {
+                match verified(Rc::clone(&set)) {
                     Err(JwtError::UnknownKid) => {
                         // Another worker may already hold newer keys.
                         cache.sync(host);
                         let newer = cache.keys().filter(|s| !Rc::ptr_eq(s, &set));
                         match newer {
-                            Some(set) => {
-                                jwt::verify(&token, provider, &set, now_i).map_err(invalid)?
-                            }
+                            Some(set) => verified(set).map_err(invalid),
                             None => {
                                 if may_fetch {
                                     if let Some(t) =
@@ -322,30 +392,14 @@ impl AuthPlugin {
                                         return Err(Halt::Fetch(t, index));
                                     }
                                 }
-                                return Err(invalid(JwtError::UnknownKid));
+                                Err(invalid(JwtError::UnknownKid))
                             }
                         }
                     }
-                    other => other.map_err(invalid)?,
+                    other => other.map_err(invalid),
                 }
             }
-        };
-        let consumer = self.jwt_consumer(provider, &claims).map_err(invalid)?;
-        let mut edits = Vec::new();
-        for ch in &provider.claims_to_headers {
-            if let Some(v) = claims::lookup(&claims, &ch.claim).and_then(claims::header_value) {
-                edits.push(Edit::Set(ch.header.clone(), v.into_bytes()));
-            }
         }
-        if !cfg.forward {
-            edits.push(Edit::Strip(source));
-        }
-        Ok(Proof {
-            consumer,
-            credential: CredentialType::Jwt,
-            edits,
-            body_digest: None,
-        })
     }
 
     fn jwt_consumer(

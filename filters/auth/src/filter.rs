@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::consumer;
 use crate::failure::Failure;
 use crate::jwks::{Fetched, JwksCache, Reason};
+use crate::jwt::cache::TokenCache;
 use crate::jwt::KeySource;
 use crate::metrics::{Metric, Metrics};
 use crate::signing;
@@ -31,6 +32,8 @@ pub struct AuthPlugin {
     pub jwks: Vec<Option<JwksCache>>,
     /// Recently verified basic passwords.
     pub basic_cache: VerifiedCache,
+    /// Recently verified JWTs.
+    pub tokens: TokenCache,
     /// Fetches made from the root context: token, provider index.
     root_fetches: RefCell<Vec<(u32, usize)>>,
 }
@@ -91,6 +94,7 @@ impl Plugin for AuthPlugin {
             config,
             jwks,
             basic_cache: VerifiedCache::default(),
+            tokens: TokenCache::default(),
             root_fetches: RefCell::new(Vec::new()),
         })
     }
@@ -248,6 +252,10 @@ fn body_mismatch() -> Failure {
 }
 
 impl Stream for AuthStream {
+    fn reads_response_headers(&self) -> bool {
+        false
+    }
+
     fn on_request_headers(
         &mut self,
         headers: &mut HeaderMap,

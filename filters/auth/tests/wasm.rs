@@ -334,3 +334,28 @@ fn hmac_body_digest_through_buffered_bodies() {
         Some(1)
     );
 }
+
+#[test]
+fn a_request_reads_its_headers_once_and_the_clock_once_per_callback() {
+    let mut gw = harness(1).cluster("jwks").trace().build().unwrap();
+    let out = gw
+        .request(Request::get("/v1/items?api_key=alice-key-123"))
+        .respond_with(Response::ok().header("x-upstream", "1"))
+        .unwrap();
+    assert_eq!(out.status(), 200);
+    let trace = gw.trace();
+    let stream = trace
+        .iter()
+        .find(|e| e.name == "proxy_on_request_headers")
+        .unwrap()
+        .context;
+    let calls = |name: &str| {
+        trace
+            .iter()
+            .filter(|e| e.context == stream && e.kind == "hostcall" && e.name == name)
+            .count()
+    };
+    // Auth never looks at the response: only the request map is fetched.
+    assert_eq!(calls("proxy_get_header_map_pairs"), 1);
+    assert_eq!(calls("proxy_get_current_time_nanoseconds"), 1);
+}

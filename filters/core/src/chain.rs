@@ -358,6 +358,10 @@ impl Stream for ChainStream {
         }
     }
 
+    fn reads_response_headers(&self) -> bool {
+        self.streams.iter().any(|s| s.reads_response_headers())
+    }
+
     fn on_response_headers(
         &mut self,
         headers: &mut HeaderMap,

@@ -31,6 +31,8 @@ struct RecConfig {
     pause: bool,
     #[serde(default)]
     tick_secs: Option<u64>,
+    #[serde(default)]
+    blind: bool,
 }
 
 struct Rec<const ID: u8> {
@@ -77,6 +79,10 @@ impl<const ID: u8> Plugin for Rec<ID> {
 }
 
 impl<const ID: u8> Stream for RecStream<ID> {
+    fn reads_response_headers(&self) -> bool {
+        !self.plugin.config.blind
+    }
+
     fn on_request_headers(
         &mut self,
         headers: &mut HeaderMap,
@@ -261,5 +267,25 @@ fn config_errors_name_the_member_field() {
             .unwrap_or_else(|| panic!("{config} must be refused"));
         assert_eq!(err.field, field, "{config}: {err}");
         assert!(err.message.contains(message), "{config}: {err}");
+    }
+}
+
+#[test]
+fn the_chain_reads_response_headers_when_any_member_does() {
+    let mut host = FakeHost::new();
+    for (config, reads) in [
+        (
+            r#"{"one": {"blind": true}, "three": {"blind": true}}"#,
+            false,
+        ),
+        (r#"{"one": {"blind": true}, "two": {}}"#, true),
+        (r#"{"three": {}}"#, true),
+    ] {
+        let chain = Rc::new(Chain::<Spec>::configure(config.as_bytes(), &mut host).unwrap());
+        assert_eq!(
+            Chain::new_stream(&chain).reads_response_headers(),
+            reads,
+            "{config}"
+        );
     }
 }

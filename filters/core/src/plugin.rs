@@ -115,6 +115,14 @@ pub trait Stream: 'static {
         Decision::Continue
     }
 
+    /// Whether `on_response_headers` reads the response headers. When false the adapter does not
+    /// fetch them from the host (one host call and a copy of every header saved per request) and
+    /// passes an empty map: `set` and `add` still reach the response, but `get` finds nothing and
+    /// `remove` has nothing to remove. Asked when the response headers arrive. Default true.
+    fn reads_response_headers(&self) -> bool {
+        true
+    }
+
     /// Response headers arrived (from the upstream or a local reply of a later filter).
     fn on_response_headers(
         &mut self,

@@ -358,6 +358,11 @@ impl Stream for QuotaStream {
         }
     }
 
+    fn reads_response_headers(&self) -> bool {
+        // Only post-charging reads a response header; the rate-limit fields are only set.
+        self.metered.is_some() && self.plugin.config.cost.response_header.is_some()
+    }
+
     fn on_response_headers(
         &mut self,
         headers: &mut HeaderMap,

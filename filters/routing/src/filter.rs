@@ -106,6 +106,17 @@ impl Stream for RoutingStream {
         }
     }
 
+    fn reads_response_headers(&self) -> bool {
+        // Only replacing an upstream's own lifecycle headers needs to see them.
+        self.version
+            .and_then(|i| self.plugin.config.versions.get(i))
+            .is_some_and(|v| {
+                v.response_headers
+                    .iter()
+                    .any(|(n, _)| *n == "deprecation" || *n == "sunset")
+            })
+    }
+
     fn on_response_headers(
         &mut self,
         headers: &mut HeaderMap,

@@ -292,3 +292,33 @@ fn a_backward_clock_jump_does_not_block_fetching() {
         "a failure stamped in the future imposes no wait"
     );
 }
+
+#[test]
+fn a_rotated_key_set_invalidates_remembered_tokens() {
+    let mut host = FakeHost::new();
+    let p = plugin(&example(), &mut host);
+    p.on_tick(&mut host);
+    p.on_call_response(
+        last_token(&host),
+        ok(jwks(&[("k1", Alg::Rs256)])),
+        &mut host,
+    );
+    let h = bearer("k1", Alg::Rs256, &host);
+    for _ in 0..2 {
+        let mut h = h.clone();
+        assert_eq!(start(&p, &mut host, &mut h).1, Decision::Continue);
+    }
+    assert_eq!(p.tokens.len(), 1);
+    // The key set rotates to k2 only: the remembered k1 token must not pass any more.
+    host.advance(Duration::from_secs(600));
+    p.on_tick(&mut host);
+    p.on_call_response(
+        last_token(&host),
+        ok(jwks(&[("k2", Alg::Rs256)])),
+        &mut host,
+    );
+    let mut again = h.clone();
+    let d = start(&p, &mut host, &mut again).1;
+    assert_ne!(d, Decision::Continue, "a token of a removed key is refused");
+    assert_eq!(again.get_str("x-gateway-consumer"), None);
+}

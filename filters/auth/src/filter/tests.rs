@@ -717,3 +717,58 @@ fn many_and_huge_headers_are_handled() {
         "non-UTF-8 path bytes are matched as bytes"
     );
 }
+
+#[test]
+fn verified_tokens_are_remembered_but_still_expire_and_match_exactly() {
+    let mut host = FakeHost::new();
+    let p = plugin(&inline_example(), &mut host);
+    let jwt = token(Alg::Rs256, "rs", &claims("alice"));
+    let bearer = format!("Bearer {jwt}");
+    for round in 0..2 {
+        let mut h = req("GET", "/v1/x", &[("authorization", &bearer)]);
+        assert_eq!(run(&p, &mut host, &mut h), Decision::Continue, "{round}");
+        assert_eq!(h.get_str("x-gateway-consumer"), Some("alice"), "{round}");
+        assert_eq!(
+            h.get_str("x-jwt-sub"),
+            Some("alice"),
+            "claims from the cache"
+        );
+        assert_eq!(p.tokens.len(), 1, "one entry for one token");
+    }
+    // A different signature over the same header and claims is not the remembered token.
+    let (input, sig) = jwt.rsplit_once('.').unwrap();
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    let forged = format!("Bearer {input}.{flipped}{}", &sig[1..]);
+    let mut h = req("GET", "/v1/x", &[("authorization", &forged)]);
+    assert_eq!(reply(run(&p, &mut host, &mut h)).status, 401);
+    assert_eq!(p.tokens.len(), 1, "refusals are not remembered");
+    // Past `exp` (300 s) and the example's 60 s leeway the remembered token is refused.
+    host.advance(Duration::from_secs(361));
+    let mut h = req("GET", "/v1/x", &[("authorization", &bearer)]);
+    let r = reply(run(&p, &mut host, &mut h));
+    assert_eq!(r.status, 401);
+    assert!(
+        problem(&r)["detail"].as_str().unwrap().contains("expired"),
+        "{:?}",
+        problem(&r)
+    );
+}
+
+#[test]
+fn the_token_cache_is_bounded() {
+    use crate::jwt::cache::TOKEN_CACHE_ENTRIES;
+    let mut host = FakeHost::new();
+    let p = plugin(&inline_example(), &mut host);
+    let send = |sub: &str, host: &mut FakeHost| {
+        let bearer = format!("Bearer {}", token(Alg::EdDsa, "ed", &claims(sub)));
+        let mut h = req("GET", "/v1/x", &[("authorization", &bearer)]);
+        // Unknown subjects are refused, but their signatures did verify: they are remembered.
+        run(&p, host, &mut h)
+    };
+    for i in 0..TOKEN_CACHE_ENTRIES {
+        let _ = send(&format!("u{i}"), &mut host);
+    }
+    assert_eq!(p.tokens.len(), TOKEN_CACHE_ENTRIES);
+    assert_eq!(send("alice", &mut host), Decision::Continue);
+    assert_eq!(p.tokens.len(), 1, "full: started over");
+}

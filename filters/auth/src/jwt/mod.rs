@@ -5,6 +5,7 @@
 //! provider by exact `iss`, pick keys by (issuer, `kid`) and the key's bound algorithm, verify the
 //! signature, and only then check the claims.
 
+pub mod cache;
 pub mod claims;
 pub mod keys;
 pub mod token;

@@ -7,9 +7,14 @@ use crate::headers::HeaderMap;
 use crate::host::{HeaderKind, Host, HostError, HttpCall, MetricId, MetricKind, SharedValue};
 use crate::pairs;
 
-/// The proxy-wasm host.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct WasmHost;
+/// The proxy-wasm host, made anew for each callback.
+///
+/// The time is read from the host once per callback and reused: a chain of filters in one
+/// callback sees one instant, and pays one host call for it.
+#[derive(Debug, Default)]
+pub struct WasmHost {
+    now: std::cell::Cell<Option<SystemTime>>,
+}
 
 /// Reads a whole header map; a map that does not exist in this phase, or a malformed one, is empty.
 pub fn read_headers(map: u32) -> HeaderMap {
@@ -40,10 +45,15 @@ fn map_type(kind: HeaderKind) -> u32 {
 
 impl Host for WasmHost {
     fn now(&self) -> SystemTime {
-        match raw::now_nanos() {
+        if let Some(now) = self.now.get() {
+            return now;
+        }
+        let now = match raw::now_nanos() {
             Ok(ns) => UNIX_EPOCH + Duration::from_nanos(ns),
             Err(_) => UNIX_EPOCH,
-        }
+        };
+        self.now.set(Some(now));
+        now
     }
 
     fn get_shared(&self, key: &str) -> Result<Option<SharedValue>, HostError> {

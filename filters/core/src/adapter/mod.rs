@@ -157,7 +157,7 @@ impl<P: Plugin> Context for Root<P> {
             plugin.on_call_response(
                 token,
                 read_call_response(num_headers, body_size),
-                &mut WasmHost,
+                &mut WasmHost::default(),
             );
         }
     }
@@ -173,7 +173,7 @@ impl<P: Plugin> RootContext for Root<P> {
                 return false;
             }
         };
-        match P::configure(&config, &mut WasmHost) {
+        match P::configure(&config, &mut WasmHost::default()) {
             Ok(plugin) => {
                 let period = plugin.tick_period().unwrap_or(Duration::ZERO);
                 if let Err(e) = proxy_wasm::hostcalls::set_tick_period(period) {
@@ -191,7 +191,7 @@ impl<P: Plugin> RootContext for Root<P> {
 
     fn on_tick(&mut self) {
         if let Some(plugin) = &self.plugin {
-            plugin.on_tick(&mut WasmHost);
+            plugin.on_tick(&mut WasmHost::default());
         }
     }
 
@@ -331,7 +331,7 @@ impl<P: Plugin> Http<P> {
         };
         let body = raw::buffer(raw::REQUEST_BODY, 0, self.state.body_len).unwrap_or_default();
         let headers = self.state.forwarded.take().unwrap_or_default();
-        stream.on_request_body(&body, &headers, &mut WasmHost)
+        stream.on_request_body(&body, &headers, &mut WasmHost::default())
     }
 
     /// The whole request body is in (end of stream or trailers): run the body logic. Envoy
@@ -370,7 +370,8 @@ impl<P: Plugin> Context for Http<P> {
         };
         self.state.waiting_call = false;
         let mut headers = host::read_headers(raw::REQUEST_HEADERS);
-        let decision = stream.on_call_response(token, response, &mut headers, &mut WasmHost);
+        let decision =
+            stream.on_call_response(token, response, &mut headers, &mut WasmHost::default());
         apply_edits(raw::REQUEST_HEADERS, headers.take_edits());
         if self.state.body_wanted {
             self.state.body_wanted = stream.wants_request_body();
@@ -401,7 +402,8 @@ impl<P: Plugin> HttpContext for Http<P> {
             return self.act(Decision::Respond(Self::not_configured()));
         };
         let mut headers = host::read_headers(raw::REQUEST_HEADERS);
-        let decision = stream.on_request_headers(&mut headers, end_of_stream, &mut WasmHost);
+        let decision =
+            stream.on_request_headers(&mut headers, end_of_stream, &mut WasmHost::default());
         self.state.body_wanted = !end_of_stream && stream.wants_request_body();
         apply_edits(raw::REQUEST_HEADERS, headers.take_edits());
         if self.state.body_wanted {
@@ -449,8 +451,13 @@ impl<P: Plugin> HttpContext for Http<P> {
         let Some(stream) = self.stream.as_mut() else {
             return Action::Continue;
         };
-        let mut headers = host::read_headers(raw::RESPONSE_HEADERS);
-        let decision = stream.on_response_headers(&mut headers, end_of_stream, &mut WasmHost);
+        let mut headers = if stream.reads_response_headers() {
+            host::read_headers(raw::RESPONSE_HEADERS)
+        } else {
+            HeaderMap::default()
+        };
+        let decision =
+            stream.on_response_headers(&mut headers, end_of_stream, &mut WasmHost::default());
         apply_edits(raw::RESPONSE_HEADERS, headers.take_edits());
         match decision {
             Decision::Respond(reply) if !self.state.replied => {
@@ -464,7 +471,7 @@ impl<P: Plugin> HttpContext for Http<P> {
 
     fn on_log(&mut self) {
         if let Some(stream) = self.stream.as_mut() {
-            stream.on_log(&mut WasmHost);
+            stream.on_log(&mut WasmHost::default());
         }
     }
 }

@@ -1,0 +1,78 @@
+//! Tokens this worker has already decoded and verified, so a token presented again skips
+//! base64, JSON parsing and the signature check (together most of a request's cost in wasm).
+//!
+//! An entry is found only by the exact token bytes and only while the key set that verified it is
+//! still the provider's current one, so a rotated key set invalidates its tokens. The claims are
+//! still checked against the clock (`exp`, `nbf`, `iat`) and the audience on every request:
+//! a cached token expires exactly when it would without the cache. Only successes are kept.
+//! Bounded by entries and by token bytes; when either bound is reached the cache starts over.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use serde_json::{Map, Value};
+
+use super::keys::KeySet;
+
+/// Most tokens remembered per worker VM.
+pub const TOKEN_CACHE_ENTRIES: usize = 1024;
+/// Most token bytes remembered per worker VM.
+pub const TOKEN_CACHE_BYTES: usize = 1 << 20;
+
+/// A token whose signature verified.
+#[derive(Debug)]
+pub struct Verified {
+    /// Index of the provider whose keys verified it.
+    pub provider: usize,
+    /// The key set that verified it.
+    pub keys: Rc<KeySet>,
+    /// Its claims set.
+    pub claims: Map<String, Value>,
+}
+
+/// Verified tokens by their exact bytes.
+#[derive(Debug, Default)]
+pub struct TokenCache {
+    entries: RefCell<HashMap<Box<[u8]>, Rc<Verified>>>,
+    bytes: Cell<usize>,
+}
+
+impl TokenCache {
+    /// The entry for exactly `token`, if its key set is still `current(provider)`.
+    pub fn get(
+        &self,
+        token: &[u8],
+        current: impl FnOnce(usize) -> Option<Rc<KeySet>>,
+    ) -> Option<Rc<Verified>> {
+        let entry = self.entries.borrow().get(token).cloned()?;
+        let keys = current(entry.provider)?;
+        Rc::ptr_eq(&keys, &entry.keys).then_some(entry)
+    }
+
+    /// Remembers a verified token and returns its entry.
+    pub fn insert(&self, token: &[u8], verified: Verified) -> Rc<Verified> {
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() >= TOKEN_CACHE_ENTRIES
+            || self.bytes.get().saturating_add(token.len()) > TOKEN_CACHE_BYTES
+        {
+            entries.clear();
+            self.bytes.set(0);
+        }
+        let entry = Rc::new(verified);
+        if entries.insert(token.into(), Rc::clone(&entry)).is_none() {
+            self.bytes.set(self.bytes.get().saturating_add(token.len()));
+        }
+        entry
+    }
+
+    /// How many tokens are remembered.
+    pub fn len(&self) -> usize {
+        self.entries.borrow().len()
+    }
+
+    /// Whether no token is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.borrow().is_empty()
+    }
+}

@@ -1,0 +1,60 @@
+"""Native perf profile of the gateway chain (see scripts/profile, which builds what this runs).
+
+Writes the bench's configuration and token to a temporary folder, runs the `profile` example under
+`perf record --call-graph dwarf`, and prints the suite's functions by inclusive share of the time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from bench import Rs256, plugin_configs  # noqa: E402
+
+BINARY = ROOT / "target" / "profiling" / "examples" / "profile"
+OURS = re.compile(r"filter_(core|auth|quota|analytics|routing|bundle)::")
+
+
+def profile(members: list[str], requests: int, top: int) -> list[str]:
+    """`perf report` lines of the suite's functions, most time first."""
+    rs = Rs256()
+    config = {k: v for k, v in plugin_configs(rs).items() if k in members}
+    with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
+        work = Path(tmp)
+        (work / "config.json").write_text(json.dumps(config))
+        (work / "token").write_text(rs.token)
+        data = work / "perf.data"
+        subprocess.run(["perf", "record", "-q", "--call-graph", "dwarf", "-o", str(data), str(BINARY),
+                        str(work / "config.json"), str(work / "token"), str(requests)],
+                       check=True, capture_output=True)
+        report = subprocess.run(["perf", "report", "-i", str(data), "--children", "--sort", "sym", "-g", "none",
+                                 "--percent-limit", "1", "--stdio"],
+                                check=True, capture_output=True, text=True).stdout
+    rows = []
+    for line in report.splitlines():
+        m = re.match(r"\s+([\d.]+)%\s+([\d.]+)%\s+\[\.\]\s+(.*)", line)
+        if m and OURS.search(m.group(3)) and "(inlined)" not in m.group(3):
+            rows.append(f"| {m.group(1)} % | {m.group(2)} % | `{m.group(3).strip()}` |")
+    return rows[:top]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--members", default="auth,quota,analytics,routing")
+    ap.add_argument("--requests", type=int, default=20000)
+    ap.add_argument("--top", type=int, default=25)
+    args = ap.parse_args()
+    print("| inclusive | self | function |\n|---:|---:|---|")
+    print("\n".join(profile(args.members.split(","), args.requests, args.top)))
+
+
+if __name__ == "__main__":
+    main()
