@@ -126,11 +126,12 @@ impl HeaderMap {
     /// a warning logged (without the value, which may be secret). Returns whether it was applied.
     pub fn set(&mut self, name: &str, value: impl Into<Vec<u8>>) -> bool {
         let value = value.into();
-        if !Self::check(name, &value) {
+        let Some(name) = Self::checked_name(name, &value) else {
             return false;
-        }
-        let name = name.to_ascii_lowercase();
+        };
         self.pairs.retain(|(n, _)| *n != name);
+        // A set replaces every value: earlier edits of this header no longer matter.
+        self.edits.retain(|e| e.name() != name);
         self.pairs.push((name.clone(), value.clone()));
         self.edits.push(HeaderEdit::Set(name, value));
         true
@@ -139,22 +140,23 @@ impl HeaderMap {
     /// Adds a value to `name`, keeping the existing ones. Same checks as [`HeaderMap::set`].
     pub fn add(&mut self, name: &str, value: impl Into<Vec<u8>>) -> bool {
         let value = value.into();
-        if !Self::check(name, &value) {
+        let Some(name) = Self::checked_name(name, &value) else {
             return false;
-        }
-        let name = name.to_ascii_lowercase();
+        };
         self.pairs.push((name.clone(), value.clone()));
         self.edits.push(HeaderEdit::Add(name, value));
         true
     }
 
-    /// Removes every value of `name`. Recorded only if the header was present.
+    /// Removes every value of `name`. Recorded only if the header was present; earlier edits of
+    /// the header are dropped, as the removal undoes them.
     pub fn remove(&mut self, name: &str) {
-        let name = name.to_ascii_lowercase();
+        let name = lowercase(name);
         let before = self.pairs.len();
-        self.pairs.retain(|(n, _)| *n != name);
+        self.pairs.retain(|(n, _)| *n != *name);
         if self.pairs.len() != before {
-            self.edits.push(HeaderEdit::Remove(name));
+            self.edits.retain(|e| e.name() != name);
+            self.edits.push(HeaderEdit::Remove(name.into_owned()));
         }
     }
 
@@ -168,16 +170,36 @@ impl HeaderMap {
         std::mem::take(&mut self.edits)
     }
 
-    fn check(name: &str, value: &[u8]) -> bool {
-        if !is_valid_name(&name.to_ascii_lowercase()) {
+    /// The lowercase name, if `name` is valid and `value` safe to emit (else a warning is logged).
+    fn checked_name(name: &str, value: &[u8]) -> Option<String> {
+        let lower = lowercase(name);
+        if !is_valid_name(&lower) {
             log::warn!("refusing to emit header with invalid name {name:?}");
-            return false;
+            return None;
         }
         if !is_safe_value(value) {
             log::warn!("refusing to emit header {name}: value contains CR, LF or NUL");
-            return false;
+            return None;
         }
-        true
+        Some(lower.into_owned())
+    }
+}
+
+/// `name` in lowercase, borrowed when it already is (the usual case).
+fn lowercase(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
+impl HeaderEdit {
+    /// The header the edit changes.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Set(name, _) | Self::Add(name, _) | Self::Remove(name) => name,
+        }
     }
 }
 
@@ -212,10 +234,10 @@ mod tests {
         assert_eq!(
             h.take_edits(),
             vec![
-                HeaderEdit::Remove("x-consumer".into()),
                 HeaderEdit::Set("x-consumer".into(), b"alice".to_vec()),
                 HeaderEdit::Add("x-group".into(), b"a".to_vec()),
-            ]
+            ],
+            "the set makes the earlier removal of the same header unnecessary"
         );
         assert_eq!(h.get_str("x-consumer"), Some("alice"));
         assert!(h.edits().is_empty());
@@ -233,5 +255,59 @@ mod tests {
         }
         assert!(h.edits().is_empty());
         assert!(h.is_empty());
+    }
+
+    /// Applies edits the way a host does.
+    fn host_apply(
+        mut pairs: Vec<(String, Vec<u8>)>,
+        edits: &[HeaderEdit],
+    ) -> Vec<(String, Vec<u8>)> {
+        for e in edits {
+            match e {
+                HeaderEdit::Set(n, v) => {
+                    pairs.retain(|(m, _)| m != n);
+                    pairs.push((n.clone(), v.clone()));
+                }
+                HeaderEdit::Add(n, v) => pairs.push((n.clone(), v.clone())),
+                HeaderEdit::Remove(n) => pairs.retain(|(m, _)| m != n),
+            }
+        }
+        pairs.sort();
+        pairs
+    }
+
+    #[test]
+    fn coalesced_edits_leave_the_host_map_as_the_logic_sees_it() {
+        // Every sequence of three operations on two names, from a map holding one of them.
+        let ops = ["set a", "add a", "rm a", "set b", "add b", "rm b"];
+        for x in ops {
+            for y in ops {
+                for z in ops {
+                    let original = vec![
+                        ("a".to_owned(), b"0".to_vec()),
+                        ("c".to_owned(), b"1".to_vec()),
+                    ];
+                    let mut h = HeaderMap::from_pairs(original.clone());
+                    for (i, op) in [x, y, z].iter().enumerate() {
+                        let (verb, name) = op.split_once(' ').unwrap();
+                        let value = format!("v{i}");
+                        match verb {
+                            "set" => assert!(h.set(name, value)),
+                            "add" => assert!(h.add(name, value)),
+                            _ => h.remove(name),
+                        }
+                    }
+                    let mut seen = h.pairs().to_vec();
+                    seen.sort();
+                    let edits = h.take_edits();
+                    assert_eq!(
+                        host_apply(original, &edits),
+                        seen,
+                        "{x}, {y}, {z}: {edits:?}"
+                    );
+                    assert!(edits.len() <= 3);
+                }
+            }
+        }
     }
 }
