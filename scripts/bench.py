@@ -211,6 +211,28 @@ static_resources:
 """
 
 
+COST_MODULE = ROOT / "target" / "wasm32-wasip1" / "release" / "examples" / "hostcall_cost.wasm"
+COST_CALLS = ["increment_metric", "get_current_time", "get_header_absent", "get_header", "get_header_pairs",
+              "get_property", "replace_header", "set_property", "get_shared_data", "set_shared_data"]
+COST_REPEAT = 100
+"""filters/core/examples/hostcall_cost.rs: each root repeats one host call this many times per request."""
+
+# Which measured call stands for each hostcall of the crossing counts.
+CALL_KIND = {
+    "proxy_get_header_map_pairs": "get_header_pairs", "proxy_get_header_map_value": "get_header",
+    "proxy_get_property": "get_property", "proxy_get_shared_data": "get_shared_data",
+    "proxy_set_shared_data": "set_shared_data", "proxy_set_property": "set_property",
+    "proxy_replace_header_map_value": "replace_header", "proxy_remove_header_map_value": "replace_header",
+    "proxy_add_header_map_value": "replace_header", "proxy_increment_metric": "increment_metric",
+    "proxy_record_metric": "increment_metric", "proxy_get_current_time_nanoseconds": "get_current_time",
+}
+
+
+def cost_case(call: str) -> str:
+    """The hostcall_cost module with root `call`."""
+    return wasm_filter(f"cost-{call}", "X", call, {}).replace(str(DIST / "X"), str(COST_MODULE))
+
+
 def cases(rs: Rs256) -> list[tuple[str, str]]:
     """(name, http_filters YAML) of every case, in run order."""
     c = plugin_configs(rs)
@@ -345,6 +367,40 @@ def crossings(binary: Path, spec: list, request: dict, work: Path) -> dict:
     }
 
 
+def guest_profile(rs: Rs256, work: Path, requests: int = 3000, top: int = 30) -> list[str]:
+    """`host-test profile` of the bundle's gateway root on the bench request: where its wasm
+    execution goes, by function (the module before wasm-opt, which keeps the function names)."""
+    named = ROOT / "target" / "wasm32-wasip1" / "release" / "filter_bundle.wasm"
+    if not named.exists():
+        return []
+    scenario = work / "profile-bundle.json"
+    request = {"method": "GET", "path": "/v1/orders/1", "headers": request_headers(rs.token)}
+    scenario.write_text(json.dumps({
+        "filters": [{"module": str(named), "name": "gateway", "root_id": "gateway", "config": plugin_configs(rs)}],
+        "clusters": ["collector", "api_v1", "api_v2"], "steps": [{"request": request}]}))
+    r = subprocess.run([str(ROOT / "target" / "debug" / "host-test"), "profile", str(scenario), "-n", str(requests),
+                        "--top", str(top)], capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        raise SystemExit(f"host-test profile failed:\n{r.stdout}{r.stderr}")
+    lines = [
+        "",
+        "## Guest profile of the bundle's gateway root",
+        "",
+        f"`host-test profile` (wasmtime, sampling the guest's wasm stack every 50 µs of guest time) over",
+        f"{requests} bench requests: {r.stdout.splitlines()[0]}. Inclusive: samples with the function on the",
+        "stack; self: samples where it was running. Host time (host-test's own) is excluded.",
+        "",
+        "| inclusive | self | function |",
+        "|---:|---:|---|",
+    ]
+    for line in r.stdout.splitlines()[2:]:
+        m = re.match(r"\s*([\d.]+)%\s+([\d.]+)%\s+(.*)", line)
+        if m:
+            name = m.group(3).replace("|", "\\|")
+            lines.append(f"| {m.group(1)} % | {m.group(2)} % | `{name}` |")
+    return lines
+
+
 def cost_lines(costs: dict[str, dict]) -> list[str]:
     """The host-test section of the results: fuel is deterministic, wall time is not."""
     lines = [
@@ -412,6 +468,51 @@ def goal_lines(all_cases, ratio, router: str, native: str) -> list[str]:
     return lines
 
 
+def call_cost_lines(call_cpu: dict[str, list[float]], costs: dict[str, dict], case_cpu: dict[str, float]) -> list[str]:
+    """Per-call host costs, and how much of each module's added CPU they account for."""
+    rounds = range(len(call_cpu["none"]))
+    fixed = statistics.median(call_cpu["none"][r] - call_cpu["router"][r] for r in rounds)
+    per_call = {c: statistics.median((call_cpu[c][r] - call_cpu["none"][r]) / COST_REPEAT for r in rounds)
+                for c in COST_CALLS}
+    lines = [
+        "",
+        "## What a host call costs in Envoy",
+        "",
+        f"`filters/core/examples/hostcall_cost.rs` repeats one call {COST_REPEAT} times per request; the cost of",
+        "a call is the Envoy CPU per request above the module's `none` root, divided by the repeats (median",
+        "over rounds, paired within each round). The module doing nothing (the SDK's callbacks for each",
+        f"stream) costs {fixed:.1f} µs per request over router only.",
+        "",
+        "| call | µs per call |",
+        "|---|---:|",
+    ]
+    lines += [f"| {c} | {per_call[c]:.2f} |" for c in COST_CALLS]
+    base = case_cpu.get("router only")
+    names = {"auth": "auth alone", "quota": "quota alone", "analytics": "analytics alone",
+             "routing": "routing alone", "bundle gateway root": "bundle gateway root"}
+    lines += [
+        "",
+        "## Where the added time goes",
+        "",
+        "Each module's added Envoy CPU per request (its case minus router only) against an estimate of",
+        "its host boundary work: the callbacks (the `none` module's cost) plus its host calls of the",
+        "crossing table, each at the measured cost of its kind. The rest is the module's own wasm",
+        "execution (see the fuel table) and the per-stream work Envoy does for a wasm filter.",
+        "",
+        "| module | added µs/req | callbacks µs | host calls µs | rest µs | fuel per request |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for module, case in names.items():
+        if module not in costs or case not in case_cpu or base is None:
+            continue
+        calls = sum(k * per_call[CALL_KIND[n]] for n, k in costs[module]["crossings"]["hostcalls"].items()
+                    if n in CALL_KIND)
+        added = case_cpu[case] - base
+        fuel = sum(f["fuel_per_request"] for f in costs[module]["filters"])
+        lines.append(f"| {module} | {added:.1f} | {fixed:.1f} | {calls:.1f} | {added - fixed - calls:.1f} | {fuel:,} |")
+    return lines
+
+
 def machine() -> str:
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                 if l.startswith("model name")), platform.processor())
@@ -432,6 +533,7 @@ def main() -> None:
     all_cases = cases(rs)
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
         costs = host_test_costs(rs, Path(tmp))
+        profile = guest_profile(rs, Path(tmp))
     print(json.dumps(costs), flush=True)
     results: dict[str, list[dict]] = {name: [] for name, _ in all_cases}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -454,6 +556,16 @@ def main() -> None:
                     if filters is not None:
                         memory[name, conc] = run_case(f"memory {name} c{conc}", filters, up_listen, 2, rs.token,
                                                       work / "mem", conc)["rss_kib"]
+            call_cpu: dict[str, list[float]] = {c: [] for c in ["router", "none", *COST_CALLS]}
+            if COST_MODULE.exists():
+                for r in range(args.rounds):
+                    for call in call_cpu:
+                        filters = "" if call == "router" else cost_case(call)
+                        res = run_case(f"call {call}", filters, up_listen, max(args.seconds // 2, 2),
+                                       rs.token, work / f"c{r}")
+                        call_cpu[call].append(res["cpu_us"])
+                        print(f"round {r + 1} call {call:24} cpu {res['cpu_us']:.1f} us/req  errors {res['errors']}",
+                              flush=True)
 
     def median(name, key):
         return statistics.median(r[key] for r in results[name])
@@ -506,6 +618,9 @@ def main() -> None:
     for wasm in sorted(DIST.glob("*.wasm")):
         lines.append(f"| {wasm.name} | {wasm.stat().st_size:,} |")
     lines += cost_lines(costs)
+    lines += profile
+    if call_cpu["none"]:
+        lines += call_cost_lines(call_cpu, costs, {n: median(n, "cpu_us") for n, _ in all_cases})
     args.out.write_text("\n".join(lines) + "\n")
     print(f"\nwrote {args.out}")
 

@@ -3,9 +3,12 @@
 //! ```text
 //! host-test run SCENARIO.json [--module X.wasm]... [--json] [--trace OUT.json]
 //! host-test bench (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--json]
+//! host-test profile (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--top N]
 //! ```
 //! `run` exits 0 when every expectation holds, 1 when one fails, 2 on a usage or load error.
 //! `bench` reports, per filter, fuel per request (deterministic) and wall time per request.
+//! `profile` runs the same requests under the sampling profiler ([`crate::profile`]) and prints
+//! the guest functions with the largest share of samples.
 
 use crate::api::{FilterSpec, Harness};
 use crate::message::{CallReply, Request, Response};
@@ -16,7 +19,8 @@ use std::time::Instant;
 
 const USAGE: &str = "usage:
   host-test run SCENARIO.json [--module X.wasm]... [--json] [--trace OUT.json]
-  host-test bench (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--json]";
+  host-test bench (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--json]
+  host-test profile (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--top N]";
 
 #[derive(Default)]
 struct Args {
@@ -26,6 +30,7 @@ struct Args {
     requests: Option<usize>,
     json: bool,
     trace: Option<PathBuf>,
+    top: Option<usize>,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -41,6 +46,7 @@ fn parse(args: &[String]) -> Result<Args, String> {
             }
             "--json" => a.json = true,
             "--trace" => a.trace = Some(PathBuf::from(val()?)),
+            "--top" => a.top = Some(val()?.parse().map_err(|_| "--top: not a number")?),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
             s => a.positional.push(s.to_string()),
         }
@@ -67,6 +73,7 @@ pub fn main(args: Vec<String>) -> i32 {
     let r = match cmd {
         "run" => run(&a),
         "bench" => bench(&a),
+        "profile" => profile(&a),
         _ => Err(USAGE.to_string()),
     };
     r.unwrap_or_else(|e| {
@@ -143,7 +150,8 @@ struct BenchReport {
     request_wall_ns_p99: u64,
 }
 
-fn bench(a: &Args) -> Result<i32, String> {
+/// The gateway, request and response `bench` and `profile` repeat, warmed up.
+fn bench_setup(a: &Args) -> Result<(crate::api::Gateway, Request, Response), String> {
     let n = a.requests.unwrap_or(1000).max(1);
     let (mut gw, req, resp) = if a.positional.is_empty() {
         let mut h = Harness::new().any_cluster();
@@ -174,6 +182,37 @@ fn bench(a: &Args) -> Result<i32, String> {
             .respond_with(resp.clone())
             .map_err(|e| e.to_string())?;
     }
+    Ok((gw, req, resp))
+}
+
+fn profile(a: &Args) -> Result<i32, String> {
+    crate::profile::enable();
+    let n = a.requests.unwrap_or(2000).max(1);
+    let (mut gw, req, resp) = bench_setup(a)?;
+    let _ = crate::profile::take();
+    for _ in 0..n {
+        gw.request(req.clone())
+            .respond_with(resp.clone())
+            .map_err(|e| e.to_string())?;
+    }
+    let samples = crate::profile::take();
+    if samples.total == 0 {
+        return Err("no samples: the requests ran too briefly (raise --requests)".into());
+    }
+    let mut rows: Vec<_> = samples.functions.iter().collect();
+    rows.sort_by(|x, y| y.1 .1.cmp(&x.1 .1).then(y.1 .0.cmp(&x.1 .0)));
+    let pct = |k: u64| 100.0 * k as f64 / samples.total as f64;
+    println!("{} samples over {n} requests", samples.total);
+    println!("{:>9} {:>9}  function", "inclusive", "self");
+    for (name, (own, incl)) in rows.into_iter().take(a.top.unwrap_or(40)) {
+        println!("{:>8.1}% {:>8.1}%  {name}", pct(*incl), pct(*own));
+    }
+    Ok(0)
+}
+
+fn bench(a: &Args) -> Result<i32, String> {
+    let n = a.requests.unwrap_or(1000).max(1);
+    let (mut gw, req, resp) = bench_setup(a)?;
     let names = gw.filter_names();
     let before: Vec<(u64, u64)> = names
         .iter()

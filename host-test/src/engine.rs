@@ -15,6 +15,8 @@ use wasmtime::{Config, Engine, Linker, Module};
 pub(crate) struct Runtime {
     pub engine: Engine,
     pub linker: Linker<HostState>,
+    /// Built with epoch interruption for the sampling profiler.
+    pub profiling: bool,
 }
 
 type Key = (PathBuf, Option<SystemTime>, u64);
@@ -28,10 +30,19 @@ pub(crate) fn runtime() -> Result<&'static Runtime> {
         .get_or_init(|| {
             let mut config = Config::new();
             config.consume_fuel(true);
+            let profiling = crate::profile::enabled();
+            config.epoch_interruption(profiling);
             let engine = Engine::new(&config).map_err(|e| e.to_string())?;
+            if profiling {
+                crate::profile::start_ticker(&engine);
+            }
             let mut linker = Linker::new(&engine);
             add_to_linker(&mut linker).map_err(|e| e.to_string())?;
-            Ok(Runtime { engine, linker })
+            Ok(Runtime {
+                engine,
+                linker,
+                profiling,
+            })
         })
         .as_ref()
         .map_err(|e| Error::Harness(format!("wasmtime: {e}")))

@@ -26,6 +26,7 @@ pub mod golden;
 mod harness;
 mod local_reply;
 pub mod message;
+pub mod profile;
 pub mod scenario;
 mod state;
 mod stream;

@@ -120,3 +120,20 @@ fn bench_a_scenario_answers_its_callouts() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["filters"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn profile_names_the_guest_functions() {
+    let m = probe().display().to_string();
+    let (code, out) = cli(&[
+        "profile", "--module", &m, "--config", "name=b", "-n", "3000", "--top", "15",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("samples over 3000 requests"), "{out}");
+    // The request callback is on the stack of most samples, under its export name.
+    let line = out
+        .lines()
+        .find(|l| l.ends_with(" proxy_on_request_headers"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let inclusive: f64 = line.split('%').next().unwrap().trim().parse().unwrap();
+    assert!(inclusive > 10.0, "{out}");
+}

@@ -1,0 +1,88 @@
+//! A sampling profiler for guest code (`host-test profile`).
+//!
+//! When enabled before the first module is compiled, the engine is built with epoch interruption;
+//! a background thread advances the epoch every [`INTERVAL`], and at each advance the running
+//! guest records its wasm call stack. Names come from the module's `name` section (build without
+//! stripping it: cargo's `strip = "debuginfo"` keeps it, `wasm-opt` output usually does not),
+//! demangled. Sampling is by wall time, so counts vary a little between runs; fuel (see
+//! `host-test bench`) is the deterministic total.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use wasmtime::{AsContext, Engine, WasmBacktrace};
+
+/// Time between samples.
+pub const INTERVAL: Duration = Duration::from_micros(50);
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static SAMPLES: Mutex<Option<Samples>> = Mutex::new(None);
+static TICKER: OnceLock<()> = OnceLock::new();
+
+/// Samples per function.
+#[derive(Debug, Default, Clone)]
+pub struct Samples {
+    /// Samples taken.
+    pub total: u64,
+    /// Function name → (samples where it was running, samples where it was on the stack).
+    pub functions: HashMap<String, (u64, u64)>,
+}
+
+/// Turns sampling on for this process. Takes effect only if no module has been compiled yet.
+pub fn enable() {
+    ENABLED.store(true, Ordering::SeqCst);
+}
+
+/// Whether sampling is on.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::SeqCst)
+}
+
+/// Starts the thread that advances `engine`'s epoch (once per process).
+pub(crate) fn start_ticker(engine: &Engine) {
+    let engine = engine.clone();
+    TICKER.get_or_init(|| {
+        std::thread::spawn(move || loop {
+            std::thread::sleep(INTERVAL);
+            engine.increment_epoch();
+        });
+    });
+}
+
+/// Records the guest stack of `store` (called at each epoch advance while the guest runs).
+pub(crate) fn sample(store: impl AsContext) {
+    let trace = WasmBacktrace::capture(store);
+    let names: Vec<String> = trace
+        .frames()
+        .iter()
+        .map(|f| match f.func_name() {
+            Some(n) => format!("{:#}", rustc_demangle::demangle(n)),
+            None => format!("<func {}>", f.func_index()),
+        })
+        .collect();
+    let Some(leaf) = names.first() else {
+        return;
+    };
+    let mut guard = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
+    let samples = guard.get_or_insert_with(Samples::default);
+    samples.total += 1;
+    samples.functions.entry(leaf.clone()).or_default().0 += 1;
+    let mut seen: Vec<&String> = Vec::with_capacity(names.len());
+    for n in &names {
+        if !seen.contains(&n) {
+            seen.push(n);
+            samples.functions.entry(n.clone()).or_default().1 += 1;
+        }
+    }
+}
+
+/// Takes the samples recorded so far, leaving none.
+pub fn take() -> Samples {
+    SAMPLES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_default()
+}
