@@ -137,13 +137,27 @@ pub fn format_rfc3339_ms(ts_ms: u64) -> String {
     let secs = ts_ms / 1000;
     let (y, mo, d) = civil_from_days(secs / 86_400);
     let rem = secs % 86_400;
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ts_ms % 1000
-    )
+    // Every event carries one: digits are written directly rather than through `format!`.
+    let mut out = String::with_capacity(24);
+    let fields: [(u64, usize, char); 7] = [
+        (y, 4, '-'),
+        (mo, 2, '-'),
+        (d, 2, 'T'),
+        (rem / 3600, 2, ':'),
+        (rem % 3600 / 60, 2, ':'),
+        (rem % 60, 2, '.'),
+        (ts_ms % 1000, 3, 'Z'),
+    ];
+    for (value, width, then) in fields {
+        let mut buf = itoa::Buffer::new();
+        let digits = buf.format(value);
+        for _ in digits.len()..width {
+            out.push('0');
+        }
+        out.push_str(digits);
+        out.push(then);
+    }
+    out
 }
 
 /// Year, month, day of a day count since 1970-01-01 (H. Hinnant's algorithm).

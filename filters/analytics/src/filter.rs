@@ -96,10 +96,10 @@ impl AnalyticsPlugin {
             version: self.guarded(&self.version, m.version.as_deref(), "none", host),
             route: self.guarded(&self.route, m.route.as_deref(), "unknown", host),
             method: method_label(m.method.as_deref()),
-            status_code: m
-                .status
-                .filter(|s| (100..=599).contains(s))
-                .map_or_else(|| "none".to_owned(), |s| s.to_string()),
+            status_code: m.status.filter(|s| (100..=599).contains(s)).map_or_else(
+                || "none".to_owned(),
+                |s| itoa::Buffer::new().format(s).to_owned(),
+            ),
             status_class: status_class(m.status),
         }
     }

@@ -45,7 +45,11 @@ impl HeaderMap {
         Self {
             pairs: pairs
                 .into_iter()
-                .map(|(n, v)| (n.into().to_ascii_lowercase(), v.into()))
+                .map(|(n, v)| {
+                    let mut name = n.into();
+                    name.make_ascii_lowercase();
+                    (name, v.into())
+                })
                 .collect(),
             edits: Vec::new(),
         }

@@ -65,12 +65,11 @@ pub fn fields(config: &RawHeaders, shown: &[Shown]) -> Vec<(String, String)> {
             .iter()
             .min_by_key(|s| (s.view.remaining, s.view.reset_us))
         {
-            out.push(("x-ratelimit-limit".into(), t.quota.to_string()));
-            out.push(("x-ratelimit-remaining".into(), t.view.remaining.to_string()));
-            out.push((
-                "x-ratelimit-reset".into(),
-                secs(t.view.reset_us).to_string(),
-            ));
+            // Added to every admitted response: integers without the formatting machinery.
+            let int = |v: u64| itoa::Buffer::new().format(v).to_owned();
+            out.push(("x-ratelimit-limit".into(), int(t.quota)));
+            out.push(("x-ratelimit-remaining".into(), int(t.view.remaining)));
+            out.push(("x-ratelimit-reset".into(), int(secs(t.view.reset_us))));
         }
     }
     out

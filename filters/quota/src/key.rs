@@ -33,12 +33,21 @@ pub enum Subject {
 }
 
 impl Subject {
-    /// The subject's part of a store key.
-    pub fn key_part(&self) -> String {
+    /// Appends the subject's part of a store key to `key`.
+    pub fn push_key_part(&self, key: &mut String) {
         match self {
-            Subject::Consumer(id) => format!("c:{id}"),
-            Subject::ApiKey(digest) => format!("k:{digest}"),
-            Subject::Bucket(n) => format!("b:{n}"),
+            Subject::Consumer(id) => {
+                key.push_str("c:");
+                key.push_str(id);
+            }
+            Subject::ApiKey(digest) => {
+                key.push_str("k:");
+                key.push_str(digest);
+            }
+            Subject::Bucket(n) => {
+                key.push_str("b:");
+                key.push_str(itoa::Buffer::new().format(*n));
+            }
         }
     }
 }
@@ -88,17 +97,33 @@ pub fn subject(config: &Config, headers: &HeaderMap, host: &dyn Host) -> Option<
 }
 
 /// The store key of one counter.
+///
+/// `quota/1/{plan}/{limit}/{algorithm}-{size}{unit}[-cal]/{scope}/{subject}`, built without the
+/// formatting machinery: it runs for every limit of every request.
 pub fn counter_key(plan: &str, limit: &Limit, scope: &str, subject: &Subject) -> String {
     let w = &limit.window;
-    let calendar = if w.calendar { "-cal" } else { "" };
-    format!(
-        "quota/1/{plan}/{}/{}-{}{}{calendar}/{scope}/{}",
-        limit.name,
+    let mut size = itoa::Buffer::new();
+    let parts = [
+        "quota/1/",
+        plan,
+        "/",
+        &limit.name,
+        "/",
         limit.algorithm.name(),
-        w.size,
+        "-",
+        size.format(w.size),
         w.unit.name(),
-        subject.key_part()
-    )
+        if w.calendar { "-cal" } else { "" },
+        "/",
+        scope,
+        "/",
+    ];
+    let mut key = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 80);
+    for part in parts {
+        key.push_str(part);
+    }
+    subject.push_key_part(&mut key);
+    key
 }
 
 /// The host part of `ip:port`, `[ipv6]:port` or a bare address.

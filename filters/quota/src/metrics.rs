@@ -78,10 +78,10 @@ pub const OTHER: &str = "_other";
 
 /// Name of the usage counter of a consumer label, plan and limit.
 pub fn usage_name(consumer: &str, plan: &str, limit: &str) -> String {
-    format!("quota_consumer_usage.{consumer}.{plan}.{limit}")
+    ["quota_consumer_usage.", consumer, ".", plan, ".", limit].concat()
 }
 
 /// Name of the refusal counter of a consumer label, plan and limit.
 pub fn refused_name(consumer: &str, plan: &str, limit: &str) -> String {
-    format!("quota_consumer_refused.{consumer}.{plan}.{limit}")
+    ["quota_consumer_refused.", consumer, ".", plan, ".", limit].concat()
 }
