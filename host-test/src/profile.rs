@@ -4,8 +4,10 @@
 //! a background thread advances the epoch every [`INTERVAL`], and at each advance the running
 //! guest records its wasm call stack. Names come from the module's `name` section (build without
 //! stripping it: cargo's `strip = "debuginfo"` keeps it, `wasm-opt` output usually does not),
-//! demangled. Sampling is by wall time, so counts vary a little between runs; fuel (see
-//! `host-test bench`) is the deterministic total.
+//! demangled. Host time (hostcalls, host-test) is excluded: the deadline is renewed whenever the
+//! guest is entered or a hostcall returns. The moments wasmtime takes to enter a callback still
+//! count to the callback's export. Sampling is by wall time, so counts vary a little between
+//! runs; fuel (see `host-test bench`) is the deterministic total.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
