@@ -278,26 +278,15 @@ impl AuthPlugin {
         may_fetch: bool,
         now: u64,
     ) -> Result<Proof, Halt> {
-        let invalid =
-            |e: JwtError| Halt::Fail(Failure::Invalid(CredentialType::Jwt, e.to_string()));
         let Some(cfg) = &self.config.jwt else {
-            return Err(invalid(JwtError::UnknownIssuer));
+            return Err(invalid_jwt(JwtError::UnknownIssuer));
         };
-        let now_i = i64::try_from(now).unwrap_or(i64::MAX);
         let cached = (value.len() <= cfg.max_token_bytes)
             .then(|| self.tokens.get(value, |i| self.current_keys(i)))
             .flatten();
+        let fresh = cached.is_none();
         let verified = match cached {
-            Some(verified) => {
-                let Some(provider) = cfg.providers.get(verified.provider) else {
-                    return Err(invalid(JwtError::UnknownIssuer));
-                };
-                provider
-                    .rules
-                    .check(&verified.claims, now_i)
-                    .map_err(invalid)?;
-                verified
-            }
+            Some(verified) => verified,
             None => {
                 let verified = self.verify_jwt(value, cfg, host, may_fetch, now)?;
                 self.tokens.insert(value, verified)
@@ -305,9 +294,14 @@ impl AuthPlugin {
         };
         let claims = &verified.claims;
         let Some(provider) = cfg.providers.get(verified.provider) else {
-            return Err(invalid(JwtError::UnknownIssuer));
+            return Err(invalid_jwt(JwtError::UnknownIssuer));
         };
-        let consumer = self.jwt_consumer(provider, claims).map_err(invalid)?;
+        if !fresh {
+            // A remembered token skipped `jwt::verify`: its claims still meet the clock.
+            let now = i64::try_from(now).unwrap_or(i64::MAX);
+            provider.rules.check(claims, now).map_err(invalid_jwt)?;
+        }
+        let consumer = self.jwt_consumer(provider, claims).map_err(invalid_jwt)?;
         let mut edits = Vec::new();
         for ch in &provider.claims_to_headers {
             if let Some(v) = claims::lookup(claims, &ch.claim).and_then(claims::header_value) {
@@ -343,12 +337,10 @@ impl AuthPlugin {
         may_fetch: bool,
         now: u64,
     ) -> Result<Verified, Halt> {
-        let invalid =
-            |e: JwtError| Halt::Fail(Failure::Invalid(CredentialType::Jwt, e.to_string()));
-        let token = jwt::token::decode(value, cfg.max_token_bytes).map_err(invalid)?;
-        let index = cfg.provider_for(&token).map_err(invalid)?;
+        let token = jwt::token::decode(value, cfg.max_token_bytes).map_err(invalid_jwt)?;
+        let index = cfg.provider_for(&token).map_err(invalid_jwt)?;
         let Some(provider) = cfg.providers.get(index) else {
-            return Err(invalid(JwtError::UnknownIssuer));
+            return Err(invalid_jwt(JwtError::UnknownIssuer));
         };
         let now_i = i64::try_from(now).unwrap_or(i64::MAX);
         let verified = |keys: Rc<KeySet>| -> Result<Verified, JwtError> {
@@ -360,7 +352,7 @@ impl AuthPlugin {
             })
         };
         match &provider.keys {
-            KeySource::Inline(set) => verified(Rc::clone(set)).map_err(invalid),
+            KeySource::Inline(set) => verified(Rc::clone(set)).map_err(invalid_jwt),
             KeySource::Remote(_) => {
                 let Some(cache) = self.jwks.get(index).and_then(Option::as_ref) else {
                     return Err(Failure::KeysUnavailable.into());
@@ -383,7 +375,7 @@ impl AuthPlugin {
                         cache.sync(host);
                         let newer = cache.keys().filter(|s| !Rc::ptr_eq(s, &set));
                         match newer {
-                            Some(set) => verified(set).map_err(invalid),
+                            Some(set) => verified(set).map_err(invalid_jwt),
                             None => {
                                 if may_fetch {
                                     if let Some(t) =
@@ -392,11 +384,11 @@ impl AuthPlugin {
                                         return Err(Halt::Fetch(t, index));
                                     }
                                 }
-                                Err(invalid(JwtError::UnknownKid))
+                                Err(invalid_jwt(JwtError::UnknownKid))
                             }
                         }
                     }
-                    other => other.map_err(invalid),
+                    other => other.map_err(invalid_jwt),
                 }
             }
         }
@@ -477,4 +469,9 @@ pub fn apply(success: &Success, headers: &mut HeaderMap, host: &mut dyn Host) {
         }
     }
     success.identity.apply(headers, host);
+}
+
+/// A refused JWT.
+fn invalid_jwt(e: JwtError) -> Halt {
+    Halt::Fail(Failure::Invalid(CredentialType::Jwt, e.to_string()))
 }
