@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use wasmtime::{AsContext, Engine, WasmBacktrace};
+use wasmtime::{AsContext, AsContextMut, Engine, Store, UpdateDeadline, WasmBacktrace};
 
 /// Time between samples.
 pub const INTERVAL: Duration = Duration::from_micros(50);
@@ -53,8 +53,26 @@ pub(crate) fn start_ticker(engine: &Engine) {
     });
 }
 
+/// Makes `store` take a sample at each epoch advance while its guest runs (for stores of an
+/// engine built while sampling was on).
+pub(crate) fn attach<T: 'static>(store: &mut Store<T>) {
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|ctx| {
+        sample(&ctx);
+        Ok(UpdateDeadline::Continue(1))
+    });
+}
+
+/// Starts a fresh sampling period when sampling is on: the host's time up to now (a hostcall,
+/// entering the guest) never counts toward the next sample.
+pub(crate) fn renew(mut store: impl AsContextMut) {
+    if enabled() {
+        store.as_context_mut().set_epoch_deadline(1);
+    }
+}
+
 /// Records the guest stack of `store` (called at each epoch advance while the guest runs).
-pub(crate) fn sample(store: impl AsContext) {
+fn sample(store: impl AsContext) {
     let trace = WasmBacktrace::capture(store);
     let names: Vec<String> = trace
         .frames()

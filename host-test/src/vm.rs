@@ -67,11 +67,7 @@ impl Vm {
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limits);
         if rt.profiling {
-            store.set_epoch_deadline(1);
-            store.epoch_deadline_callback(|ctx| {
-                crate::profile::sample(&ctx);
-                Ok(wasmtime::UpdateDeadline::Continue(1))
-            });
+            crate::profile::attach(&mut store);
         }
         store
             .set_fuel(fuel_budget)
@@ -161,9 +157,7 @@ impl Vm {
         });
         let _ = self.store.set_fuel(self.fuel_budget);
         let t0 = std::time::Instant::now();
-        if crate::profile::enabled() {
-            self.store.set_epoch_deadline(1);
-        }
+        crate::profile::renew(&mut self.store);
         let r = f.call(&mut self.store, &params, &mut results);
         self.wall_ns += t0.elapsed().as_nanos() as u64;
         let left = self.store.get_fuel().unwrap_or(0);

@@ -18,7 +18,6 @@ pub(crate) mod shared;
 pub(crate) mod wasi;
 
 use crate::state::HostState;
-use wasmtime::AsContextMut as _;
 use wasmtime::{Caller, Linker};
 
 /// Proxy-wasm status codes (Envoy's `WasmResult`).
@@ -115,9 +114,7 @@ pub(crate) fn alloc(cx: &mut Cx<'_>, len: usize) -> wasmtime::Result<Option<i32>
         .and_then(|e| e.into_func());
     let Some(f) = f else { return Ok(None) };
     let f = f.typed::<i32, i32>(&*cx)?;
-    if crate::profile::enabled() {
-        cx.as_context_mut().set_epoch_deadline(1);
-    }
+    crate::profile::renew(&mut *cx);
     let p = f.call(&mut *cx, len as i32)?;
     Ok((p != 0).then_some(p))
 }
@@ -150,8 +147,6 @@ pub(crate) fn copy_out(
 pub(crate) fn done(cx: &mut Cx<'_>, name: &'static str, status: i32) -> i32 {
     cx.data().trace_hostcall(name, status);
     // The profiler samples guest time only: time spent here does not count toward the next sample.
-    if crate::profile::enabled() {
-        cx.as_context_mut().set_epoch_deadline(1);
-    }
+    crate::profile::renew(&mut *cx);
     status
 }
