@@ -101,6 +101,7 @@ def request_headers(token: str) -> dict[str, str]:
 
 
 def wasm_filter(name: str, module: str, root_id: str, config: dict) -> str:
+    """One wasm filter entry; `module` is a file in dist/ or an absolute path."""
     value = json.dumps(json.dumps(config, separators=(",", ":")))
     return f"""
           - name: bench.{name}
@@ -230,7 +231,7 @@ CALL_KIND = {
 
 def cost_case(call: str) -> str:
     """The hostcall_cost module with root `call`."""
-    return wasm_filter(f"cost-{call}", "X", call, {}).replace(str(DIST / "X"), str(COST_MODULE))
+    return wasm_filter(f"cost-{call}", str(COST_MODULE), call, {})
 
 
 def cases(rs: Rs256) -> list[tuple[str, str]]:
@@ -311,12 +312,34 @@ def run_case(name: str, filters: str, upstream_port: int, seconds: int, token: s
         return result
 
 
+HOST_TEST = ROOT / "target" / "debug" / "host-test"
+
+
+def bench_request(token: str) -> dict:
+    """The request every case sends, as a host-test scenario request."""
+    return {"method": "GET", "path": "/v1/orders/1", "headers": request_headers(token)}
+
+
+def write_scenario(path: Path, spec: list, request: dict, repeats: int = 1) -> Path:
+    """A host-test scenario of the filters `spec` sending `request` `repeats` times."""
+    path.write_text(json.dumps({"filters": spec, "clusters": ["collector", "api_v1", "api_v2"],
+                                "steps": [{"request": request}] * repeats}))
+    return path
+
+
+def host_test(*args: str) -> str:
+    """Runs the host-test CLI; its output, or the end of the benchmark when it fails."""
+    r = subprocess.run([str(HOST_TEST), *args], capture_output=True, text=True, cwd=ROOT)
+    if r.returncode != 0:
+        raise SystemExit(f"host-test {' '.join(args)} failed:\n{r.stdout}{r.stderr}")
+    return r.stdout
+
+
 def host_test_costs(rs: Rs256, work: Path, requests: int = 2000) -> dict[str, dict]:
     """host-test's deterministic per-request cost (wasmtime fuel) of each filter and of the bundle,
     for the same request the Envoy runs send (`host-test bench`, first request of a scenario)."""
-    binary = ROOT / "target" / "debug" / "host-test"
     c = plugin_configs(rs)
-    request = {"method": "GET", "path": "/v1/orders/1", "headers": request_headers(rs.token)}
+    request = bench_request(rs.token)
     filters = {n: [{"module": str(DIST / f"filter_{n}.wasm"), "name": n, "config": c[n]}] for n in c}
     filters["bundle gateway root"] = [
         {"module": str(DIST / "filter_bundle.wasm"), "name": "gateway", "root_id": "gateway", "config": c}
@@ -324,15 +347,9 @@ def host_test_costs(rs: Rs256, work: Path, requests: int = 2000) -> dict[str, di
     out = {}
     for name, spec in filters.items():
         slug = re.sub(r"\W+", "-", name)
-        scenario = work / f"cost-{slug}.json"
-        scenario.write_text(json.dumps({"filters": spec, "clusters": ["collector", "api_v1", "api_v2"],
-                                        "steps": [{"request": request}]}))
-        r = subprocess.run([str(binary), "bench", str(scenario), "-n", str(requests), "--json"],
-                           capture_output=True, text=True, cwd=ROOT)
-        if r.returncode != 0:
-            raise SystemExit(f"host-test bench {name} failed:\n{r.stdout}{r.stderr}")
-        out[name] = json.loads(r.stdout)
-        out[name]["crossings"] = crossings(binary, spec, request, work / f"trace-{slug}")
+        scenario = write_scenario(work / f"cost-{slug}.json", spec, request)
+        out[name] = json.loads(host_test("bench", str(scenario), "-n", str(requests), "--json"))
+        out[name]["crossings"] = crossings(spec, request, work / f"trace-{slug}")
     return out
 
 
@@ -341,17 +358,13 @@ RETURNS_DATA = {"proxy_get_header_map_pairs", "proxy_get_header_map_value", "pro
                 "proxy_get_shared_data", "proxy_get_buffer_bytes"}
 
 
-def crossings(binary: Path, spec: list, request: dict, work: Path) -> dict:
+def crossings(spec: list, request: dict, work: Path) -> dict:
     """Host boundary crossings of one steady-state request (the second of two), from host-test's
     hostcall trace: callbacks into the module, hostcalls out of it (by name), and allocator calls
     the host makes to hand data over."""
-    scenario, trace = work.with_suffix(".json"), work.with_suffix(".trace.json")
-    scenario.write_text(json.dumps({"filters": spec, "clusters": ["collector", "api_v1", "api_v2"],
-                                    "steps": [{"request": request}, {"request": request}]}))
-    r = subprocess.run([str(binary), "run", str(scenario), "--trace", str(trace)], capture_output=True, text=True,
-                       cwd=ROOT)
-    if r.returncode != 0:
-        raise SystemExit(f"host-test run {scenario} failed:\n{r.stdout}{r.stderr}")
+    trace = work.with_suffix(".trace.json")
+    scenario = write_scenario(work.with_suffix(".json"), spec, request, repeats=2)
+    host_test("run", str(scenario), "--trace", str(trace))
     events = json.loads(trace.read_text())
     last = max(e["context"] for e in events if e["name"] == "proxy_on_request_headers")
     mine = [e for e in events if e["context"] == last]
@@ -373,28 +386,22 @@ def guest_profile(rs: Rs256, work: Path, requests: int = 3000, top: int = 30) ->
     named = ROOT / "target" / "wasm32-wasip1" / "release" / "filter_bundle.wasm"
     if not named.exists():
         return []
-    scenario = work / "profile-bundle.json"
-    request = {"method": "GET", "path": "/v1/orders/1", "headers": request_headers(rs.token)}
-    scenario.write_text(json.dumps({
-        "filters": [{"module": str(named), "name": "gateway", "root_id": "gateway", "config": plugin_configs(rs)}],
-        "clusters": ["collector", "api_v1", "api_v2"], "steps": [{"request": request}]}))
-    r = subprocess.run([str(ROOT / "target" / "debug" / "host-test"), "profile", str(scenario), "-n", str(requests),
-                        "--top", str(top)], capture_output=True, text=True, cwd=ROOT)
-    if r.returncode != 0:
-        raise SystemExit(f"host-test profile failed:\n{r.stdout}{r.stderr}")
+    spec = [{"module": str(named), "name": "gateway", "root_id": "gateway", "config": plugin_configs(rs)}]
+    scenario = write_scenario(work / "profile-bundle.json", spec, bench_request(rs.token))
+    out = host_test("profile", str(scenario), "-n", str(requests), "--top", str(top))
     lines = [
         "",
         "## Guest profile of the bundle's gateway root",
         "",
         f"`host-test profile` (wasmtime, sampling the guest's wasm stack every 50 µs of guest time) over",
-        f"{requests} bench requests: {r.stdout.splitlines()[0]}. Inclusive: samples with the function on the",
+        f"{requests} bench requests: {out.splitlines()[0]}. Inclusive: samples with the function on the",
         "stack; self: samples where it was running. Host time (host-test's own) is excluded, except the",
         "moments wasmtime takes to enter a callback, which count to the callback's export.",
         "",
         "| inclusive | self | function |",
         "|---:|---:|---|",
     ]
-    for line in r.stdout.splitlines()[2:]:
+    for line in out.splitlines()[2:]:
         m = re.match(r"\s*([\d.]+)%\s+([\d.]+)%\s+(.*)", line)
         if m:
             name = m.group(3).replace("|", "\\|")
