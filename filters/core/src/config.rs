@@ -6,6 +6,8 @@
 
 use serde::de::DeserializeOwned;
 
+mod locate;
+
 /// A configuration error: the field's path (`plans[0].limits[1].window`) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid configuration at `{field}`: {message}")]
@@ -44,19 +46,27 @@ pub fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     let trimmed = bytes.iter().all(|b| b.is_ascii_whitespace());
     let bytes = if trimmed { &b"{}"[..] } else { bytes };
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let field = if path.is_empty() || path == "?" {
-            ".".into()
-        } else {
-            path
-        };
-        ConfigError::new(field, inner.to_string())
-    })?;
+    let value = T::deserialize(&mut de)
+        .map_err(|e| ConfigError::new(field_of(&e, bytes), e.to_string()))?;
     de.end()
         .map_err(|e| ConfigError::new(".", format!("trailing characters: {e}")))?;
     Ok(value)
+}
+
+/// The path of the field a serde_json error is about, from where parsing stopped: the last byte
+/// read (a member's name for an unknown field, the value for a wrong type), or, for a missing
+/// field, the object that lacks it (its closing brace is the last byte read).
+fn field_of(error: &serde_json::Error, json: &[u8]) -> String {
+    if error.line() == 0 {
+        return ".".into();
+    }
+    let line_start = json
+        .split_inclusive(|&b| b == b'\n')
+        .take(error.line() - 1)
+        .map(<[u8]>::len)
+        .sum::<usize>();
+    let last_read = (line_start + error.column()).saturating_sub(1);
+    locate::path_at(json, last_read)
 }
 
 /// Fails with an error at `field` if two items share a key (`what` names the key in the message).
@@ -112,7 +122,7 @@ mod tests {
             ),
             (
                 r#"{"plans":[{"name":"a","limit":1,"limit":2}]}"#,
-                "plans[0]",
+                "plans[0].limit",
                 "duplicate field `limit`",
             ),
             (

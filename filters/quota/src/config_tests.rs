@@ -70,7 +70,7 @@ fn invalid_configs_name_their_field() {
         ("{".into(), ".", "EOF"),
         (r#"{"plans":[]}"#.into(), "plans", "1 to 64"),
         (minimal(r#","extra":1"#), "extra", "unknown field"),
-        (lim(r#","limit":6"#), "plans[0].limits[0]", "duplicate field"),
+        (lim(r#","limit":6"#), "plans[0].limits[0].limit", "duplicate field"),
         (r#"{"plans":[{"name":"p","limits":[{"name":"l","limit":5,"window":"fortnight"}]}]}"#.into(), "plans[0].limits[0].window", "unknown variant"),
         (lim(r#","window_size":0"#), "plans[0].limits[0].window_size", "1 to 1000"),
         (r#"{"plans":[{"name":"p","limits":[{"name":"l","limit":5,"window":"month","window_size":121}]}]}"#.into(), "plans[0].limits[0].window_size", "1 to 120"),
