@@ -110,6 +110,20 @@ fn every_event_is_one_valid_json_line() {
 }
 
 #[test]
+fn lines_are_the_serde_form() {
+    for (why, m) in cases() {
+        for include_path in [true, false] {
+            let event = UsageEvent::from_measurement(&m, include_path);
+            let serde_form = serde_json::to_string(&event)
+                .unwrap()
+                .replace('\u{2028}', "\\u2028")
+                .replace('\u{2029}', "\\u2029");
+            assert_eq!(event.to_line(), serde_form, "{why}");
+        }
+    }
+}
+
+#[test]
 fn include_path_false_drops_the_path() {
     let m = base();
     let e = UsageEvent::from_measurement(&m, false);

@@ -5,6 +5,7 @@
 //! work happens in `on_log`, which Envoy runs for every stream, local replies included. Events
 //! leave the VM only from `on_tick`.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -41,15 +42,15 @@ pub struct AnalyticsPlugin {
 
 /// Label values of one request, after the cardinality guard.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Labels {
+pub struct Labels<'a> {
     /// Consumer (`anonymous` without identity).
-    pub consumer: String,
+    pub consumer: Cow<'a, str>,
     /// API (`unknown` when no prefix matched).
-    pub api: String,
+    pub api: Cow<'a, str>,
     /// Version (`none` when routing set none).
-    pub version: String,
+    pub version: Cow<'a, str>,
     /// Route (`unknown` without one).
-    pub route: String,
+    pub route: Cow<'a, str>,
     /// Method (a standard method or `other`).
     pub method: &'static str,
     /// Status code (`none` without one).
@@ -69,27 +70,28 @@ impl AnalyticsPlugin {
         self.sink.as_ref()
     }
 
-    fn guarded(
-        &self,
+    fn guarded<'a>(
+        &'a self,
         guard: &LabelGuard,
-        raw: Option<&[u8]>,
-        absent: &str,
+        raw: Option<&'a [u8]>,
+        absent: &'a str,
         host: &mut dyn Host,
-    ) -> String {
+    ) -> Cow<'a, str> {
         let Some(raw) = raw else {
-            return absent.to_owned();
+            return Cow::Borrowed(absent);
         };
-        match guard.admit(&sanitize(raw, absent), host) {
-            Admission::Admitted(v) => v,
+        let value = sanitize(raw, absent);
+        match guard.admit(&value, host) {
+            Admission::Admitted => value,
             Admission::Overflow => {
                 self.metrics.bump(host, LABEL_OVERFLOWS_TOTAL);
-                self.config.limits.overflow.clone()
+                Cow::Borrowed(&self.config.limits.overflow)
             }
         }
     }
 
     /// The guarded label values of a measurement.
-    pub fn labels(&self, m: &Measurement, host: &mut dyn Host) -> Labels {
+    pub fn labels<'a>(&'a self, m: &'a Measurement, host: &mut dyn Host) -> Labels<'a> {
         Labels {
             consumer: self.guarded(&self.consumer, m.consumer.as_deref(), "anonymous", host),
             api: self.guarded(&self.api, Some(m.api.as_bytes()), "unknown", host),
@@ -108,7 +110,7 @@ impl AnalyticsPlugin {
     pub fn record(&self, m: &Measurement, host: &mut dyn Host) {
         let l = self.labels(m, host);
         let ms = &self.metrics;
-        let (c, a, v) = (l.consumer.as_str(), l.api.as_str(), l.version.as_str());
+        let (c, a, v) = (&*l.consumer, &*l.api, &*l.version);
         ms.add(host, &REQUESTS_TOTAL, &[c, a, v, l.status_class], 1);
         ms.add(
             host,
@@ -243,7 +245,7 @@ impl Stream for AnalyticsStream {
         if std::mem::replace(&mut self.logged, true) {
             return;
         }
-        let m = Measurement::collect(&self.plugin.config, &self.seen, host);
+        let m = Measurement::collect(&self.plugin.config, std::mem::take(&mut self.seen), host);
         self.plugin.record(&m, host);
     }
 }

@@ -11,8 +11,10 @@
 //! Each VM also caches the values it has admitted, so the shared data is read only on the first
 //! sight of a value in that VM.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashSet;
+
+use rustc_hash::FxHashSet;
 
 use filter_core::{Host, HostError};
 
@@ -33,7 +35,12 @@ pub fn is_label_safe(value: &str) -> bool {
 
 /// A label-safe form of arbitrary bytes: unsafe bytes become `_` (a multi-byte UTF-8 character
 /// becomes one `_`), cut to [`MAX_LABEL_LEN`]; empty input gives `fallback`.
-pub fn sanitize(value: &[u8], fallback: &str) -> String {
+pub fn sanitize<'a>(value: &'a [u8], fallback: &'a str) -> Cow<'a, str> {
+    if let Ok(text) = std::str::from_utf8(value) {
+        if is_label_safe(text) {
+            return Cow::Borrowed(text);
+        }
+    }
     let text = String::from_utf8_lossy(value);
     let out: String = text
         .chars()
@@ -47,9 +54,9 @@ pub fn sanitize(value: &[u8], fallback: &str) -> String {
         .take(MAX_LABEL_LEN)
         .collect();
     if out.is_empty() {
-        fallback.to_owned()
+        Cow::Borrowed(fallback)
     } else {
-        out
+        Cow::Owned(out)
     }
 }
 
@@ -57,7 +64,7 @@ pub fn sanitize(value: &[u8], fallback: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
     /// The value is one of the admitted values.
-    Admitted(String),
+    Admitted,
     /// The list is full: use the overflow value.
     Overflow,
 }
@@ -72,7 +79,7 @@ pub struct LabelGuard {
 
 #[derive(Debug, Default)]
 struct GuardState {
-    admitted: HashSet<String>,
+    admitted: FxHashSet<String>,
     full: bool,
 }
 
@@ -100,7 +107,7 @@ impl LabelGuard {
     pub fn admit(&self, value: &str, host: &mut dyn Host) -> Admission {
         let mut state = self.state.borrow_mut();
         if state.admitted.contains(value) {
-            return Admission::Admitted(value.to_owned());
+            return Admission::Admitted;
         }
         if state.full {
             return Admission::Overflow;
@@ -118,7 +125,7 @@ impl LabelGuard {
             };
             if list.iter().any(|v| v == value) {
                 self.remember(&mut state, list);
-                return Admission::Admitted(value.to_owned());
+                return Admission::Admitted;
             }
             if list.len() >= self.max {
                 self.remember(&mut state, list);
@@ -131,7 +138,7 @@ impl LabelGuard {
                 Ok(()) => {
                     state.full = next.len() >= self.max;
                     self.remember(&mut state, next);
-                    return Admission::Admitted(value.to_owned());
+                    return Admission::Admitted;
                 }
                 Err(HostError::CasMismatch) => continue,
                 Err(_) => return self.admit_locally(&mut state, value),
@@ -152,7 +159,7 @@ impl LabelGuard {
     fn admit_locally(&self, state: &mut GuardState, value: &str) -> Admission {
         if state.admitted.len() < self.max {
             state.admitted.insert(value.to_owned());
-            Admission::Admitted(value.to_owned())
+            Admission::Admitted
         } else {
             state.full = true;
             Admission::Overflow
@@ -198,10 +205,10 @@ mod tests {
     fn guard_admits_up_to_max_then_overflows() {
         let mut host = FakeHost::new();
         let g = LabelGuard::new("consumer", 2);
-        assert_eq!(g.admit("a", &mut host), Admission::Admitted("a".into()));
-        assert_eq!(g.admit("b", &mut host), Admission::Admitted("b".into()));
+        assert_eq!(g.admit("a", &mut host), Admission::Admitted);
+        assert_eq!(g.admit("b", &mut host), Admission::Admitted);
         assert_eq!(g.admit("c", &mut host), Admission::Overflow, "third value");
-        assert_eq!(g.admit("a", &mut host), Admission::Admitted("a".into()));
+        assert_eq!(g.admit("a", &mut host), Admission::Admitted);
         assert_eq!(g.admitted_len(), 2);
     }
 
@@ -212,8 +219,8 @@ mod tests {
         let mut w2 = FakeHost::with_store(store);
         let g1 = LabelGuard::new("consumer", 2);
         let g2 = LabelGuard::new("consumer", 2);
-        assert_eq!(g1.admit("a", &mut w1), Admission::Admitted("a".into()));
-        assert_eq!(g2.admit("b", &mut w2), Admission::Admitted("b".into()));
+        assert_eq!(g1.admit("a", &mut w1), Admission::Admitted);
+        assert_eq!(g2.admit("b", &mut w2), Admission::Admitted);
         assert_eq!(
             g1.admit("c", &mut w1),
             Admission::Overflow,
@@ -221,7 +228,7 @@ mod tests {
         );
         assert_eq!(
             g1.admit("b", &mut w1),
-            Admission::Admitted("b".into()),
+            Admission::Admitted,
             "worker 1 learns worker 2's value"
         );
     }
@@ -232,7 +239,7 @@ mod tests {
         let g = LabelGuard::new("api", 5);
         g.admit("x", &mut host);
         host.fail_next_cas = 2;
-        assert_eq!(g.admit("y", &mut host), Admission::Admitted("y".into()));
+        assert_eq!(g.admit("y", &mut host), Admission::Admitted);
         host.fail_next_cas = 100;
         assert_eq!(
             g.admit("z", &mut host),
@@ -240,7 +247,7 @@ mod tests {
             "retries exhausted"
         );
         host.fail_next_cas = 0;
-        assert_eq!(g.admit("z", &mut host), Admission::Admitted("z".into()));
+        assert_eq!(g.admit("z", &mut host), Admission::Admitted);
     }
 
     #[test]
@@ -254,7 +261,7 @@ mod tests {
             },
         );
         let g = LabelGuard::new("route", 3);
-        assert_eq!(g.admit("ok", &mut host), Admission::Admitted("ok".into()));
-        assert_eq!(g.admit("new", &mut host), Admission::Admitted("new".into()));
+        assert_eq!(g.admit("ok", &mut host), Admission::Admitted);
+        assert_eq!(g.admit("new", &mut host), Admission::Admitted);
     }
 }

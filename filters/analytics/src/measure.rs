@@ -248,7 +248,7 @@ fn size(host: &dyn Host, total: &[&str], body: &[&str], kind: HeaderKind) -> Opt
 
 impl Measurement {
     /// Gathers the measurements of the ending stream.
-    pub fn collect(config: &Config, seen: &Seen, host: &dyn Host) -> Self {
+    pub fn collect(config: &Config, seen: Seen, host: &dyn Host) -> Self {
         let now = host.now();
         let req = |name: &str| {
             host.header(HeaderKind::Request, name)
@@ -257,11 +257,9 @@ impl Measurement {
         };
         let path = seen
             .path
-            .clone()
             .or_else(|| host.header(HeaderKind::Request, ":path"));
         let method = seen
             .method
-            .clone()
             .or_else(|| host.header(HeaderKind::Request, ":method"));
         let status = int_prop(host, &["response", "code"])
             .and_then(|c| u16::try_from(c).ok())
@@ -299,13 +297,15 @@ impl Measurement {
             .filter(|r| !r.is_empty())
             .map(|r| cut(r, MAX_FIELD))
             .or_else(|| matched.map(|(_, prefix)| prefix.as_bytes().to_vec()));
-        let seen_headers = seen.headers.as_ref();
-        let seen_or_read =
-            |field: fn(&SeenHeaders) -> &Option<Vec<u8>>, name: &str| match seen_headers {
-                Some(h) => field(h).clone(),
+        let mut seen_headers = seen.headers;
+        let mut seen_or_read =
+            |field: fn(&mut SeenHeaders) -> &mut Option<Vec<u8>>, name: &str| match seen_headers
+                .as_mut()
+            {
+                Some(h) => field(h).take(),
                 None => req(name),
             };
-        let consumer = seen_or_read(|h| &h.consumer, &config.consumer_header);
+        let consumer = seen_or_read(|h| &mut h.consumer, &config.consumer_header);
         let auth = match (&consumer, status) {
             (Some(_), _) => AuthOutcome::Ok,
             (None, Some(401 | 403)) if local => AuthOutcome::Denied,
@@ -318,11 +318,12 @@ impl Measurement {
         };
         Self {
             time: now,
-            request_id: seen_or_read(|h| &h.request_id, "x-request-id"),
-            plan: seen_or_read(|h| &h.plan, &config.plan_header),
-            credential: seen_or_read(|h| &h.credential, &config.credential_header),
+            request_id: seen_or_read(|h| &mut h.request_id, "x-request-id"),
+            plan: seen_or_read(|h| &mut h.plan, &config.plan_header),
+            credential: seen_or_read(|h| &mut h.credential, &config.credential_header),
             version: seen_headers
-                .and_then(|h| h.version.clone())
+                .as_mut()
+                .and_then(|h| h.version.take())
                 .or_else(|| req(&config.version_header)),
             consumer,
             api: matched.map_or_else(|| "unknown".to_owned(), |(a, _)| a.name.clone()),

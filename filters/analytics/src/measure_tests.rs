@@ -119,7 +119,7 @@ fn upstream_response_with_envoy_properties() {
     h.set_prop("response.total_size", le(3400));
     h.set_prop("request.duration", le(9_500_000));
     h.set_prop("xds.route_name", "orders_v2");
-    let m = Measurement::collect(&config(), &Seen::default(), &h);
+    let m = Measurement::collect(&config(), Seen::default(), &h);
     assert_eq!(m.consumer.as_deref(), Some(&b"alice"[..]));
     assert_eq!(m.plan.as_deref(), Some(&b"gold"[..]));
     assert_eq!(m.api, "orders");
@@ -200,7 +200,7 @@ fn local_replies_and_outcomes() {
         let mut h = host_with(&req, &[(":status", status.to_string().as_bytes())]);
         h.set_prop("response.code", le(i64::from(*status)));
         h.set_prop("response.code_details", *details);
-        let m = Measurement::collect(&config(), &Seen::default(), &h);
+        let m = Measurement::collect(&config(), Seen::default(), &h);
         assert!(m.local, "{why}");
         assert_eq!(m.status, Some(*status), "{why}");
         assert_eq!(m.auth, *auth, "{why}");
@@ -218,7 +218,7 @@ fn fallbacks_without_envoy_properties() {
         &[(":status", b"201"), ("content-length", b" 10 ")],
     );
     h.set_prop("request.time", le(1_767_225_600_000_000_000 - 2_000_000));
-    let m = Measurement::collect(&config(), &Seen::default(), &h);
+    let m = Measurement::collect(&config(), Seen::default(), &h);
     assert_eq!(m.status, Some(201));
     assert!(m.local, "no upstream header and no details: local");
     assert_eq!(m.request_bytes, Some(42));
@@ -243,7 +243,7 @@ fn fallbacks_without_envoy_properties() {
     };
     h.advance(Duration::from_millis(5));
     h.set_prop("request.duration", le(9_000_000));
-    let m = Measurement::collect(&config(), &seen, &h);
+    let m = Measurement::collect(&config(), seen, &h);
     assert_eq!(m.api, "orders", "path seen in on_request_headers");
     assert_eq!(m.status, None);
     assert!(!m.local);
@@ -254,7 +254,7 @@ fn fallbacks_without_envoy_properties() {
     );
     let mut h = host_with(&[], &[]);
     h.set_prop("request.time", le(i64::MAX));
-    let m = Measurement::collect(&config(), &Seen::default(), &h);
+    let m = Measurement::collect(&config(), Seen::default(), &h);
     assert_eq!(
         m.duration,
         Some(Duration::ZERO),
@@ -267,7 +267,7 @@ fn fallbacks_without_envoy_properties() {
         started: Some(h.now + Duration::from_secs(9)),
         ..Seen::default()
     };
-    let m = Measurement::collect(&config(), &seen, &h);
+    let m = Measurement::collect(&config(), seen, &h);
     assert_eq!(m.duration, Some(Duration::ZERO), "clock went backwards");
     assert_eq!(m.api, "unknown");
 }
@@ -285,7 +285,7 @@ fn hostile_values_are_cut() {
     );
     h.set_prop("response.code", le(-5));
     h.set_prop("request.duration", le(-1));
-    let m = Measurement::collect(&config(), &Seen::default(), &h);
+    let m = Measurement::collect(&config(), Seen::default(), &h);
     assert_eq!(m.path.unwrap().len(), MAX_PATH);
     assert_eq!(m.consumer.unwrap().len(), MAX_FIELD);
     assert_eq!(m.method.unwrap().len(), 32);
@@ -315,7 +315,7 @@ fn header_fields_seen_in_the_request_are_not_read_again() {
         ],
         &[],
     );
-    let m = Measurement::collect(&cfg, &seen, &h);
+    let m = Measurement::collect(&cfg, seen, &h);
     assert_eq!(m.consumer.as_deref(), Some(&b"alice"[..]));
     assert_eq!(m.request_id.as_deref(), Some(&b"r-1"[..]));
     assert_eq!(m.plan, None, "empty when seen: not read again");

@@ -62,7 +62,7 @@ impl From<Failure> for Halt {
 
 /// What one credential proved.
 struct Proof {
-    consumer: Consumer,
+    consumer: Rc<Consumer>,
     credential: CredentialType,
     edits: Vec<Edit>,
     body_digest: Option<Vec<u8>>,
@@ -200,7 +200,7 @@ impl AuthPlugin {
         })
     }
 
-    fn consumer(&self, index: usize) -> Result<Consumer, Failure> {
+    fn consumer(&self, index: usize) -> Result<Rc<Consumer>, Failure> {
         self.config
             .consumers
             .get(index)
@@ -398,12 +398,17 @@ impl AuthPlugin {
         &self,
         provider: &jwt::Provider,
         claims: &serde_json::Map<String, Value>,
-    ) -> Result<Consumer, JwtError> {
+    ) -> Result<Rc<Consumer>, JwtError> {
         let id = claims::lookup(claims, &provider.consumer_claim)
             .and_then(Value::as_str)
             .ok_or(JwtError::UnknownConsumer)?;
-        if let Some(c) = self.config.consumers.iter().find(|c| c.id == id) {
-            return Ok(c.clone());
+        if let Some(c) = self
+            .config
+            .consumer_ids
+            .get(id)
+            .and_then(|&i| self.config.consumers.get(i))
+        {
+            return Ok(Rc::clone(c));
         }
         if !provider.allow_unknown_consumers || !is_name(id) {
             return Err(JwtError::UnknownConsumer);
@@ -426,11 +431,11 @@ impl AuthPlugin {
             .filter(|g| is_name(g))
             .take(32)
             .collect();
-        Ok(Consumer {
+        Ok(Rc::new(Consumer {
             id: id.to_owned(),
             plan: provider.unknown_consumer_plan.clone(),
             groups,
-        })
+        }))
     }
 
     /// Starts a JWKS fetch for provider `index` if the lease and rate limits allow; the token.

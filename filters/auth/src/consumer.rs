@@ -4,6 +4,8 @@
 //! Client-sent copies of the identity headers are always removed before anything is set, so a
 //! client can never forge an identity.
 
+use std::rc::Rc;
+
 use filter_core::{HeaderMap, Host};
 
 /// `x-gateway-consumer`: the consumer id.
@@ -47,7 +49,7 @@ pub struct Consumer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// The consumer.
-    pub consumer: Consumer,
+    pub consumer: Rc<Consumer>,
     /// How it authenticated (`x-gateway-credential`).
     pub credential: &'static str,
 }

@@ -31,11 +31,38 @@ pub fn is_safe_value(value: &[u8]) -> bool {
 /// Whether a name is a valid lowercase header name (an RFC 9110 token, or a pseudo-header).
 pub fn is_valid_name(name: &str) -> bool {
     let body = name.strip_prefix(':').unwrap_or(name);
-    !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+    !body.is_empty() && body.bytes().all(|b| LOWERCASE_TOKEN[usize::from(b)])
 }
+
+/// The bytes of a lowercase RFC 9110 token: lowercase letters, digits and ``!#$%&'*+-.^_`|~``.
+static LOWERCASE_TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_lowercase()
+            || c.is_ascii_digit()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
 
 impl HeaderMap {
     /// A map of the given pairs; names are lowercased as the host would deliver them.
@@ -55,12 +82,18 @@ impl HeaderMap {
         }
     }
 
-    /// The first value of `name`, as Envoy's `get_header_map_value` returns it.
+    /// The first value of `name`, as Envoy's `get_header_map_value` returns it. Names are
+    /// case-blind (the map's names are lowercase; `name` is lowercased when it is not).
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.pairs
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        let found = self.pairs.iter().find(|(n, _)| n == name);
+        let found = match found {
+            None if has_uppercase(name) => self
+                .pairs
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name)),
+            found => found,
+        };
+        found.map(|(_, v)| v.as_slice())
     }
 
     /// The first value of `name` if it is valid UTF-8.
@@ -70,18 +103,17 @@ impl HeaderMap {
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let name = lowercase(name);
         self.pairs
             .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .filter(move |(n, _)| *n == *name)
             .map(|(_, v)| v.as_slice())
     }
 
     /// How many times `name` occurs.
     pub fn count(&self, name: &str) -> usize {
-        self.pairs
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .count()
+        let name = lowercase(name);
+        self.pairs.iter().filter(|(n, _)| *n == *name).count()
     }
 
     /// Whether `name` occurs at all.
@@ -128,27 +160,43 @@ impl HeaderMap {
     ///
     /// A value with CR, LF or NUL, or an invalid name, is never emitted: the edit is dropped and
     /// a warning logged (without the value, which may be secret). Returns whether it was applied.
-    pub fn set(&mut self, name: &str, value: impl Into<Vec<u8>>) -> bool {
-        let value = value.into();
-        let Some(name) = Self::checked_name(name, &value) else {
+    pub fn set(&mut self, name: &str, value: impl AsRef<[u8]>) -> bool {
+        let value = value.as_ref();
+        let Some(name) = Self::checked_name(name, value) else {
             return false;
         };
-        self.pairs.retain(|(n, _)| *n != name);
+        // The first replaced pair's buffers hold the new pair (no allocation when it fits).
+        let mut replaced: Option<(String, Vec<u8>)> = None;
+        self.pairs.retain_mut(|(n, v)| {
+            if *n != *name {
+                return true;
+            }
+            if replaced.is_none() {
+                replaced = Some((std::mem::take(n), std::mem::take(v)));
+            }
+            false
+        });
+        let (pair_name, mut pair_value) =
+            replaced.unwrap_or_else(|| (name.clone().into_owned(), Vec::new()));
+        pair_value.clear();
+        pair_value.extend_from_slice(value);
+        self.pairs.push((pair_name, pair_value));
         // A set replaces every value: earlier edits of this header no longer matter.
         self.edits.retain(|e| e.name() != name);
-        self.pairs.push((name.clone(), value.clone()));
-        self.edits.push(HeaderEdit::Set(name, value));
+        self.edits
+            .push(HeaderEdit::Set(name.into_owned(), value.to_vec()));
         true
     }
 
     /// Adds a value to `name`, keeping the existing ones. Same checks as [`HeaderMap::set`].
-    pub fn add(&mut self, name: &str, value: impl Into<Vec<u8>>) -> bool {
-        let value = value.into();
-        let Some(name) = Self::checked_name(name, &value) else {
+    pub fn add(&mut self, name: &str, value: impl AsRef<[u8]>) -> bool {
+        let value = value.as_ref();
+        let Some(name) = Self::checked_name(name, value) else {
             return false;
         };
-        self.pairs.push((name.clone(), value.clone()));
-        self.edits.push(HeaderEdit::Add(name, value));
+        self.pairs.push((name.clone().into_owned(), value.to_vec()));
+        self.edits
+            .push(HeaderEdit::Add(name.into_owned(), value.to_vec()));
         true
     }
 
@@ -175,7 +223,7 @@ impl HeaderMap {
     }
 
     /// The lowercase name, if `name` is valid and `value` safe to emit (else a warning is logged).
-    fn checked_name(name: &str, value: &[u8]) -> Option<String> {
+    fn checked_name<'a>(name: &'a str, value: &[u8]) -> Option<std::borrow::Cow<'a, str>> {
         let lower = lowercase(name);
         if !is_valid_name(&lower) {
             log::warn!("refusing to emit header with invalid name {name:?}");
@@ -185,13 +233,17 @@ impl HeaderMap {
             log::warn!("refusing to emit header {name}: value contains CR, LF or NUL");
             return None;
         }
-        Some(lower.into_owned())
+        Some(lower)
     }
+}
+
+fn has_uppercase(name: &str) -> bool {
+    name.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 /// `name` in lowercase, borrowed when it already is (the usual case).
 fn lowercase(name: &str) -> std::borrow::Cow<'_, str> {
-    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+    if has_uppercase(name) {
         std::borrow::Cow::Owned(name.to_ascii_lowercase())
     } else {
         std::borrow::Cow::Borrowed(name)

@@ -56,7 +56,11 @@ pub fn decode(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
             return None;
         }
         data += 1;
-        out.push((String::from_utf8_lossy(key).into_owned(), value.to_vec()));
+        let key = match std::str::from_utf8(key) {
+            Ok(key) => key.to_owned(),
+            Err(_) => String::from_utf8_lossy(key).into_owned(),
+        };
+        out.push((key, value.to_vec()));
     }
     (data == bytes.len()).then_some(out)
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use filter_core::config::{ensure_unique, from_json};
 use filter_core::ConfigError;
+use rustc_hash::FxHashMap;
 
 use crate::apikey::{parse_digest, ApiKeyConfig, KeyEntry};
 use crate::basic::{BasicConfig, BasicUser, PasswordHash};
@@ -33,8 +34,10 @@ pub const MAX_ITEMS: usize = 10_000;
 pub struct Config {
     /// Realm in challenges.
     pub realm: String,
-    /// Consumers (ids unique).
-    pub consumers: Vec<Consumer>,
+    /// Consumers (ids unique), shared with the identities they authenticate.
+    pub consumers: Vec<Rc<Consumer>>,
+    /// Index in `consumers` by id.
+    pub consumer_ids: FxHashMap<String, usize>,
     /// API keys.
     pub api_key: Option<ApiKeyConfig>,
     /// JWT.
@@ -238,11 +241,11 @@ impl TryFrom<RawConfig> for Config {
                     consumer: i,
                 });
             }
-            consumers.push(Consumer {
+            consumers.push(Rc::new(Consumer {
                 id: c.id.clone(),
                 plan: c.plan.clone(),
                 groups: c.groups.clone(),
-            });
+            }));
         }
 
         let api_key = raw
@@ -386,9 +389,15 @@ impl TryFrom<RawConfig> for Config {
                 deny_groups: r.deny_groups,
             });
         }
+        let consumer_ids = consumers
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
         Ok(Config {
             realm,
             consumers,
+            consumer_ids,
             api_key,
             jwt,
             basic,
