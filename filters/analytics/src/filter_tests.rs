@@ -45,10 +45,7 @@ fn request(
             s.on_request_headers(&mut headers, true, host),
             Decision::Continue
         );
-        assert!(
-            headers.edits().is_empty(),
-            "the filter never edits requests"
-        );
+        assert_eq!(headers.edits().len(), 0, "the filter never edits requests");
         // Latency runs from the request headers; request.duration serves only unreached filters.
         host.advance(std::time::Duration::from_millis(3));
     }

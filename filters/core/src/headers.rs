@@ -5,22 +5,54 @@
 //! them to the host after the callback returns, so logic stays a pure function of its inputs.
 
 /// One change to a header map, applied by the adapter in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeaderEdit {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderEdit<'a> {
     /// Replace every value of the header with this one (adds it if absent).
-    Set(String, Vec<u8>),
+    Set(&'a str, &'a [u8]),
     /// Add one more value.
-    Add(String, Vec<u8>),
+    Add(&'a str, &'a [u8]),
     /// Remove every value of the header.
-    Remove(String),
+    Remove(&'a str),
 }
 
 /// A header map as the host delivered it (lowercase names, values in order), plus the edits the
 /// logic made to it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// Names and values live back to back in one buffer (the host's serialized map, taken as it
+/// came, then whatever the edits added): reading a map and editing it allocate nothing per
+/// header. Every name in the buffer is lowercase UTF-8.
+#[derive(Clone, Default)]
 pub struct HeaderMap {
-    pairs: Vec<(String, Vec<u8>)>,
-    edits: Vec<HeaderEdit>,
+    bytes: Vec<u8>,
+    pairs: Vec<Pair>,
+    edits: Vec<Edit>,
+}
+
+/// A range of [`HeaderMap::bytes`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    name: Span,
+    value: Span,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum EditKind {
+    Set,
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Edit {
+    kind: EditKind,
+    /// The value is empty for a removal.
+    pair: Pair,
 }
 
 /// Whether a value may be emitted as a header value: no CR, LF or NUL.
@@ -66,34 +98,84 @@ static LOWERCASE_TOKEN: [bool; 256] = {
 
 impl HeaderMap {
     /// A map of the given pairs; names are lowercased as the host would deliver them.
-    pub fn from_pairs<N: Into<String>, V: Into<Vec<u8>>>(
+    pub fn from_pairs<N: AsRef<str>, V: AsRef<[u8]>>(
         pairs: impl IntoIterator<Item = (N, V)>,
     ) -> Self {
-        Self {
-            pairs: pairs
-                .into_iter()
-                .map(|(n, v)| {
-                    let mut name = n.into();
-                    name.make_ascii_lowercase();
-                    (name, v.into())
-                })
-                .collect(),
+        let mut map = Self::default();
+        for (name, value) in pairs {
+            let name = map.push(name.as_ref().as_bytes());
+            if let Some(raw) = map.bytes.get_mut(name.start..name.end) {
+                raw.make_ascii_lowercase();
+            }
+            let value = map.push(value.as_ref());
+            map.pairs.push(Pair { name, value });
+        }
+        map
+    }
+
+    /// The map serialized in the proxy-wasm layout (see [`crate::pairs`]), taking the buffer as
+    /// it is: names are lowercased in place, and a name that is not UTF-8 is replaced by its
+    /// lossy form. `None` if the layout is malformed.
+    pub fn from_wire(bytes: Vec<u8>) -> Option<Self> {
+        let spans = crate::pairs::spans(&bytes)?;
+        let mut map = Self {
+            bytes,
+            pairs: Vec::with_capacity(spans.len()),
             edits: Vec::new(),
+        };
+        for (name, value) in spans {
+            let mut name = Span {
+                start: name.start,
+                end: name.end,
+            };
+            let raw = map.bytes.get_mut(name.start..name.end).unwrap_or_default();
+            raw.make_ascii_lowercase();
+            if std::str::from_utf8(raw).is_err() {
+                let lossy = String::from_utf8_lossy(raw).into_owned();
+                name = map.push(lossy.as_bytes());
+            }
+            map.pairs.push(Pair {
+                name,
+                value: Span {
+                    start: value.start,
+                    end: value.end,
+                },
+            });
+        }
+        Some(map)
+    }
+
+    /// Appends bytes to the buffer; their span.
+    fn push(&mut self, bytes: &[u8]) -> Span {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(bytes);
+        Span {
+            start,
+            end: self.bytes.len(),
         }
     }
 
+    fn slice(&self, span: Span) -> &[u8] {
+        self.bytes.get(span.start..span.end).unwrap_or_default()
+    }
+
+    /// A name span as text (always UTF-8, see [`HeaderMap::from_wire`]).
+    fn text(&self, span: Span) -> &str {
+        std::str::from_utf8(self.slice(span)).unwrap_or_default()
+    }
+
+    /// The pairs named `name` (lowercased first if it has uppercase letters).
+    fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Pair> + 'a {
+        let name = lowercase(name);
+        self.pairs
+            .iter()
+            .filter(move |p| self.slice(p.name) == name.as_bytes())
+    }
+
     /// The first value of `name`, as Envoy's `get_header_map_value` returns it. Names are
-    /// case-blind (the map's names are lowercase; `name` is lowercased when it is not).
+    /// case-blind.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        let found = self.pairs.iter().find(|(n, _)| n == name);
-        let found = match found {
-            None if has_uppercase(name) => self
-                .pairs
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name)),
-            found => found,
-        };
-        found.map(|(_, v)| v.as_slice())
+        self.named(name).next().map(|p| self.slice(p.value))
     }
 
     /// The first value of `name` if it is valid UTF-8.
@@ -103,17 +185,12 @@ impl HeaderMap {
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let name = lowercase(name);
-        self.pairs
-            .iter()
-            .filter(move |(n, _)| *n == *name)
-            .map(|(_, v)| v.as_slice())
+        self.named(name).map(|p| self.slice(p.value))
     }
 
     /// How many times `name` occurs.
     pub fn count(&self, name: &str) -> usize {
-        let name = lowercase(name);
-        self.pairs.iter().filter(|(n, _)| *n == *name).count()
+        self.named(name).count()
     }
 
     /// Whether `name` occurs at all.
@@ -122,8 +199,10 @@ impl HeaderMap {
     }
 
     /// All pairs in order, as they are now (edits included).
-    pub fn pairs(&self) -> &[(String, Vec<u8>)] {
-        &self.pairs
+    pub fn pairs(&self) -> impl ExactSizeIterator<Item = (&str, &[u8])> + '_ {
+        self.pairs
+            .iter()
+            .map(|p| (self.text(p.name), self.slice(p.value)))
     }
 
     /// Number of pairs.
@@ -161,42 +240,28 @@ impl HeaderMap {
     /// A value with CR, LF or NUL, or an invalid name, is never emitted: the edit is dropped and
     /// a warning logged (without the value, which may be secret). Returns whether it was applied.
     pub fn set(&mut self, name: &str, value: impl AsRef<[u8]>) -> bool {
-        let value = value.as_ref();
-        let Some(name) = Self::checked_name(name, value) else {
+        let Some(pair) = self.checked_pair(name, value.as_ref()) else {
             return false;
         };
-        // The first replaced pair's buffers hold the new pair (no allocation when it fits).
-        let mut replaced: Option<(String, Vec<u8>)> = None;
-        self.pairs.retain_mut(|(n, v)| {
-            if *n != *name {
-                return true;
-            }
-            if replaced.is_none() {
-                replaced = Some((std::mem::take(n), std::mem::take(v)));
-            }
-            false
+        self.forget(pair.name);
+        self.pairs.push(pair);
+        self.edits.push(Edit {
+            kind: EditKind::Set,
+            pair,
         });
-        let (pair_name, mut pair_value) =
-            replaced.unwrap_or_else(|| (name.clone().into_owned(), Vec::new()));
-        pair_value.clear();
-        pair_value.extend_from_slice(value);
-        self.pairs.push((pair_name, pair_value));
-        // A set replaces every value: earlier edits of this header no longer matter.
-        self.edits.retain(|e| e.name() != name);
-        self.edits
-            .push(HeaderEdit::Set(name.into_owned(), value.to_vec()));
         true
     }
 
     /// Adds a value to `name`, keeping the existing ones. Same checks as [`HeaderMap::set`].
     pub fn add(&mut self, name: &str, value: impl AsRef<[u8]>) -> bool {
-        let value = value.as_ref();
-        let Some(name) = Self::checked_name(name, value) else {
+        let Some(pair) = self.checked_pair(name, value.as_ref()) else {
             return false;
         };
-        self.pairs.push((name.clone().into_owned(), value.to_vec()));
-        self.edits
-            .push(HeaderEdit::Add(name.into_owned(), value.to_vec()));
+        self.pairs.push(pair);
+        self.edits.push(Edit {
+            kind: EditKind::Add,
+            pair,
+        });
         true
     }
 
@@ -204,26 +269,54 @@ impl HeaderMap {
     /// the header are dropped, as the removal undoes them.
     pub fn remove(&mut self, name: &str) {
         let name = lowercase(name);
-        let before = self.pairs.len();
-        self.pairs.retain(|(n, _)| *n != *name);
-        if self.pairs.len() != before {
-            self.edits.retain(|e| e.name() != name);
-            self.edits.push(HeaderEdit::Remove(name.into_owned()));
+        if !self
+            .pairs
+            .iter()
+            .any(|p| self.slice(p.name) == name.as_bytes())
+        {
+            return;
         }
+        let span = self.push(name.as_bytes());
+        self.forget(span);
+        self.edits.push(Edit {
+            kind: EditKind::Remove,
+            pair: Pair {
+                name: span,
+                value: Span::default(),
+            },
+        });
+    }
+
+    /// Drops the pairs named like `name`, and the earlier edits of that header (a set or a
+    /// removal replaces whatever they did).
+    fn forget(&mut self, name: Span) {
+        let bytes = &self.bytes;
+        let name = bytes.get(name.start..name.end).unwrap_or_default();
+        let other = |span: Span| bytes.get(span.start..span.end).unwrap_or_default() != name;
+        self.pairs.retain(|p| other(p.name));
+        self.edits.retain(|e| other(e.pair.name));
     }
 
     /// The edits made so far, in order.
-    pub fn edits(&self) -> &[HeaderEdit] {
-        &self.edits
+    pub fn edits(&self) -> impl ExactSizeIterator<Item = HeaderEdit<'_>> + '_ {
+        self.edits.iter().map(|e| {
+            let name = self.text(e.pair.name);
+            match e.kind {
+                EditKind::Set => HeaderEdit::Set(name, self.slice(e.pair.value)),
+                EditKind::Add => HeaderEdit::Add(name, self.slice(e.pair.value)),
+                EditKind::Remove => HeaderEdit::Remove(name),
+            }
+        })
     }
 
-    /// Takes the recorded edits, leaving none.
-    pub fn take_edits(&mut self) -> Vec<HeaderEdit> {
-        std::mem::take(&mut self.edits)
+    /// Forgets the recorded edits (once they are applied).
+    pub fn clear_edits(&mut self) {
+        self.edits.clear();
     }
 
-    /// The lowercase name, if `name` is valid and `value` safe to emit (else a warning is logged).
-    fn checked_name<'a>(name: &'a str, value: &[u8]) -> Option<std::borrow::Cow<'a, str>> {
+    /// The stored pair for `name` and `value`, if `name` is valid and `value` safe to emit
+    /// (else a warning is logged).
+    fn checked_pair(&mut self, name: &str, value: &[u8]) -> Option<Pair> {
         let lower = lowercase(name);
         if !is_valid_name(&lower) {
             log::warn!("refusing to emit header with invalid name {name:?}");
@@ -233,9 +326,35 @@ impl HeaderMap {
             log::warn!("refusing to emit header {name}: value contains CR, LF or NUL");
             return None;
         }
-        Some(lower)
+        let name = self.push(lower.as_bytes());
+        let value = self.push(value);
+        Some(Pair { name, value })
     }
 }
+
+impl std::fmt::Debug for HeaderMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeaderMap")
+            .field(
+                "pairs",
+                &self
+                    .pairs()
+                    .map(|(n, v)| (n, String::from_utf8_lossy(v)))
+                    .collect::<Vec<_>>(),
+            )
+            .field("edits", &self.edits().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Maps are equal when they hold the same pairs in the same order and the same edits.
+impl PartialEq for HeaderMap {
+    fn eq(&self, other: &Self) -> bool {
+        self.pairs().eq(other.pairs()) && self.edits().eq(other.edits())
+    }
+}
+
+impl Eq for HeaderMap {}
 
 fn has_uppercase(name: &str) -> bool {
     name.bytes().any(|b| b.is_ascii_uppercase())
@@ -247,15 +366,6 @@ fn lowercase(name: &str) -> std::borrow::Cow<'_, str> {
         std::borrow::Cow::Owned(name.to_ascii_lowercase())
     } else {
         std::borrow::Cow::Borrowed(name)
-    }
-}
-
-impl HeaderEdit {
-    /// The header the edit changes.
-    pub fn name(&self) -> &str {
-        match self {
-            Self::Set(name, _) | Self::Add(name, _) | Self::Remove(name) => name,
-        }
     }
 }
 
@@ -281,6 +391,32 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_host_layout_in_place() {
+        let wire = crate::pairs::encode(&[
+            (&b"X-Forwarded-For"[..], &b"1 \xC0\xA7"[..]),
+            (b"a\xff", b"2"),
+            (b":path", b"/"),
+        ]);
+        let h = HeaderMap::from_wire(wire.clone()).unwrap();
+        assert_eq!(
+            h.pairs().collect::<Vec<_>>(),
+            [
+                ("x-forwarded-for", &b"1 \xC0\xA7"[..]),
+                ("a\u{fffd}", b"2"),
+                (":path", b"/"),
+            ],
+            "names lowercased, a non-UTF-8 name made lossy, values untouched"
+        );
+        assert_eq!(
+            h,
+            HeaderMap::from_pairs(crate::pairs::decode(&wire).unwrap())
+        );
+        assert_eq!(h.get("X-FORWARDED-FOR"), Some(&b"1 \xC0\xA7"[..]));
+        assert!(HeaderMap::from_wire(wire[..wire.len() - 1].to_vec()).is_none());
+        assert_eq!(HeaderMap::from_wire(Vec::new()), Some(HeaderMap::default()));
+    }
+
+    #[test]
     fn records_edits_in_order() {
         let mut h = HeaderMap::from_pairs([("x-consumer", "forged"), ("keep", "1")]);
         h.remove("x-consumer");
@@ -288,15 +424,21 @@ mod tests {
         assert!(h.set("X-Consumer", "alice"));
         assert!(h.add("x-group", "a"));
         assert_eq!(
-            h.take_edits(),
-            vec![
-                HeaderEdit::Set("x-consumer".into(), b"alice".to_vec()),
-                HeaderEdit::Add("x-group".into(), b"a".to_vec()),
+            h.edits().collect::<Vec<_>>(),
+            [
+                HeaderEdit::Set("x-consumer", b"alice"),
+                HeaderEdit::Add("x-group", b"a"),
             ],
             "the set makes the earlier removal of the same header unnecessary"
         );
         assert_eq!(h.get_str("x-consumer"), Some("alice"));
-        assert!(h.edits().is_empty());
+        h.clear_edits();
+        assert_eq!(h.edits().len(), 0);
+        assert_eq!(
+            h.get_str("x-consumer"),
+            Some("alice"),
+            "clearing edits keeps the pairs"
+        );
     }
 
     #[test]
@@ -309,26 +451,25 @@ mod tests {
         for bad in ["", "a b", "x:y", "é"] {
             assert!(!h.set(bad, "v"), "name {bad:?} must be refused");
         }
-        assert!(h.edits().is_empty());
+        assert_eq!(h.edits().len(), 0);
         assert!(h.is_empty());
     }
 
     /// Applies edits the way a host does.
-    fn host_apply(
-        mut pairs: Vec<(String, Vec<u8>)>,
-        edits: &[HeaderEdit],
-    ) -> Vec<(String, Vec<u8>)> {
+    fn host_apply<'a>(
+        mut pairs: Vec<(&'a str, &'a [u8])>,
+        edits: impl Iterator<Item = HeaderEdit<'a>>,
+    ) -> Vec<(&'a str, &'a [u8])> {
         for e in edits {
             match e {
                 HeaderEdit::Set(n, v) => {
-                    pairs.retain(|(m, _)| m != n);
-                    pairs.push((n.clone(), v.clone()));
+                    pairs.retain(|(m, _)| *m != n);
+                    pairs.push((n, v));
                 }
-                HeaderEdit::Add(n, v) => pairs.push((n.clone(), v.clone())),
-                HeaderEdit::Remove(n) => pairs.retain(|(m, _)| m != n),
+                HeaderEdit::Add(n, v) => pairs.push((n, v)),
+                HeaderEdit::Remove(n) => pairs.retain(|(m, _)| *m != n),
             }
         }
-        pairs.sort();
         pairs
     }
 
@@ -339,10 +480,7 @@ mod tests {
         for x in ops {
             for y in ops {
                 for z in ops {
-                    let original = vec![
-                        ("a".to_owned(), b"0".to_vec()),
-                        ("c".to_owned(), b"1".to_vec()),
-                    ];
+                    let original: Vec<(&str, &[u8])> = vec![("a", b"0"), ("c", b"1")];
                     let mut h = HeaderMap::from_pairs(original.clone());
                     for (i, op) in [x, y, z].iter().enumerate() {
                         let (verb, name) = op.split_once(' ').unwrap();
@@ -353,14 +491,12 @@ mod tests {
                             _ => h.remove(name),
                         }
                     }
-                    let mut seen = h.pairs().to_vec();
+                    let mut seen: Vec<_> = h.pairs().collect();
                     seen.sort();
-                    let edits = h.take_edits();
-                    assert_eq!(
-                        host_apply(original, &edits),
-                        seen,
-                        "{x}, {y}, {z}: {edits:?}"
-                    );
+                    let mut applied = host_apply(original, h.edits());
+                    applied.sort();
+                    let edits: Vec<_> = h.edits().collect();
+                    assert_eq!(applied, seen, "{x}, {y}, {z}: {edits:?}");
                     assert!(edits.len() <= 3);
                 }
             }

@@ -4,6 +4,8 @@
 //! for header maps, local-reply headers and callout headers. Decoding never panics: malformed input
 //! gives `None`, as Envoy's own decoder refuses it.
 
+use std::ops::Range;
+
 /// Serializes pairs.
 pub fn encode<K: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(K, V)]) -> Vec<u8> {
     let size: usize = pairs
@@ -32,6 +34,25 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<usize> {
 
 /// Deserializes pairs; names that are not UTF-8 are decoded lossily. Empty input is an empty map.
 pub fn decode(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
+    let spans = spans(bytes)?;
+    Some(
+        spans
+            .into_iter()
+            .map(|(key, value)| {
+                let key = bytes.get(key).unwrap_or_default();
+                let key = match std::str::from_utf8(key) {
+                    Ok(key) => key.to_owned(),
+                    Err(_) => String::from_utf8_lossy(key).into_owned(),
+                };
+                (key, bytes.get(value).unwrap_or_default().to_vec())
+            })
+            .collect(),
+    )
+}
+
+/// Where each name and value lies in a serialized map, without copying them. `None` if the
+/// layout is malformed; empty input is an empty map.
+pub fn spans(bytes: &[u8]) -> Option<Vec<(Range<usize>, Range<usize>)>> {
     if bytes.is_empty() {
         return Some(Vec::new());
     }
@@ -44,23 +65,19 @@ pub fn decode(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
     for i in 0..n {
         let klen = read_u32(bytes, 4 + i * 8)?;
         let vlen = read_u32(bytes, 8 + i * 8)?;
-        let key = bytes.get(data..data.checked_add(klen)?)?;
-        data = data.checked_add(klen)?;
+        let key = data..data.checked_add(klen)?;
+        data = key.end;
         if bytes.get(data) != Some(&0) {
             return None;
         }
         data += 1;
-        let value = bytes.get(data..data.checked_add(vlen)?)?;
-        data = data.checked_add(vlen)?;
+        let value = data..data.checked_add(vlen)?;
+        data = value.end;
         if bytes.get(data) != Some(&0) {
             return None;
         }
         data += 1;
-        let key = match std::str::from_utf8(key) {
-            Ok(key) => key.to_owned(),
-            Err(_) => String::from_utf8_lossy(key).into_owned(),
-        };
-        out.push((key, value.to_vec()));
+        out.push((key, value));
     }
     (data == bytes.len()).then_some(out)
 }

@@ -5,7 +5,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::raw;
 use crate::headers::HeaderMap;
 use crate::host::{HeaderKind, Host, HostError, HttpCall, MetricId, MetricKind, SharedValue};
-use crate::pairs;
 
 /// The proxy-wasm host, made anew for each callback.
 ///
@@ -25,8 +24,8 @@ pub fn read_headers(map: u32) -> HeaderMap {
             return HeaderMap::default();
         }
     };
-    match pairs::decode(&bytes) {
-        Some(pairs) => HeaderMap::from_pairs(pairs),
+    match HeaderMap::from_wire(bytes) {
+        Some(map) => map,
         None => {
             log::warn!("host returned a malformed header map {map}");
             HeaderMap::default()

@@ -109,9 +109,10 @@ fn read_call_response(num_headers: usize, body_size: usize) -> Result<CallRespon
     Ok(CallResponse { headers, body })
 }
 
-fn apply_edits(map: u32, edits: Vec<HeaderEdit>) {
-    for edit in edits {
-        let result = match &edit {
+/// Applies the map's edits to host map `map`, then forgets them.
+fn apply_edits(map: u32, headers: &mut HeaderMap) {
+    for edit in headers.edits() {
+        let result = match edit {
             HeaderEdit::Set(name, value) => raw::replace_header(map, name, value),
             HeaderEdit::Add(name, value) => raw::add_header(map, name, value),
             HeaderEdit::Remove(name) => raw::remove_header(map, name),
@@ -120,6 +121,7 @@ fn apply_edits(map: u32, edits: Vec<HeaderEdit>) {
             log::warn!("header edit on map {map} failed: {e}");
         }
     }
+    headers.clear_edits();
 }
 
 fn send_reply(reply: &LocalReply) {
@@ -372,7 +374,7 @@ impl<P: Plugin> Context for Http<P> {
         let mut headers = host::read_headers(raw::REQUEST_HEADERS);
         let decision =
             stream.on_call_response(token, response, &mut headers, &mut WasmHost::default());
-        apply_edits(raw::REQUEST_HEADERS, headers.take_edits());
+        apply_edits(raw::REQUEST_HEADERS, &mut headers);
         if self.state.body_wanted {
             self.state.body_wanted = stream.wants_request_body();
             if self.state.body_wanted {
@@ -405,7 +407,7 @@ impl<P: Plugin> HttpContext for Http<P> {
         let decision =
             stream.on_request_headers(&mut headers, end_of_stream, &mut WasmHost::default());
         self.state.body_wanted = !end_of_stream && stream.wants_request_body();
-        apply_edits(raw::REQUEST_HEADERS, headers.take_edits());
+        apply_edits(raw::REQUEST_HEADERS, &mut headers);
         if self.state.body_wanted {
             self.state.forwarded = Some(headers);
         }
@@ -458,7 +460,7 @@ impl<P: Plugin> HttpContext for Http<P> {
         };
         let decision =
             stream.on_response_headers(&mut headers, end_of_stream, &mut WasmHost::default());
-        apply_edits(raw::RESPONSE_HEADERS, headers.take_edits());
+        apply_edits(raw::RESPONSE_HEADERS, &mut headers);
         match decision {
             Decision::Respond(reply) if !self.state.replied => {
                 self.state.replied = true;
