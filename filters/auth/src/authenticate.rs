@@ -296,9 +296,11 @@ impl AuthPlugin {
         let Some(provider) = cfg.providers.get(verified.provider) else {
             return Err(invalid_jwt(JwtError::UnknownIssuer));
         };
-        if !fresh {
-            // A remembered token skipped `jwt::verify`: its claims still meet the clock.
-            let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let (from, until) = verified.window;
+        if !fresh && !(from..until).contains(&now) {
+            // A remembered token skipped `jwt::verify`, and the clock has left the window its
+            // claims passed in: check them again for the precise refusal.
             provider.rules.check(claims, now).map_err(invalid_jwt)?;
         }
         let consumer = self.jwt_consumer(provider, claims).map_err(invalid_jwt)?;
@@ -348,6 +350,7 @@ impl AuthPlugin {
             Ok(Verified {
                 provider: index,
                 keys,
+                window: provider.rules.window(&claims),
                 claims,
             })
         };

@@ -33,13 +33,10 @@ pub enum Found {
 /// The value of `Authorization` if it uses `scheme` (case-blind), after one or more spaces.
 /// Two `Authorization` headers are ambiguous.
 pub fn authorization(headers: &HeaderMap, scheme: &str) -> Found {
-    match headers.count("authorization") {
-        0 => return Found::Absent,
-        1 => {}
-        _ => return Found::Ambiguous,
-    }
-    let Some(value) = headers.get("authorization") else {
-        return Found::Absent;
+    let value = match headers.single("authorization") {
+        Ok(Some(value)) => value,
+        Ok(None) => return Found::Absent,
+        Err(_) => return Found::Ambiguous,
     };
     match split_scheme(value) {
         Some((s, rest)) if s.eq_ignore_ascii_case(scheme.as_bytes()) => Found::One(rest.to_vec()),
@@ -60,12 +57,10 @@ impl Source {
     pub fn find(&self, headers: &HeaderMap) -> Found {
         match self {
             Self::Bearer => authorization(headers, "bearer"),
-            Self::Header(name) => match headers.count(name) {
-                0 => Found::Absent,
-                1 => headers
-                    .get(name)
-                    .map_or(Found::Absent, |v| Found::One(v.to_vec())),
-                _ => Found::Ambiguous,
+            Self::Header(name) => match headers.single(name) {
+                Ok(None) => Found::Absent,
+                Ok(Some(v)) => Found::One(v.to_vec()),
+                Err(_) => Found::Ambiguous,
             },
             Self::Query(name) => {
                 let query = headers.path().and_then(|p| split_query(p).1);

@@ -164,12 +164,15 @@ impl HeaderMap {
         std::str::from_utf8(self.slice(span)).unwrap_or_default()
     }
 
-    /// The pairs named `name` (lowercased first if it has uppercase letters).
+    /// The pairs named `name` (lowercased first if it has uppercase letters: the map's names
+    /// are lowercase, and callers almost always ask with lowercase names).
     fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Pair> + 'a {
         let name = lowercase(name);
-        self.pairs
-            .iter()
-            .filter(move |p| self.slice(p.name) == name.as_bytes())
+        self.pairs.iter().filter(move |p| self.is_named(p, &name))
+    }
+
+    fn is_named(&self, pair: &Pair, name: &str) -> bool {
+        pair.name.end - pair.name.start == name.len() && self.slice(pair.name) == name.as_bytes()
     }
 
     /// The first value of `name`, as Envoy's `get_header_map_value` returns it. Names are
@@ -191,6 +194,19 @@ impl HeaderMap {
     /// How many times `name` occurs.
     pub fn count(&self, name: &str) -> usize {
         self.named(name).count()
+    }
+
+    /// How `name` occurs: `Ok(None)` absent, `Ok(Some(value))` exactly once, `Err(n)` `n` > 1
+    /// times. One pass, for headers that must not be repeated.
+    pub fn single(&self, name: &str) -> Result<Option<&[u8]>, usize> {
+        let mut named = self.named(name);
+        let Some(first) = named.next() else {
+            return Ok(None);
+        };
+        match named.count() {
+            0 => Ok(Some(self.slice(first.value))),
+            more => Err(more + 1),
+        }
     }
 
     /// Whether `name` occurs at all.
@@ -317,7 +333,12 @@ impl HeaderMap {
     /// The stored pair for `name` and `value`, if `name` is valid and `value` safe to emit
     /// (else a warning is logged).
     fn checked_pair(&mut self, name: &str, value: &[u8]) -> Option<Pair> {
-        let lower = lowercase(name);
+        // Valid names are usually given in lowercase already: one pass checks both.
+        let lower = if is_valid_name(name) {
+            std::borrow::Cow::Borrowed(name)
+        } else {
+            lowercase(name)
+        };
         if !is_valid_name(&lower) {
             log::warn!("refusing to emit header with invalid name {name:?}");
             return None;
@@ -388,6 +409,12 @@ mod tests {
             "first value wins, names are case-blind"
         );
         assert_eq!(h.count("a"), 2);
+        assert_eq!(h.single("A"), Err(2), "a repeated header is not single");
+        assert_eq!(
+            h.single("x-forwarded-for"),
+            Ok(Some(&b"1 \xC0\xA7\xC0\xA2"[..]))
+        );
+        assert_eq!(h.single("absent"), Ok(None));
     }
 
     #[test]

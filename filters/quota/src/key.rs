@@ -54,11 +54,11 @@ impl Subject {
 
 /// The consumer id auth set, if it is present once and made of token characters.
 pub fn consumer_id<'h>(config: &Config, headers: &'h HeaderMap) -> Option<&'h str> {
-    let name = &config.identity.consumer_header;
-    if headers.count(name) != 1 {
-        return None;
-    }
-    let id = headers.get_str(name)?;
+    let id = headers
+        .single(&config.identity.consumer_header)
+        .ok()
+        .flatten()?;
+    let id = std::str::from_utf8(id).ok()?;
     let ok = !id.is_empty()
         && id.len() <= MAX_CONSUMER_ID
         && id
@@ -75,11 +75,13 @@ pub fn subject(config: &Config, headers: &HeaderMap, host: &dyn Host) -> Option<
             // Only keys auth accepted: otherwise any string would create a counter.
             consumer_id(config, headers)?;
             let credential = headers.get(&config.identity.credential_header)?;
-            if credential != b"api-key" || headers.count(header) != 1 {
+            if credential != b"api-key" {
                 return None;
             }
             let key = headers
-                .get(header)
+                .single(header)
+                .ok()
+                .flatten()
                 .filter(|k| !k.is_empty() && k.len() <= MAX_API_KEY)?;
             let digest = Sha256::digest(key);
             Some(Subject::ApiKey(hex(&digest[..16])))

@@ -29,6 +29,8 @@ pub struct Verified {
     pub keys: Rc<KeySet>,
     /// Its claims set.
     pub claims: Map<String, Value>,
+    /// When its claims pass without checking them again (see `ClaimRules::window`).
+    pub window: (i64, i64),
 }
 
 /// Verified tokens by their exact bytes. FxHash rather than SipHash: only verified tokens are

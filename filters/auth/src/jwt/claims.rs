@@ -72,6 +72,27 @@ fn date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, 
 }
 
 impl ClaimRules {
+    /// The instants `[from, until)` (Unix seconds) at which [`ClaimRules::check`] depends on
+    /// nothing but the clock for `claims` that passed it once: `nbf`/`iat` and `exp`, widened by
+    /// the leeway. Malformed dates give an empty window.
+    pub fn window(&self, claims: &Map<String, Value>) -> (i64, i64) {
+        let (Ok(exp), Ok(nbf), Ok(iat)) = (
+            date(claims, "exp"),
+            date(claims, "nbf"),
+            date(claims, "iat"),
+        ) else {
+            return (i64::MAX, i64::MIN);
+        };
+        let from = nbf
+            .into_iter()
+            .chain(iat)
+            .map(|t| t.saturating_sub(self.leeway))
+            .max()
+            .unwrap_or(i64::MIN);
+        let until = exp.map_or(i64::MAX, |t| t.saturating_add(self.leeway));
+        (from, until)
+    }
+
     /// Checks `claims` at `now` (Unix seconds).
     pub fn check(&self, claims: &Map<String, Value>, now: i64) -> Result<(), JwtError> {
         if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {

@@ -769,3 +769,29 @@ fn the_verification_cache_is_bounded() {
         "started over when full"
     );
 }
+
+/// Inside the window `check` passes on the clock alone; one second outside it fails.
+#[test]
+fn claim_window_bounds_where_check_passes() {
+    let rules = provider("iss", KeySet::default()).rules;
+    let claims = |v: Value| v.as_object().cloned().unwrap();
+    let c = claims(
+        json!({"iss": "iss", "aud": "gateway", "exp": NOW + 100, "nbf": NOW - 10, "iat": NOW}),
+    );
+    let (from, until) = rules.window(&c);
+    assert_eq!(
+        (from, until),
+        (NOW - 60, NOW + 160),
+        "iat is the later start; leeway on both ends"
+    );
+    for now in [from, from + 1, until - 1] {
+        assert_eq!(rules.check(&c, now), Ok(()), "{now} is inside");
+    }
+    assert_eq!(rules.check(&c, until), Err(JwtError::Expired));
+    assert_eq!(rules.check(&c, from - 1), Err(JwtError::IssuedInFuture));
+    let bad = claims(json!({"iss": "iss", "aud": "gateway", "exp": "soon"}));
+    let (from, until) = rules.window(&bad);
+    assert!(from > until, "a malformed date leaves no window");
+    let open = claims(json!({"iss": "iss", "aud": "gateway", "exp": NOW}));
+    assert_eq!(rules.window(&open), (i64::MIN, NOW + 60));
+}
