@@ -383,7 +383,7 @@ def crossings(spec: list, request: dict, work: Path) -> dict:
 def guest_profile(rs: Rs256, work: Path, requests: int = 3000, top: int = 30) -> list[str]:
     """`host-test profile` of the bundle's gateway root on the bench request: where its wasm
     execution goes, by function (the module before wasm-opt, which keeps the function names)."""
-    named = ROOT / "target" / "wasm32-wasip1" / "release" / "filter_bundle.wasm"
+    named = ROOT / "target" / "wasm32-wasip1" / "bundle" / "filter_bundle.wasm"
     if not named.exists():
         return []
     spec = [{"module": str(named), "name": "gateway", "root_id": "gateway", "config": plugin_configs(rs)}]
