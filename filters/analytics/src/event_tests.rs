@@ -111,7 +111,12 @@ fn every_event_is_one_valid_json_line() {
 
 #[test]
 fn lines_are_the_serde_form() {
-    for (why, m) in cases() {
+    let mut cases = cases();
+    let mut del = base();
+    del.consumer = Some(b"a\x7fb".to_vec());
+    del.route = Some("caf\u{e9}".as_bytes().to_vec());
+    cases.push(("DEL and non-ASCII", del));
+    for (why, m) in cases {
         for include_path in [true, false] {
             let event = UsageEvent::from_measurement(&m, include_path);
             let serde_form = serde_json::to_string(&event)
@@ -119,6 +124,7 @@ fn lines_are_the_serde_form() {
                 .replace('\u{2028}', "\\u2028")
                 .replace('\u{2029}', "\\u2029");
             assert_eq!(event.to_line(), serde_form, "{why}");
+            assert_eq!(line(&m, include_path), serde_form, "{why}");
         }
     }
 }

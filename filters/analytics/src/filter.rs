@@ -15,7 +15,7 @@ use filter_core::{
 };
 
 use crate::config::Config;
-use crate::event::UsageEvent;
+use crate::event;
 use crate::labels::{sanitize, Admission, LabelGuard};
 use crate::measure::{
     method_label, reason, status_class, strip_query, Measurement, Seen, SeenHeaders,
@@ -148,7 +148,7 @@ impl AnalyticsPlugin {
         );
         if let (Some(sink), Some(events)) = (&self.sink, &self.config.events) {
             ms.bump(host, EVENTS_TOTAL);
-            let line = UsageEvent::from_measurement(m, events.include_path).to_line();
+            let line = event::line(m, events.include_path);
             sink.borrow_mut().push(line, ms, host);
         }
     }
