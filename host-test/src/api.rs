@@ -214,6 +214,23 @@ impl Gateway {
             .sum()
     }
 
+    /// Fuel consumed so far by filter `name`, by the export the host called (the callbacks, and
+    /// `proxy_on_memory_allocate` when the host hands data over outside a callback).
+    pub fn fuel_by_export(&self, name: &str) -> std::collections::BTreeMap<String, u64> {
+        let mut out = std::collections::BTreeMap::new();
+        for vm in self
+            .filters
+            .iter()
+            .filter(|f| f.info.name == name)
+            .flat_map(|f| f.vms.iter())
+        {
+            for (export, fuel) in &vm.fuel_by_export {
+                *out.entry(export.clone()).or_insert(0) += fuel;
+            }
+        }
+        out
+    }
+
     /// Wall time (ns) spent in filter `name`'s guest code so far, across workers.
     pub fn wall_ns(&self, name: &str) -> u64 {
         self.filters

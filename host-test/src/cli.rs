@@ -138,6 +138,8 @@ fn print_report(r: &Report) {
 struct FilterCost {
     name: String,
     fuel_per_request: u64,
+    /// Fuel per request by the export the host called.
+    fuel_per_request_by_export: std::collections::BTreeMap<String, u64>,
     wall_ns_per_request: u64,
 }
 
@@ -214,9 +216,9 @@ fn bench(a: &Args) -> Result<i32, String> {
     let n = a.requests.unwrap_or(1000).max(1);
     let (mut gw, req, resp) = bench_setup(a)?;
     let names = gw.filter_names();
-    let before: Vec<(u64, u64)> = names
+    let before: Vec<_> = names
         .iter()
-        .map(|f| (gw.fuel_used(f), gw.wall_ns(f)))
+        .map(|f| (gw.fuel_used(f), gw.wall_ns(f), gw.fuel_by_export(f)))
         .collect();
     let mut walls = Vec::with_capacity(n);
     for _ in 0..n {
@@ -230,9 +232,18 @@ fn bench(a: &Args) -> Result<i32, String> {
     let filters = names
         .iter()
         .zip(before)
-        .map(|(f, (fuel, wall))| FilterCost {
+        .map(|(f, (fuel, wall, by_export))| FilterCost {
             name: f.clone(),
             fuel_per_request: (gw.fuel_used(f) - fuel) / n as u64,
+            fuel_per_request_by_export: gw
+                .fuel_by_export(f)
+                .into_iter()
+                .map(|(export, total)| {
+                    let earlier = by_export.get(&export).copied().unwrap_or(0);
+                    (export, (total - earlier) / n as u64)
+                })
+                .filter(|(_, fuel)| *fuel > 0)
+                .collect(),
             wall_ns_per_request: (gw.wall_ns(f) - wall) / n as u64,
         })
         .collect();
@@ -259,6 +270,9 @@ fn bench(a: &Args) -> Result<i32, String> {
                 "{:<24} {:>16} {:>16}",
                 f.name, f.fuel_per_request, f.wall_ns_per_request
             );
+            for (export, fuel) in &f.fuel_per_request_by_export {
+                println!("  {export:<22} {fuel:>16}");
+            }
         }
         println!(
             "request wall ns: mean {} p50 {} p99 {}",

@@ -35,6 +35,8 @@ pub(crate) struct Vm {
     pub next_tick_ns: Option<u64>,
     pub fuel_budget: u64,
     pub fuel_used: u64,
+    /// `fuel_used` by the export that consumed it (`proxy_on_request_headers`, ...).
+    pub fuel_by_export: std::collections::BTreeMap<String, u64>,
     /// Wall time spent in guest calls, ns (includes hostcalls).
     pub wall_ns: u64,
 }
@@ -85,6 +87,7 @@ impl Vm {
             next_tick_ns: None,
             fuel_budget,
             fuel_used: 0,
+            fuel_by_export: std::collections::BTreeMap::new(),
             wall_ns: 0,
         };
         let init = if vm.has("_initialize") {
@@ -161,7 +164,14 @@ impl Vm {
         let r = f.call(&mut self.store, &params, &mut results);
         self.wall_ns += t0.elapsed().as_nanos() as u64;
         let left = self.store.get_fuel().unwrap_or(0);
-        self.fuel_used += self.fuel_budget.saturating_sub(left);
+        let used = self.fuel_budget.saturating_sub(left);
+        self.fuel_used += used;
+        match self.fuel_by_export.get_mut(name) {
+            Some(total) => *total += used,
+            None => {
+                self.fuel_by_export.insert(name.to_owned(), used);
+            }
+        }
         let value = results.first().and_then(|v| match v {
             Val::I32(x) => Some(*x as i64),
             Val::I64(x) => Some(*x),

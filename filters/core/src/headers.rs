@@ -116,31 +116,41 @@ impl HeaderMap {
     /// The map serialized in the proxy-wasm layout (see [`crate::pairs`]), taking the buffer as
     /// it is: names are lowercased in place, and a name that is not UTF-8 is replaced by its
     /// lossy form. `None` if the layout is malformed.
-    pub fn from_wire(bytes: Vec<u8>) -> Option<Self> {
-        let spans = crate::pairs::spans(&bytes)?;
-        let mut map = Self {
-            bytes,
-            pairs: Vec::with_capacity(spans.len()),
-            edits: Vec::new(),
-        };
-        for (name, value) in spans {
-            let mut name = Span {
-                start: name.start,
-                end: name.end,
-            };
-            let raw = map.bytes.get_mut(name.start..name.end).unwrap_or_default();
-            raw.make_ascii_lowercase();
-            if std::str::from_utf8(raw).is_err() {
-                let lossy = String::from_utf8_lossy(raw).into_owned();
-                name = map.push(lossy.as_bytes());
-            }
-            map.pairs.push(Pair {
-                name,
+    pub fn from_wire(mut bytes: Vec<u8>) -> Option<Self> {
+        let mut pairs = Vec::with_capacity(crate::pairs::declared(&bytes));
+        let mut non_ascii = false;
+        crate::pairs::spans(&bytes, |name, value| {
+            pairs.push(Pair {
+                name: Span {
+                    start: name.start,
+                    end: name.end,
+                },
                 value: Span {
                     start: value.start,
                     end: value.end,
                 },
             });
+        })?;
+        for p in &pairs {
+            let name = bytes.get_mut(p.name.start..p.name.end).unwrap_or_default();
+            name.make_ascii_lowercase();
+            non_ascii |= !name.is_ascii();
+        }
+        let mut map = Self {
+            bytes,
+            pairs,
+            edits: Vec::new(),
+        };
+        if non_ascii {
+            // Rare (names are tokens): a name that is not UTF-8 is replaced by its lossy form.
+            let mut pairs = std::mem::take(&mut map.pairs);
+            for p in &mut pairs {
+                if std::str::from_utf8(map.slice(p.name)).is_err() {
+                    let lossy = String::from_utf8_lossy(map.slice(p.name)).into_owned();
+                    p.name = map.push(lossy.as_bytes());
+                }
+            }
+            map.pairs = pairs;
         }
         Some(map)
     }

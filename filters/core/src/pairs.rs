@@ -34,34 +34,36 @@ fn read_u32(bytes: &[u8], at: usize) -> Option<usize> {
 
 /// Deserializes pairs; names that are not UTF-8 are decoded lossily. Empty input is an empty map.
 pub fn decode(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
-    let spans = spans(bytes)?;
-    Some(
-        spans
-            .into_iter()
-            .map(|(key, value)| {
-                let key = bytes.get(key).unwrap_or_default();
-                let key = match std::str::from_utf8(key) {
-                    Ok(key) => key.to_owned(),
-                    Err(_) => String::from_utf8_lossy(key).into_owned(),
-                };
-                (key, bytes.get(value).unwrap_or_default().to_vec())
-            })
-            .collect(),
-    )
+    let mut out = Vec::new();
+    spans(bytes, |key, value| {
+        let key = bytes.get(key).unwrap_or_default();
+        let key = match std::str::from_utf8(key) {
+            Ok(key) => key.to_owned(),
+            Err(_) => String::from_utf8_lossy(key).into_owned(),
+        };
+        out.push((key, bytes.get(value).unwrap_or_default().to_vec()));
+    })?;
+    Some(out)
 }
 
-/// Where each name and value lies in a serialized map, without copying them. `None` if the
-/// layout is malformed; empty input is an empty map.
-pub fn spans(bytes: &[u8]) -> Option<Vec<(Range<usize>, Range<usize>)>> {
+/// The number of pairs a serialized map declares, bounded by what its size can hold (10 bytes a
+/// pair at least): a capacity to reserve.
+pub fn declared(bytes: &[u8]) -> usize {
+    read_u32(bytes, 0).map_or(0, |n| n.min(bytes.len() / 10))
+}
+
+/// Calls `each` with where each name and value lies in a serialized map, in order, without
+/// copying them; returns the number of pairs. `None` if the layout is malformed (`each` may have
+/// seen some pairs by then); empty input is an empty map.
+pub fn spans(bytes: &[u8], mut each: impl FnMut(Range<usize>, Range<usize>)) -> Option<usize> {
     if bytes.is_empty() {
-        return Some(Vec::new());
+        return Some(0);
     }
     let n = read_u32(bytes, 0)?;
     let mut data = n.checked_mul(8)?.checked_add(4)?;
     if data > bytes.len() {
         return None;
     }
-    let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let klen = read_u32(bytes, 4 + i * 8)?;
         let vlen = read_u32(bytes, 8 + i * 8)?;
@@ -77,9 +79,9 @@ pub fn spans(bytes: &[u8]) -> Option<Vec<(Range<usize>, Range<usize>)>> {
             return None;
         }
         data += 1;
-        out.push((key, value));
+        each(key, value);
     }
-    (data == bytes.len()).then_some(out)
+    (data == bytes.len()).then_some(n)
 }
 
 #[cfg(test)]
