@@ -231,6 +231,29 @@ impl Gateway {
         out
     }
 
+    /// Stops filter `name`'s guest (out of fuel) once it has used `fuel` more, recording where
+    /// (see [`Gateway::take_stop`]); the VM fails there, as a trapped VM does.
+    pub fn stop_after_fuel(&mut self, name: &str, fuel: u64) {
+        for vm in self
+            .filters
+            .iter_mut()
+            .filter(|f| f.info.name == name)
+            .flat_map(|f| f.vms.iter_mut())
+        {
+            vm.fuel_stop = Some(fuel);
+            vm.stopped_at = None;
+        }
+    }
+
+    /// The guest stack (innermost first) where filter `name` was stopped, if it was.
+    pub fn take_stop(&mut self, name: &str) -> Option<Vec<String>> {
+        self.filters
+            .iter_mut()
+            .filter(|f| f.info.name == name)
+            .flat_map(|f| f.vms.iter_mut())
+            .find_map(|vm| vm.stopped_at.take())
+    }
+
     /// Wall time (ns) spent in filter `name`'s guest code so far, across workers.
     pub fn wall_ns(&self, name: &str) -> u64 {
         self.filters

@@ -4,11 +4,13 @@
 //! host-test run SCENARIO.json [--module X.wasm]... [--json] [--trace OUT.json]
 //! host-test bench (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--json]
 //! host-test profile (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--top N]
+//!                  [--fuel [--samples N]] [--callers FUNCTION]
 //! ```
 //! `run` exits 0 when every expectation holds, 1 when one fails, 2 on a usage or load error.
 //! `bench` reports, per filter, fuel per request (deterministic) and wall time per request.
 //! `profile` runs the same requests under the sampling profiler ([`crate::profile`]) and prints
-//! the guest functions with the largest share of samples.
+//! the guest functions with the largest share of samples; with `--fuel`, the samples are exact
+//! fuel offsets into one request of the first filter (deterministic, see [`crate::profile`]).
 
 use crate::api::{FilterSpec, Harness};
 use crate::message::{CallReply, Request, Response};
@@ -20,7 +22,8 @@ use std::time::Instant;
 const USAGE: &str = "usage:
   host-test run SCENARIO.json [--module X.wasm]... [--json] [--trace OUT.json]
   host-test bench (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--json]
-  host-test profile (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--top N]";
+  host-test profile (SCENARIO.json | --module X.wasm [--config STR]...) [--requests N] [--top N]
+                   [--fuel [--samples N]] [--callers FUNCTION]";
 
 #[derive(Default)]
 struct Args {
@@ -31,6 +34,9 @@ struct Args {
     json: bool,
     trace: Option<PathBuf>,
     top: Option<usize>,
+    fuel: bool,
+    samples: Option<usize>,
+    callers: Option<String>,
 }
 
 fn parse(args: &[String]) -> Result<Args, String> {
@@ -45,6 +51,9 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 a.requests = Some(val()?.parse().map_err(|_| "--requests: not a number")?)
             }
             "--json" => a.json = true,
+            "--fuel" => a.fuel = true,
+            "--callers" => a.callers = Some(val()?),
+            "--samples" => a.samples = Some(val()?.parse().map_err(|_| "--samples: not a number")?),
             "--trace" => a.trace = Some(PathBuf::from(val()?)),
             "--top" => a.top = Some(val()?.parse().map_err(|_| "--top: not a number")?),
             s if s.starts_with('-') => return Err(format!("unknown option {s}")),
@@ -188,6 +197,9 @@ fn bench_setup(a: &Args) -> Result<(crate::api::Gateway, Request, Response), Str
 }
 
 fn profile(a: &Args) -> Result<i32, String> {
+    if a.fuel {
+        return fuel_profile(a);
+    }
     crate::profile::enable();
     let n = a.requests.unwrap_or(2000).max(1);
     let (mut gw, req, resp) = bench_setup(a)?;
@@ -201,14 +213,68 @@ fn profile(a: &Args) -> Result<i32, String> {
     if samples.total == 0 {
         return Err("no samples: the requests ran too briefly (raise --requests)".into());
     }
-    let mut rows: Vec<_> = samples.functions.iter().collect();
-    rows.sort_by(|x, y| y.1 .1.cmp(&x.1 .1).then(y.1 .0.cmp(&x.1 .0)));
-    let pct = |k: u64| 100.0 * k as f64 / samples.total as f64;
     println!("{} samples over {n} requests", samples.total);
+    print_samples(&samples, a);
+    Ok(0)
+}
+
+fn print_samples(samples: &crate::profile::Samples, a: &Args) {
+    let top = a.top.unwrap_or(40);
+    if let Some(callee) = &a.callers {
+        let pct = |k: u64| 100.0 * k as f64 / samples.total as f64;
+        println!("{:>9}  caller -> function", "inclusive");
+        for (f, caller, n) in samples.callers(callee).into_iter().take(top) {
+            println!("{:>8.1}%  {caller} -> {f}", pct(n));
+        }
+        return;
+    }
+    let mut rows: Vec<_> = samples.functions.iter().collect();
+    rows.sort_by(|x, y| {
+        y.1 .1
+            .cmp(&x.1 .1)
+            .then(y.1 .0.cmp(&x.1 .0))
+            .then(x.0.cmp(y.0))
+    });
+    let pct = |k: u64| 100.0 * k as f64 / samples.total as f64;
     println!("{:>9} {:>9}  function", "inclusive", "self");
-    for (name, (own, incl)) in rows.into_iter().take(a.top.unwrap_or(40)) {
+    for (name, (own, incl)) in rows.into_iter().take(top) {
         println!("{:>8.1}% {:>8.1}%  {name}", pct(*incl), pct(*own));
     }
+}
+
+/// `profile --fuel`: the stack at evenly spaced fuel offsets into one request of the first
+/// filter, each from a fresh gateway warmed up the same way.
+fn fuel_profile(a: &Args) -> Result<i32, String> {
+    let (mut gw, req, resp) = bench_setup(a)?;
+    let name = gw
+        .filter_names()
+        .into_iter()
+        .next()
+        .ok_or("no filter to profile")?;
+    let before = gw.fuel_used(&name);
+    gw.request(req.clone())
+        .respond_with(resp.clone())
+        .map_err(|e| e.to_string())?;
+    let per_request = gw.fuel_used(&name) - before;
+    let n = a.samples.unwrap_or(400).clamp(1, 100_000) as u64;
+    let mut samples = crate::profile::Samples::default();
+    for i in 0..n {
+        let (mut gw, req, resp) = bench_setup(a)?;
+        gw.stop_after_fuel(&name, (2 * i + 1) * per_request / (2 * n));
+        // The stopped VM fails the request: that is the point.
+        let _ = gw.request(req).respond_with(resp);
+        if let Some(stack) = gw.take_stop(&name) {
+            samples.add(&stack);
+        }
+    }
+    if samples.total == 0 {
+        return Err("no samples: the guest never ran out of fuel (no name section?)".into());
+    }
+    println!(
+        "{} fuel per request in {name}; {} samples at exact fuel offsets (deterministic)",
+        per_request, samples.total
+    );
+    print_samples(&samples, a);
     Ok(0)
 }
 

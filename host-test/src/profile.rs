@@ -8,6 +8,12 @@
 //! guest is entered or a hostcall returns. The moments wasmtime takes to enter a callback still
 //! count to the callback's export. Sampling is by wall time, so counts vary a little between
 //! runs; fuel (see `host-test bench`) is the deterministic total.
+//!
+//! `host-test profile --fuel` samples by fuel instead, exactly and deterministically: it measures
+//! the fuel F one request takes, then for each of N samples replays the same warmed-up gateway
+//! and stops the guest (out of fuel) at offset (i + 1/2)·F/N of the request, recording the stack
+//! there. A function's share is then its share of the request's wasm operations, hostcalls and
+//! host time excluded; the same module and request always give the same profile.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +36,8 @@ pub struct Samples {
     pub total: u64,
     /// Function name → (samples where it was running, samples where it was on the stack).
     pub functions: HashMap<String, (u64, u64)>,
+    /// (callee, caller) → samples with that call on the stack.
+    pub calls: HashMap<(String, String), u64>,
 }
 
 /// Turns sampling on for this process. Takes effect only if no module has been compiled yet.
@@ -73,28 +81,62 @@ pub(crate) fn renew(mut store: impl AsContextMut) {
 
 /// Records the guest stack of `store` (called at each epoch advance while the guest runs).
 fn sample(store: impl AsContext) {
-    let trace = WasmBacktrace::capture(store);
-    let names: Vec<String> = trace
+    let names = names(&WasmBacktrace::capture(store));
+    let mut guard = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
+    guard.get_or_insert_with(Samples::default).add(&names);
+}
+
+/// The demangled function names of a guest stack, innermost first.
+pub(crate) fn names(trace: &WasmBacktrace) -> Vec<String> {
+    trace
         .frames()
         .iter()
         .map(|f| match f.func_name() {
             Some(n) => format!("{:#}", rustc_demangle::demangle(n)),
             None => format!("<func {}>", f.func_index()),
         })
-        .collect();
-    let Some(leaf) = names.first() else {
-        return;
-    };
-    let mut guard = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
-    let samples = guard.get_or_insert_with(Samples::default);
-    samples.total += 1;
-    samples.functions.entry(leaf.clone()).or_default().0 += 1;
-    let mut seen: Vec<&String> = Vec::with_capacity(names.len());
-    for n in &names {
-        if !seen.contains(&n) {
-            seen.push(n);
-            samples.functions.entry(n.clone()).or_default().1 += 1;
+        .collect()
+}
+
+impl Samples {
+    /// Counts one sample of the stack `names` (innermost first; empty stacks are not counted).
+    pub fn add(&mut self, names: &[String]) {
+        let Some(leaf) = names.first() else {
+            return;
+        };
+        self.total += 1;
+        self.functions.entry(leaf.clone()).or_default().0 += 1;
+        let mut seen: Vec<&String> = Vec::with_capacity(names.len());
+        for n in names {
+            if !seen.contains(&n) {
+                seen.push(n);
+                self.functions.entry(n.clone()).or_default().1 += 1;
+            }
         }
+        let mut calls: Vec<(&String, &String)> = Vec::with_capacity(names.len());
+        for pair in names.windows(2) {
+            if let [callee, caller] = pair {
+                if !calls.contains(&(callee, caller)) {
+                    calls.push((callee, caller));
+                    *self
+                        .calls
+                        .entry((callee.clone(), caller.clone()))
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// The callers of functions whose name contains `callee`, with the samples of each call.
+    pub fn callers(&self, callee: &str) -> Vec<(&str, &str, u64)> {
+        let mut out: Vec<_> = self
+            .calls
+            .iter()
+            .filter(|((f, _), _)| f.contains(callee))
+            .map(|((f, caller), n)| (f.as_str(), caller.as_str(), *n))
+            .collect();
+        out.sort_by(|a, b| b.2.cmp(&a.2).then(a.1.cmp(b.1)));
+        out
     }
 }
 

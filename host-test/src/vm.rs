@@ -35,6 +35,11 @@ pub(crate) struct Vm {
     pub next_tick_ns: Option<u64>,
     pub fuel_budget: u64,
     pub fuel_used: u64,
+    /// Fuel left before the guest is stopped (out of fuel) wherever it is, for the exact fuel
+    /// profile; `None` runs every call with the full budget.
+    pub fuel_stop: Option<u64>,
+    /// The guest stack where it ran out of `fuel_stop`, innermost first.
+    pub stopped_at: Option<Vec<String>>,
     /// `fuel_used` by the export that consumed it (`proxy_on_request_headers`, ...).
     pub fuel_by_export: std::collections::BTreeMap<String, u64>,
     /// Wall time spent in guest calls, ns (includes hostcalls).
@@ -87,6 +92,8 @@ impl Vm {
             next_tick_ns: None,
             fuel_budget,
             fuel_used: 0,
+            fuel_stop: None,
+            stopped_at: None,
             fuel_by_export: std::collections::BTreeMap::new(),
             wall_ns: 0,
         };
@@ -158,14 +165,27 @@ impl Vm {
                 -1,
             )
         });
-        let _ = self.store.set_fuel(self.fuel_budget);
+        let budget = self
+            .fuel_stop
+            .map_or(self.fuel_budget, |stop| stop.min(self.fuel_budget));
+        let _ = self.store.set_fuel(budget);
         let t0 = std::time::Instant::now();
         crate::profile::renew(&mut self.store);
         let r = f.call(&mut self.store, &params, &mut results);
         self.wall_ns += t0.elapsed().as_nanos() as u64;
         let left = self.store.get_fuel().unwrap_or(0);
-        let used = self.fuel_budget.saturating_sub(left);
+        let used = budget.saturating_sub(left);
         self.fuel_used += used;
+        if let Some(stop) = self.fuel_stop.as_mut() {
+            *stop = stop.saturating_sub(used);
+            if let (Err(e), 0) = (&r, *stop) {
+                if self.stopped_at.is_none() {
+                    self.stopped_at = e
+                        .downcast_ref::<wasmtime::WasmBacktrace>()
+                        .map(crate::profile::names);
+                }
+            }
+        }
         match self.fuel_by_export.get_mut(name) {
             Some(total) => *total += used,
             None => {

@@ -8,9 +8,9 @@
 //! number of names a VM defines is also capped (`max_metric_names`): beyond it a name falls back
 //! to the same metric with every label set to the overflow value.
 
-use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 
+use filter_core::bytes::KeyTable;
 use filter_core::{Host, MetricId, MetricKind};
 
 /// A labelled metric: base name, kind and label keys in name order.
@@ -162,7 +162,7 @@ pub struct MetricSet {
     overflow: String,
     /// Looked up on every request: a fast hash suffices, as the names are bounded by `max_names`
     /// and their label values by the cardinality guard.
-    ids: RefCell<FxHashMap<String, MetricId>>,
+    ids: RefCell<KeyTable<MetricId>>,
     /// Where a labelled name is written to be looked up, reused across requests.
     scratch: RefCell<String>,
 }
@@ -173,7 +173,7 @@ impl MetricSet {
         Self {
             max_names,
             overflow: overflow.to_owned(),
-            ids: RefCell::new(FxHashMap::default()),
+            ids: RefCell::new(KeyTable::default()),
             scratch: RefCell::new(String::new()),
         }
     }
@@ -197,12 +197,12 @@ impl MetricSet {
 
     /// The id of an unlabelled metric (defining it on first use).
     pub fn id(&self, host: &mut dyn Host, kind: MetricKind, name: &str) -> Option<MetricId> {
-        if let Some(id) = self.ids.borrow().get(name) {
+        if let Some(id) = self.ids.borrow().get(name.as_bytes()) {
             return Some(*id);
         }
         match host.define_metric(kind, name) {
             Ok(id) => {
-                self.ids.borrow_mut().insert(name.to_owned(), id);
+                self.ids.borrow_mut().insert(name.as_bytes(), id);
                 Some(id)
             }
             Err(e) => {
@@ -221,7 +221,7 @@ impl MetricSet {
     ) -> Option<MetricId> {
         let mut scratch = self.scratch.borrow_mut();
         write_labelled_name(&mut scratch, metric, values);
-        if let Some(id) = self.ids.borrow().get(scratch.as_str()) {
+        if let Some(id) = self.ids.borrow().get(scratch.as_bytes()) {
             return Some(*id);
         }
         let name = std::mem::take(&mut *scratch);

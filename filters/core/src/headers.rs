@@ -18,17 +18,24 @@ pub enum HeaderEdit<'a> {
 /// A header map as the host delivered it (lowercase names, values in order), plus the edits the
 /// logic made to it.
 ///
-/// Names and values live back to back in one buffer (the host's serialized map, taken as it
-/// came, then whatever the edits added): reading a map and editing it allocate nothing per
-/// header. Every name in the buffer is lowercase UTF-8.
+/// Names and values are ranges of two buffers: the host's serialized map, taken as it came, and
+/// one for what edits add (so editing never copies the host's buffer): reading a map and
+/// editing it allocate nothing per header. Every name is lowercase UTF-8.
 #[derive(Clone, Default)]
 pub struct HeaderMap {
-    bytes: Vec<u8>,
+    /// The host's serialized map (names lowercased in place).
+    wire: Vec<u8>,
+    /// Names and values added since; a span at or past `wire.len()` lies here.
+    added: Vec<u8>,
     pairs: Vec<Pair>,
     edits: Vec<Edit>,
 }
 
-/// A range of [`HeaderMap::bytes`].
+/// Room reserved for the first added names and values, and for pairs beyond the host's.
+const ADDED_BYTES: usize = 256;
+const ADDED_PAIRS: usize = 8;
+
+/// A range of the concatenation of [`HeaderMap::wire`] and [`HeaderMap::added`].
 #[derive(Debug, Clone, Copy, Default)]
 struct Span {
     start: usize,
@@ -104,7 +111,7 @@ impl HeaderMap {
         let mut map = Self::default();
         for (name, value) in pairs {
             let name = map.push(name.as_ref().as_bytes());
-            if let Some(raw) = map.bytes.get_mut(name.start..name.end) {
+            if let Some(raw) = map.added.get_mut(name.start..name.end) {
                 raw.make_ascii_lowercase();
             }
             let value = map.push(value.as_ref());
@@ -117,7 +124,7 @@ impl HeaderMap {
     /// it is: names are lowercased in place, and a name that is not UTF-8 is replaced by its
     /// lossy form. `None` if the layout is malformed.
     pub fn from_wire(mut bytes: Vec<u8>) -> Option<Self> {
-        let mut pairs = Vec::with_capacity(crate::pairs::declared(&bytes));
+        let mut pairs = Vec::with_capacity(crate::pairs::declared(&bytes) + ADDED_PAIRS);
         let mut non_ascii = false;
         crate::pairs::spans(&bytes, |name, value| {
             pairs.push(Pair {
@@ -132,12 +139,14 @@ impl HeaderMap {
             });
         })?;
         for p in &pairs {
-            let name = bytes.get_mut(p.name.start..p.name.end).unwrap_or_default();
-            name.make_ascii_lowercase();
-            non_ascii |= !name.is_ascii();
+            for b in bytes.get_mut(p.name.start..p.name.end).unwrap_or_default() {
+                non_ascii |= *b >= 0x80;
+                b.make_ascii_lowercase();
+            }
         }
         let mut map = Self {
-            bytes,
+            wire: bytes,
+            added: Vec::new(),
             pairs,
             edits: Vec::new(),
         };
@@ -155,18 +164,21 @@ impl HeaderMap {
         Some(map)
     }
 
-    /// Appends bytes to the buffer; their span.
+    /// Appends bytes to the added buffer; their span.
     fn push(&mut self, bytes: &[u8]) -> Span {
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(bytes);
+        if self.added.capacity() == 0 {
+            self.added.reserve(ADDED_BYTES.max(bytes.len()));
+        }
+        let start = self.wire.len() + self.added.len();
+        self.added.extend_from_slice(bytes);
         Span {
             start,
-            end: self.bytes.len(),
+            end: start + bytes.len(),
         }
     }
 
     fn slice(&self, span: Span) -> &[u8] {
-        self.bytes.get(span.start..span.end).unwrap_or_default()
+        slice(&self.wire, &self.added, span)
     }
 
     /// A name span as text (always UTF-8, see [`HeaderMap::from_wire`]).
@@ -182,7 +194,8 @@ impl HeaderMap {
     }
 
     fn is_named(&self, pair: &Pair, name: &str) -> bool {
-        pair.name.end - pair.name.start == name.len() && self.slice(pair.name) == name.as_bytes()
+        pair.name.end - pair.name.start == name.len()
+            && crate::bytes::eq(self.slice(pair.name), name.as_bytes())
     }
 
     /// The first value of `name`, as Envoy's `get_header_map_value` returns it. Names are
@@ -295,11 +308,7 @@ impl HeaderMap {
     /// the header are dropped, as the removal undoes them.
     pub fn remove(&mut self, name: &str) {
         let name = lowercase(name);
-        if !self
-            .pairs
-            .iter()
-            .any(|p| self.slice(p.name) == name.as_bytes())
-        {
+        if !self.pairs.iter().any(|p| self.is_named(p, &name)) {
             return;
         }
         let span = self.push(name.as_bytes());
@@ -316,9 +325,9 @@ impl HeaderMap {
     /// Drops the pairs named like `name`, and the earlier edits of that header (a set or a
     /// removal replaces whatever they did).
     fn forget(&mut self, name: Span) {
-        let bytes = &self.bytes;
-        let name = bytes.get(name.start..name.end).unwrap_or_default();
-        let other = |span: Span| bytes.get(span.start..span.end).unwrap_or_default() != name;
+        let (wire, added) = (&self.wire, &self.added);
+        let name = slice(wire, added, name);
+        let other = |span: Span| !crate::bytes::eq(slice(wire, added, span), name);
         self.pairs.retain(|p| other(p.name));
         self.edits.retain(|e| other(e.pair.name));
     }
@@ -386,6 +395,17 @@ impl PartialEq for HeaderMap {
 }
 
 impl Eq for HeaderMap {}
+
+/// The bytes of `span` (empty if it lies outside both buffers, which never happens).
+fn slice<'a>(wire: &'a [u8], added: &'a [u8], span: Span) -> &'a [u8] {
+    let base = wire.len();
+    let range = if span.start >= base {
+        added.get(span.start - base..span.end.saturating_sub(base))
+    } else {
+        wire.get(span.start..span.end)
+    };
+    range.unwrap_or_default()
+}
 
 fn has_uppercase(name: &str) -> bool {
     name.bytes().any(|b| b.is_ascii_uppercase())

@@ -12,6 +12,7 @@
 //! - `adapter` (wasm32 only): the one generic proxy-wasm adapter; a filter's glue is the single line
 //!   [`export_plugin!`].
 
+pub mod bytes;
 pub mod chain;
 pub mod config;
 pub mod headers;

@@ -2,15 +2,16 @@
 //! base64, JSON parsing and the signature check (together most of a request's cost in wasm).
 //!
 //! An entry is found only by the exact token bytes and only while the key set that verified it is
-//! still the provider's current one, so a rotated key set invalidates its tokens. The claims are
-//! still checked against the clock (`exp`, `nbf`, `iat`) and the audience on every request:
-//! a cached token expires exactly when it would without the cache. Only successes are kept.
+//! still the provider's current one, so a rotated key set invalidates its tokens. Every request
+//! still checks the clock against the window its claims passed in (`nbf`/`iat` to `exp`, with the
+//! leeway; outside it the claims are checked again in full): a cached token expires exactly when
+//! it would without the cache. Only successes are kept.
 //! Bounded by entries and by token bytes; when either bound is reached the cache starts over.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use rustc_hash::FxHashMap;
+use filter_core::bytes::KeyTable;
 use serde_json::{Map, Value};
 
 use super::keys::KeySet;
@@ -33,12 +34,12 @@ pub struct Verified {
     pub window: (i64, i64),
 }
 
-/// Verified tokens by their exact bytes. FxHash rather than SipHash: only verified tokens are
-/// stored, so a client cannot fill the map with colliding keys, and hashing a 600-byte token
-/// with SipHash cost more than the rest of a cache hit.
+/// Verified tokens by their exact bytes. A fast hash (FxHash) rather than SipHash: only verified
+/// tokens are stored, so a client cannot fill the table with colliding keys, and hashing and
+/// comparing a 600-byte token byte by byte cost more than the rest of a cache hit.
 #[derive(Debug, Default)]
 pub struct TokenCache {
-    entries: RefCell<FxHashMap<Box<[u8]>, Rc<Verified>>>,
+    entries: RefCell<KeyTable<Rc<Verified>>>,
     bytes: Cell<usize>,
 }
 
@@ -64,7 +65,7 @@ impl TokenCache {
             self.bytes.set(0);
         }
         let entry = Rc::new(verified);
-        if entries.insert(token.into(), Rc::clone(&entry)).is_none() {
+        if entries.insert(token, Rc::clone(&entry)).is_none() {
             self.bytes.set(self.bytes.get().saturating_add(token.len()));
         }
         entry
