@@ -30,7 +30,7 @@ pub const BATCH_CONTENT_TYPE: &str = "application/x-ndjson";
 #[derive(Debug)]
 struct InFlight {
     token: u32,
-    events: Vec<String>,
+    events: Vec<Vec<u8>>,
     sent_at: SystemTime,
 }
 
@@ -38,7 +38,7 @@ struct InFlight {
 #[derive(Debug)]
 pub struct Sink {
     cfg: EventsConfig,
-    buffer: VecDeque<String>,
+    buffer: VecDeque<Vec<u8>>,
     bytes: usize,
     in_flight: Option<InFlight>,
     failures: u32,
@@ -86,7 +86,7 @@ impl Sink {
     }
 
     /// Adds one event line (no newline inside), dropping the oldest events beyond the bounds.
-    pub fn push(&mut self, line: String, metrics: &MetricSet, host: &mut dyn Host) {
+    pub fn push(&mut self, line: Vec<u8>, metrics: &MetricSet, host: &mut dyn Host) {
         if line.len() + 1 > self.cfg.max_buffer_bytes {
             // It could never fit: drop it rather than everything buffered before it.
             metrics.count(host, EVENTS_DROPPED_TOTAL, 1);
@@ -118,7 +118,7 @@ impl Sink {
         let batch = self.take_batch();
         let mut body = Vec::with_capacity(batch.iter().map(|e| e.len() + 1).sum());
         for line in &batch {
-            body.extend_from_slice(line.as_bytes());
+            body.extend_from_slice(line);
             body.push(b'\n');
         }
         let mut call = HttpCall::post(
@@ -183,7 +183,7 @@ impl Sink {
         self.report(metrics, host);
     }
 
-    fn take_batch(&mut self) -> Vec<String> {
+    fn take_batch(&mut self) -> Vec<Vec<u8>> {
         let mut batch = Vec::new();
         let mut size = 0;
         while let Some(next) = self.buffer.front() {
@@ -202,7 +202,7 @@ impl Sink {
         batch
     }
 
-    fn fail(&mut self, events: Vec<String>, metrics: &MetricSet, host: &mut dyn Host) {
+    fn fail(&mut self, events: Vec<Vec<u8>>, metrics: &MetricSet, host: &mut dyn Host) {
         metrics.bump(host, FLUSH_FAILURES_TOTAL);
         for line in events.into_iter().rev() {
             self.bytes += line.len() + 1;

@@ -26,7 +26,7 @@ fn setup(extra: &str) -> (Sink, MetricSet, FakeHost) {
 
 fn push_n(sink: &mut Sink, m: &MetricSet, h: &mut FakeHost, from: usize, n: usize) {
     for i in from..from + n {
-        sink.push(format!("{{\"n\":{i}}}"), m, h);
+        sink.push(format!("{{\"n\":{i}}}").into_bytes(), m, h);
     }
 }
 
@@ -80,7 +80,7 @@ fn the_oldest_events_are_dropped_and_counted() {
 fn byte_bounds_apply_to_buffer_and_batch() {
     let (mut sink, m, mut h) = setup(r#","max_batch_bytes":1024,"max_buffer_bytes":2048"#);
     for i in 0..3 {
-        sink.push(format!("{i}{}", "x".repeat(700)), &m, &mut h);
+        sink.push(format!("{i}{}", "x".repeat(700)).into_bytes(), &m, &mut h);
     }
     assert_eq!(sink.buffered(), 2, "three 702-byte lines exceed 2048 bytes");
     assert!(sink.buffered_bytes() <= 2048);
@@ -90,7 +90,7 @@ fn byte_bounds_apply_to_buffer_and_batch() {
         702,
         "a batch holds one line under 1024 bytes"
     );
-    sink.push("y".repeat(5000), &m, &mut h);
+    sink.push("y".repeat(5000).into_bytes(), &m, &mut h);
     assert_eq!(
         metric(&h, EVENTS_DROPPED_TOTAL),
         2,
@@ -189,7 +189,7 @@ fn an_outage_keeps_memory_bounded_and_accounting_exact() {
     h.clusters = vec!["down".into()];
     let produced = 10_000;
     for i in 0..produced {
-        sink.push(format!("{{\"n\":{i}}}"), &m, &mut h);
+        sink.push(format!("{{\"n\":{i}}}").into_bytes(), &m, &mut h);
         if i % 100 == 0 {
             h.advance(Duration::from_millis(700));
             sink.on_tick(&m, &mut h);

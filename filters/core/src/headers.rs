@@ -201,7 +201,12 @@ impl HeaderMap {
     /// The first value of `name`, as Envoy's `get_header_map_value` returns it. Names are
     /// case-blind.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.named(name).next().map(|p| self.slice(p.value))
+        // Looked up by the exact name first: the uppercase check costs a pass only on a miss.
+        let found = match self.pairs.iter().find(|p| self.is_named(p, name)) {
+            None if has_uppercase(name) => self.named(name).next(),
+            found => found,
+        };
+        found.map(|p| self.slice(p.value))
     }
 
     /// The first value of `name` if it is valid UTF-8.
@@ -326,8 +331,11 @@ impl HeaderMap {
     /// removal replaces whatever they did).
     fn forget(&mut self, name: Span) {
         let (wire, added) = (&self.wire, &self.added);
+        let len = name.end - name.start;
         let name = slice(wire, added, name);
-        let other = |span: Span| !crate::bytes::eq(slice(wire, added, span), name);
+        let other = |span: Span| {
+            span.end - span.start != len || !crate::bytes::eq(slice(wire, added, span), name)
+        };
         self.pairs.retain(|p| other(p.name));
         self.edits.retain(|e| other(e.pair.name));
     }
@@ -352,16 +360,17 @@ impl HeaderMap {
     /// The stored pair for `name` and `value`, if `name` is valid and `value` safe to emit
     /// (else a warning is logged).
     fn checked_pair(&mut self, name: &str, value: &[u8]) -> Option<Pair> {
-        // Valid names are usually given in lowercase already: one pass checks both.
+        // Valid names are usually given in lowercase already: then one pass checks both.
         let lower = if is_valid_name(name) {
             std::borrow::Cow::Borrowed(name)
         } else {
-            lowercase(name)
+            let lower = lowercase(name);
+            if !is_valid_name(&lower) {
+                log::warn!("refusing to emit header with invalid name {name:?}");
+                return None;
+            }
+            lower
         };
-        if !is_valid_name(&lower) {
-            log::warn!("refusing to emit header with invalid name {name:?}");
-            return None;
-        }
         if !is_safe_value(value) {
             log::warn!("refusing to emit header {name}: value contains CR, LF or NUL");
             return None;
