@@ -104,14 +104,35 @@ impl Host for WasmHost {
     }
 
     fn property(&self, path: &[&str]) -> Option<Vec<u8>> {
-        raw::get_property(path.join("\0").as_bytes()).ok().flatten()
+        with_path(path, |p| raw::get_property(p).ok().flatten())
     }
 
     fn set_property(&mut self, path: &[&str], value: &[u8]) -> Result<(), HostError> {
-        raw::set_property(path.join("\0").as_bytes(), value)
+        with_path(path, |p| raw::set_property(p, value))
     }
 
     fn header(&self, kind: HeaderKind, name: &str) -> Option<Vec<u8>> {
         raw::header_value(map_type(kind), name).ok().flatten()
     }
+}
+
+/// Calls `f` with a property path as the ABI takes it (segments joined by NUL), written on the
+/// stack when it fits (paths are short and read on every request).
+fn with_path<R>(path: &[&str], f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut buf = [0u8; 128];
+    let len = path.iter().map(|s| s.len() + 1).sum::<usize>().saturating_sub(1);
+    if len > buf.len() {
+        return f(path.join("\0").as_bytes());
+    }
+    let mut at = 0;
+    for (i, segment) in path.iter().enumerate() {
+        if i > 0 {
+            at += 1; // the NUL separator, already in `buf`
+        }
+        if let Some(dst) = buf.get_mut(at..at + segment.len()) {
+            dst.copy_from_slice(segment.as_bytes());
+        }
+        at += segment.len();
+    }
+    f(buf.get(..len).unwrap_or_default())
 }
