@@ -14,8 +14,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 
-use rustc_hash::FxHashSet;
-
+use filter_core::bytes::KeyTable;
 use filter_core::{Host, HostError};
 
 /// Longest label value.
@@ -79,7 +78,7 @@ pub struct LabelGuard {
 
 #[derive(Debug, Default)]
 struct GuardState {
-    admitted: FxHashSet<String>,
+    admitted: KeyTable<()>,
     full: bool,
 }
 
@@ -106,7 +105,7 @@ impl LabelGuard {
     /// Admits `value` (already label-safe) if it is known or the list has room.
     pub fn admit(&self, value: &str, host: &mut dyn Host) -> Admission {
         let mut state = self.state.borrow_mut();
-        if state.admitted.contains(value) {
+        if state.admitted.get(value.as_bytes()).is_some() {
             return Admission::Admitted;
         }
         if state.full {
@@ -152,13 +151,13 @@ impl LabelGuard {
             if state.admitted.len() >= self.max {
                 break;
             }
-            state.admitted.insert(v);
+            state.admitted.insert(v.as_bytes(), ());
         }
     }
 
     fn admit_locally(&self, state: &mut GuardState, value: &str) -> Admission {
         if state.admitted.len() < self.max {
-            state.admitted.insert(value.to_owned());
+            state.admitted.insert(value.as_bytes(), ());
             Admission::Admitted
         } else {
             state.full = true;

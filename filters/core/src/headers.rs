@@ -49,7 +49,7 @@ struct Pair {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum EditKind {
+pub(crate) enum EditKind {
     Set,
     Add,
     Remove,
@@ -350,6 +350,15 @@ impl HeaderMap {
                 EditKind::Remove => HeaderEdit::Remove(name),
             }
         })
+    }
+
+    /// The edits as the adapter applies them: kind, name and value bytes (names are valid
+    /// tokens by construction, so they need no UTF-8 check on the way out).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn raw_edits(&self) -> impl Iterator<Item = (EditKind, &[u8], &[u8])> + '_ {
+        self.edits
+            .iter()
+            .map(|e| (e.kind, self.slice(e.pair.name), self.slice(e.pair.value)))
     }
 
     /// Forgets the recorded edits (once they are applied).

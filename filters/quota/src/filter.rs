@@ -3,10 +3,11 @@
 //! and add header fields on the response).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
+use filter_core::bytes::KeyTable;
 use filter_core::{ConfigError, Decision, HeaderMap, Host, MetricId, MetricKind, Plugin, Stream};
 
 use crate::admission::{Engine, Item, Outcome, Stats};
@@ -29,7 +30,7 @@ pub struct QuotaPlugin {
     pub config: Config,
     store: SharedData,
     metrics: Vec<Option<MetricId>>,
-    dynamic: RefCell<HashMap<String, Option<MetricId>>>,
+    dynamic: RefCell<KeyTable<Option<MetricId>>>,
 }
 
 /// The current time in microseconds since the epoch (0 before it).
@@ -73,7 +74,7 @@ impl QuotaPlugin {
             config,
             store: SharedData,
             metrics,
-            dynamic: RefCell::new(HashMap::new()),
+            dynamic: RefCell::new(KeyTable::default()),
         };
         plugin.precreate(host);
         plugin
@@ -118,12 +119,12 @@ impl QuotaPlugin {
             return;
         }
         let mut dynamic = self.dynamic.borrow_mut();
-        let id = match dynamic.get(&name) {
+        let id = match dynamic.get(name.as_bytes()) {
             Some(id) => *id,
             None => {
                 let id = host.define_metric(MetricKind::Counter, &name).ok();
                 if dynamic.len() < MAX_DYNAMIC_METRICS {
-                    dynamic.insert(name, id);
+                    dynamic.insert(name.as_bytes(), id);
                 }
                 id
             }

@@ -64,38 +64,45 @@ pub fn parse(raw: Option<&[u8]>, max: usize) -> Result<Target<'_>, TargetError> 
     if raw.first() != Some(&b'/') {
         return Err(TargetError::NotOriginForm);
     }
-    if raw.iter().any(|&b| b <= 0x20 || b >= 0x7f) {
+    // One pass for the byte checks (this runs on every request); errors keep this order.
+    let (mut bad_byte, mut fragment, mut backslash, mut query_at) = (false, false, false, None);
+    for (i, &b) in raw.iter().enumerate() {
+        bad_byte |= b <= 0x20 || b >= 0x7f;
+        fragment |= b == b'#';
+        if b == b'?' && query_at.is_none() {
+            query_at = Some(i);
+        }
+        backslash |= b == b'\\' && query_at.is_none();
+    }
+    if bad_byte {
         return Err(TargetError::BadByte);
     }
-    if raw.contains(&b'#') {
+    if fragment {
         return Err(TargetError::Fragment);
     }
     // All ASCII from here on.
     let text = std::str::from_utf8(raw).map_err(|_| TargetError::BadByte)?;
-    let (path, query) = match text.split_once('?') {
+    let (path, query) = match query_at.and_then(|at| Some((text.get(..at)?, text.get(at + 1..)?))) {
         Some((p, q)) => (p, Some(q)),
         None => (text, None),
     };
-    if path.contains('\\') {
+    if backslash {
         return Err(TargetError::Backslash);
     }
     check_percent(path.as_bytes())?;
-    let body = &path[1..];
-    let segments: Vec<&str> = body.split('/').collect();
-    let last = segments.len().saturating_sub(1);
-    for (i, seg) in segments.iter().enumerate() {
-        if *seg == "." || *seg == ".." {
+    let body = path.get(1..).unwrap_or_default();
+    let mut segments = body.split('/').peekable();
+    let first = segments.peek().copied().unwrap_or_default();
+    while let Some(seg) = segments.next() {
+        if seg == "." || seg == ".." {
             return Err(TargetError::DotSegment);
         }
         // A trailing slash (`/v2/`) and the root (`/`) are fine; `//` anywhere else is not.
-        if seg.is_empty() && i != last {
+        if seg.is_empty() && segments.peek().is_some() {
             return Err(TargetError::EmptySegment);
         }
     }
-    if segments
-        .first()
-        .is_some_and(|s| s.contains(';') || s.contains('%'))
-    {
+    if first.contains([';', '%']) {
         return Err(TargetError::VersionSegment);
     }
     Ok(Target { path, query })
@@ -218,6 +225,16 @@ mod tests {
             (b"/v1/%zz", Err(BadPercent), "bad hex"),
             (b"/v1/%2", Err(BadPercent), "truncated escape"),
             (b"/v1\\..\\v2", Err(Backslash), "backslash"),
+            (
+                b"/v1/x?a=\\b",
+                Ok(("/v1/x", Some("a=\\b"))),
+                "a backslash in the query is not the path's",
+            ),
+            (
+                b"/v1/x#a?b",
+                Err(Fragment),
+                "fragment before a question mark",
+            ),
             (b"//v1//x", Err(EmptySegment), "double slashes"),
             (b"/v1//x", Err(EmptySegment), "inner empty segment"),
             (

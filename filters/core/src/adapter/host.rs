@@ -120,7 +120,11 @@ impl Host for WasmHost {
 /// stack when it fits (paths are short and read on every request).
 fn with_path<R>(path: &[&str], f: impl FnOnce(&[u8]) -> R) -> R {
     let mut buf = [0u8; 128];
-    let len = path.iter().map(|s| s.len() + 1).sum::<usize>().saturating_sub(1);
+    let len = path
+        .iter()
+        .map(|s| s.len() + 1)
+        .sum::<usize>()
+        .saturating_sub(1);
     if len > buf.len() {
         return f(path.join("\0").as_bytes());
     }

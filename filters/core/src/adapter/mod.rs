@@ -16,7 +16,7 @@ use std::time::Duration;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
-use crate::headers::{HeaderEdit, HeaderMap};
+use crate::headers::{EditKind, HeaderMap};
 use crate::host::{CallFailure, CallResponse};
 use crate::pairs;
 use crate::plugin::{Decision, Plugin, Stream};
@@ -111,11 +111,11 @@ fn read_call_response(num_headers: usize, body_size: usize) -> Result<CallRespon
 
 /// Applies the map's edits to host map `map`, then forgets them.
 fn apply_edits(map: u32, headers: &mut HeaderMap) {
-    for edit in headers.edits() {
-        let result = match edit {
-            HeaderEdit::Set(name, value) => raw::replace_header(map, name, value),
-            HeaderEdit::Add(name, value) => raw::add_header(map, name, value),
-            HeaderEdit::Remove(name) => raw::remove_header(map, name),
+    for (kind, name, value) in headers.raw_edits() {
+        let result = match kind {
+            EditKind::Set => raw::replace_header(map, name, value),
+            EditKind::Add => raw::add_header(map, name, value),
+            EditKind::Remove => raw::remove_header(map, name),
         };
         if let Err(e) = result {
             log::warn!("header edit on map {map} failed: {e}");

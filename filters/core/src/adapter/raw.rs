@@ -148,7 +148,7 @@ pub fn header_value(map: u32, name: &str) -> Result<Option<Vec<u8>>, HostError> 
 }
 
 /// Adds a header value.
-pub fn add_header(map: u32, name: &str, value: &[u8]) -> Result<(), HostError> {
+pub fn add_header(map: u32, name: &[u8], value: &[u8]) -> Result<(), HostError> {
     // SAFETY: slices are valid for the call.
     check(unsafe {
         proxy_add_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len())
@@ -156,7 +156,7 @@ pub fn add_header(map: u32, name: &str, value: &[u8]) -> Result<(), HostError> {
 }
 
 /// Replaces a header's values.
-pub fn replace_header(map: u32, name: &str, value: &[u8]) -> Result<(), HostError> {
+pub fn replace_header(map: u32, name: &[u8], value: &[u8]) -> Result<(), HostError> {
     // SAFETY: slices are valid for the call.
     check(unsafe {
         proxy_replace_header_map_value(map, name.as_ptr(), name.len(), value.as_ptr(), value.len())
@@ -164,7 +164,7 @@ pub fn replace_header(map: u32, name: &str, value: &[u8]) -> Result<(), HostErro
 }
 
 /// Removes a header.
-pub fn remove_header(map: u32, name: &str) -> Result<(), HostError> {
+pub fn remove_header(map: u32, name: &[u8]) -> Result<(), HostError> {
     // SAFETY: the slice is valid for the call.
     check(unsafe { proxy_remove_header_map_value(map, name.as_ptr(), name.len()) })
 }
