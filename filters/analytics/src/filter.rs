@@ -38,6 +38,8 @@ pub struct AnalyticsPlugin {
     route: LabelGuard,
     reason: LabelGuard,
     sink: Option<RefCell<Sink>>,
+    /// Where a request's row key is written, reused across requests.
+    row_key: RefCell<Vec<u8>>,
 }
 
 /// Label values of one request, after the cardinality guard.
@@ -109,43 +111,66 @@ impl AnalyticsPlugin {
     /// Records the metrics and the event of one finished request.
     pub fn record(&self, m: &Measurement, host: &mut dyn Host) {
         let l = self.labels(m, host);
+        let why = m.local.then(|| {
+            self.guarded(
+                &self.reason,
+                m.details.as_deref().map(reason),
+                "unknown",
+                host,
+            )
+        });
         let ms = &self.metrics;
         let (c, a, v) = (&*l.consumer, &*l.api, &*l.version);
-        ms.add(host, &REQUESTS_TOTAL, &[c, a, v, l.status_class], 1);
-        ms.add(
+        let (auth, quota) = (m.auth.as_str(), m.quota.as_str());
+        // Every label value of the request: the key of its row of metric ids.
+        let mut key = self.row_key.borrow_mut();
+        key.clear();
+        let values = [
+            c,
+            a,
+            v,
+            l.status_class,
+            &l.route,
+            l.method,
+            &l.status_code,
+            auth,
+            quota,
+        ];
+        for value in values.into_iter().chain(why.as_deref()) {
+            key.extend_from_slice(value.as_bytes());
+            key.push(b'\n');
+        }
+        let before = ms.row(&key);
+        let mut row = before;
+        ms.add_in(
             host,
-            &RESPONSES_TOTAL,
-            &[a, &l.route, l.method, &l.status_code],
+            &mut row,
+            &REQUESTS_TOTAL,
+            &[c, a, v, l.status_class],
             1,
         );
+        let response = [a, &l.route, l.method, &l.status_code];
+        ms.add_in(host, &mut row, &RESPONSES_TOTAL, &response, 1);
         if let Some(b) = m.request_bytes {
-            ms.add(host, &REQUEST_BYTES_TOTAL, &[c, a, v], b);
+            ms.add_in(host, &mut row, &REQUEST_BYTES_TOTAL, &[c, a, v], b);
         }
         if let Some(b) = m.response_bytes {
-            ms.add(host, &RESPONSE_BYTES_TOTAL, &[c, a, v], b);
+            ms.add_in(host, &mut row, &RESPONSE_BYTES_TOTAL, &[c, a, v], b);
         }
         if let Some(d) = m.duration {
-            ms.record(
-                host,
-                &REQUEST_DURATION_MS,
-                &[a, v, l.status_class],
-                millis(d),
-            );
+            let values = [a, v, l.status_class];
+            ms.record_in(host, &mut row, &REQUEST_DURATION_MS, &values, millis(d));
         }
         if let Some(d) = m.upstream {
-            ms.record(host, &UPSTREAM_DURATION_MS, &[a, v], millis(d));
+            ms.record_in(host, &mut row, &UPSTREAM_DURATION_MS, &[a, v], millis(d));
         }
-        if m.local {
-            let raw = m.details.as_deref().map(reason);
-            let why = self.guarded(&self.reason, raw, "unknown", host);
-            ms.add(host, &LOCAL_REPLIES_TOTAL, &[a, &why, &l.status_code], 1);
+        if let Some(why) = &why {
+            let values = [a, why, &l.status_code];
+            ms.add_in(host, &mut row, &LOCAL_REPLIES_TOTAL, &values, 1);
         }
-        ms.add(
-            host,
-            &ACCESS_TOTAL,
-            &[c, a, m.auth.as_str(), m.quota.as_str()],
-            1,
-        );
+        ms.add_in(host, &mut row, &ACCESS_TOTAL, &[c, a, auth, quota], 1);
+        ms.keep_row(&key, row, before);
+        drop(key);
         if let (Some(sink), Some(events)) = (&self.sink, &self.config.events) {
             ms.bump(host, EVENTS_TOTAL);
             let line = event::line(m, events.include_path);
@@ -174,6 +199,7 @@ impl Plugin for AnalyticsPlugin {
             route: LabelGuard::new("route", limits.route),
             reason: LabelGuard::new("reason", limits.reason),
             sink: config.events.clone().map(|e| RefCell::new(Sink::new(e))),
+            row_key: RefCell::new(Vec::new()),
             metrics,
             config,
         })

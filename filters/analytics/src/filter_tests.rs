@@ -242,3 +242,45 @@ fn bad_config_is_refused_with_the_field() {
     let err = AnalyticsPlugin::configure(br#"{"labels":{"api":0}}"#, &mut host).unwrap_err();
     assert_eq!(err.field, "labels.api");
 }
+
+#[test]
+fn rows_define_only_what_a_request_updates_and_keep_counting_overflows() {
+    use crate::metrics::{HEALTH, NAME_OVERFLOWS_TOTAL};
+    let mut host = FakeHost::new();
+    let p = plugin(&mut host);
+    request(&p, &mut host, Some("alice"), 200, "via_upstream", true);
+    request(&p, &mut host, Some("alice"), 200, "via_upstream", true);
+    assert!(
+        !host
+            .metrics
+            .iter()
+            .any(|m| m.name.starts_with(LOCAL_REPLIES_TOTAL.name)),
+        "no local reply, no local-reply metric"
+    );
+    // Room for three labelled names beyond the health metrics: a request needs four.
+    let capped = CONFIG.replace(
+        r#""labels": {"consumer": 2},"#,
+        &format!(
+            r#""labels": {{"consumer": 2}}, "max_metric_names": {},"#,
+            HEALTH.len() + 3
+        ),
+    );
+    let mut host = FakeHost::new();
+    let p = Rc::new(AnalyticsPlugin::configure(capped.as_bytes(), &mut host).unwrap());
+    let overflows = |h: &FakeHost| h.metric(NAME_OVERFLOWS_TOTAL).unwrap_or(0);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        request(&p, &mut host, Some("alice"), 200, "via_upstream", true);
+        seen.push(overflows(&host));
+    }
+    assert!(seen[0] > 0, "the fourth name overflowed: {seen:?}");
+    assert!(
+        seen[0] < seen[1] && seen[1] < seen[2],
+        "past the cap, every request counts its overflow: {seen:?}"
+    );
+    assert_eq!(
+        requests(&host, "alice", "2xx"),
+        Some(3),
+        "the names before the cap still count"
+    );
+}

@@ -22,60 +22,76 @@ pub struct LabelledMetric {
     pub kind: MetricKind,
     /// Label keys, in the order they appear in the name.
     pub labels: &'static [&'static str],
+    /// Position in [`LABELLED`] (its slot in a [`Row`]).
+    pub slot: usize,
 }
 
 const fn m(
+    slot: usize,
     name: &'static str,
     kind: MetricKind,
     labels: &'static [&'static str],
 ) -> LabelledMetric {
-    LabelledMetric { name, kind, labels }
+    LabelledMetric {
+        name,
+        kind,
+        labels,
+        slot,
+    }
 }
 
 /// Requests by consumer, API, version and status class (`1xx`..`5xx`, `none`).
 pub const REQUESTS_TOTAL: LabelledMetric = m(
+    0,
     "gateway_requests_total",
     MetricKind::Counter,
     &["consumer", "api", "version", "status_class"],
 );
 /// Responses by API, route, method and exact status code.
 pub const RESPONSES_TOTAL: LabelledMetric = m(
+    1,
     "gateway_responses_total",
     MetricKind::Counter,
     &["api", "route", "method", "status_code"],
 );
 /// Request bytes (headers and body) by consumer, API and version.
 pub const REQUEST_BYTES_TOTAL: LabelledMetric = m(
+    2,
     "gateway_request_bytes_total",
     MetricKind::Counter,
     &["consumer", "api", "version"],
 );
 /// Response bytes (headers and body) by consumer, API and version.
 pub const RESPONSE_BYTES_TOTAL: LabelledMetric = m(
+    3,
     "gateway_response_bytes_total",
     MetricKind::Counter,
     &["consumer", "api", "version"],
 );
 /// Total request latency in milliseconds, by API, version and status class.
 pub const REQUEST_DURATION_MS: LabelledMetric = m(
+    4,
     "gateway_request_duration_ms",
     MetricKind::Histogram,
     &["api", "version", "status_class"],
 );
 /// Upstream latency in milliseconds (`x-envoy-upstream-service-time`), by API and version.
 pub const UPSTREAM_DURATION_MS: LabelledMetric = m(
+    5,
     "gateway_upstream_duration_ms",
     MetricKind::Histogram,
     &["api", "version"],
 );
 /// Local replies (from any filter or Envoy itself) by API, reason and status code.
 pub const LOCAL_REPLIES_TOTAL: LabelledMetric = m(
+    6,
     "gateway_local_replies_total",
     MetricKind::Counter,
     &["api", "reason", "status_code"],
 );
 /// Requests by consumer, API, auth outcome and quota outcome.
 pub const ACCESS_TOTAL: LabelledMetric = m(
+    7,
     "gateway_access_total",
     MetricKind::Counter,
     &["consumer", "api", "auth", "quota"],
@@ -155,6 +171,15 @@ fn write_labelled_name(name: &mut String, metric: &LabelledMetric, values: &[&st
     }
 }
 
+/// The ids of the labelled metrics for one combination of label values, each looked up when a
+/// request first needs it (a request updates up to eight: one lookup of the combination
+/// replaces building and looking up eight names).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Row {
+    ids: [Option<MetricId>; 8],
+    resolved: u8,
+}
+
 /// Metric ids of one VM, cached by full name.
 #[derive(Debug)]
 pub struct MetricSet {
@@ -165,6 +190,9 @@ pub struct MetricSet {
     ids: RefCell<KeyTable<MetricId>>,
     /// Where a labelled name is written to be looked up, reused across requests.
     scratch: RefCell<String>,
+    /// Rows by the label values they stand for (bounded like the names: each row holds at
+    /// least one name of its own).
+    rows: RefCell<KeyTable<Row>>,
 }
 
 impl MetricSet {
@@ -175,6 +203,72 @@ impl MetricSet {
             overflow: overflow.to_owned(),
             ids: RefCell::new(KeyTable::default()),
             scratch: RefCell::new(String::new()),
+            rows: RefCell::new(KeyTable::default()),
+        }
+    }
+
+    /// The row remembered for the label values `key` (a new, empty one if none).
+    pub fn row(&self, key: &[u8]) -> Row {
+        self.rows.borrow().get(key).copied().unwrap_or_default()
+    }
+
+    /// Remembers `row` for `key` if it resolved ids it did not have, while the name cap is not
+    /// reached (past it, every lookup goes through [`MetricSet::labelled`], which counts the
+    /// overflows).
+    pub fn keep_row(&self, key: &[u8], row: Row, before: Row) {
+        if row.resolved != before.resolved && self.len() < self.max_names {
+            self.rows.borrow_mut().insert(key, row);
+        }
+    }
+
+    /// The id of `metric` with `values`, from `row` or looked up (and put in `row`).
+    fn row_id(
+        &self,
+        host: &mut dyn Host,
+        row: &mut Row,
+        metric: &LabelledMetric,
+        values: &[&str],
+    ) -> Option<MetricId> {
+        let bit = 1u8 << (metric.slot % 8);
+        if row.resolved & bit != 0 {
+            return row.ids.get(metric.slot).copied().flatten();
+        }
+        let id = self.labelled(host, metric, values);
+        if let Some(slot) = row.ids.get_mut(metric.slot) {
+            *slot = id;
+            row.resolved |= bit;
+        }
+        id
+    }
+
+    /// Adds `delta` (> 0) to a labelled counter, through `row`.
+    pub fn add_in(
+        &self,
+        host: &mut dyn Host,
+        row: &mut Row,
+        metric: &LabelledMetric,
+        values: &[&str],
+        delta: u64,
+    ) {
+        if delta == 0 {
+            return;
+        }
+        if let Some(id) = self.row_id(host, row, metric, values) {
+            host.increment_metric(id, i64::try_from(delta).unwrap_or(i64::MAX));
+        }
+    }
+
+    /// Records a histogram value, through `row`.
+    pub fn record_in(
+        &self,
+        host: &mut dyn Host,
+        row: &mut Row,
+        metric: &LabelledMetric,
+        values: &[&str],
+        v: u64,
+    ) {
+        if let Some(id) = self.row_id(host, row, metric, values) {
+            host.record_metric(id, v);
         }
     }
 
