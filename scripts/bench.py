@@ -335,6 +335,12 @@ def host_test(*args: str) -> str:
     return r.stdout
 
 
+# filter-core's example plugin: one header read, one set, one metric. Its fuel is what the
+# SDK and the generic adapter cost a module per request before any filter logic.
+PROBE_MODULE = ROOT / "target" / "wasm32-wasip1" / "release" / "examples" / "probe.wasm"
+PROBE_CONFIG = {"deny_path": "/deny", "body_path": "/body", "call_path": "/call", "call_cluster": "api_v1"}
+
+
 def host_test_costs(rs: Rs256, work: Path, requests: int = 2000) -> dict[str, dict]:
     """host-test's deterministic per-request cost (wasmtime fuel) of each filter and of the bundle,
     for the same request the Envoy runs send (`host-test bench`, first request of a scenario)."""
@@ -344,6 +350,10 @@ def host_test_costs(rs: Rs256, work: Path, requests: int = 2000) -> dict[str, di
     filters["bundle gateway root"] = [
         {"module": str(DIST / "filter_bundle.wasm"), "name": "gateway", "root_id": "gateway", "config": c}
     ]
+    if PROBE_MODULE.exists():
+        filters["adapter floor (filter-core probe)"] = [
+            {"module": str(PROBE_MODULE), "name": "probe", "root_id": "probe", "config": PROBE_CONFIG}
+        ]
     out = {}
     for name, spec in filters.items():
         slug = re.sub(r"\W+", "-", name)
@@ -380,23 +390,24 @@ def crossings(spec: list, request: dict, work: Path) -> dict:
     }
 
 
-def guest_profile(rs: Rs256, work: Path, requests: int = 3000, top: int = 30) -> list[str]:
-    """`host-test profile` of the bundle's gateway root on the bench request: where its wasm
-    execution goes, by function (the module before wasm-opt, which keeps the function names)."""
+def guest_profile(rs: Rs256, work: Path, samples: int = 1000, top: int = 30) -> list[str]:
+    """`host-test profile --fuel` of the bundle's gateway root on the bench request: where its wasm
+    operations go, by function (the module before wasm-opt, which keeps the function names)."""
     named = ROOT / "target" / "wasm32-wasip1" / "bundle" / "filter_bundle.wasm"
     if not named.exists():
         return []
     spec = [{"module": str(named), "name": "gateway", "root_id": "gateway", "config": plugin_configs(rs)}]
     scenario = write_scenario(work / "profile-bundle.json", spec, bench_request(rs.token))
-    out = host_test("profile", str(scenario), "-n", str(requests), "--top", str(top))
+    out = host_test("profile", str(scenario), "-n", "3", "--fuel", "--samples", str(samples), "--top", str(top))
     lines = [
         "",
         "## Guest profile of the bundle's gateway root",
         "",
-        f"`host-test profile` (wasmtime, sampling the guest's wasm stack every 50 µs of guest time) over",
-        f"{requests} bench requests: {out.splitlines()[0]}. Inclusive: samples with the function on the",
-        "stack; self: samples where it was running. Host time (host-test's own) is excluded, except the",
-        "moments wasmtime takes to enter a callback, which count to the callback's export.",
+        f"`host-test profile --fuel --samples {samples}` on the bench request: the guest's wasm stack at",
+        f"{samples} evenly spaced offsets into one request's {int(out.split()[0]):,} wasm operations (the named",
+        "build of the module, before wasm-opt). Deterministic: the same module and request give the same",
+        "profile. Inclusive: samples with the function on the stack; self: samples where it was running.",
+        "Host calls and host time are not wasm operations and do not appear.",
         "",
         "| inclusive | self | function |",
         "|---:|---:|---|",
@@ -419,12 +430,18 @@ def cost_lines(costs: dict[str, dict]) -> list[str]:
         "executed wasm operations) is deterministic: the same module and request always give the same",
         "number. Wall time (host-test in a dev build, not V8) is indicative only.",
         "",
-        "| module | fuel per request | wall p50 µs |",
-        "|---|---:|---:|",
+        "| module | fuel per request | request headers | response headers | log | other callbacks | wall p50 µs |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, c in costs.items():
         fuel = sum(f["fuel_per_request"] for f in c["filters"])
-        lines.append(f"| {name} | {fuel:,} | {c['request_wall_ns_p50'] / 1000:.0f} |")
+        by = {}
+        for f in c["filters"]:
+            for export, n in f.get("fuel_per_request_by_export", {}).items():
+                by[export] = by.get(export, 0) + n
+        main = [by.pop(k, 0) for k in ("proxy_on_request_headers", "proxy_on_response_headers", "proxy_on_log")]
+        cells = " | ".join(f"{n:,}" for n in [*main, sum(by.values())])
+        lines.append(f"| {name} | {fuel:,} | {cells} | {c['request_wall_ns_p50'] / 1000:.0f} |")
     lines += [
         "",
         "## Host boundary crossings per request",
