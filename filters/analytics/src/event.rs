@@ -141,49 +141,54 @@ pub fn line(m: &Measurement, include_path: bool) -> Vec<u8> {
     let mut out = Line(Vec::with_capacity(512));
     out.0.extend_from_slice(b"{\"v\":1,\"time\":\"");
     write_rfc3339_ms(&mut out.0, ts_ms);
-    out.0.extend_from_slice(b"\",\"ts_ms\":");
-    out.uint(ts_ms);
-    out.0.extend_from_slice(b",\"request_id\":");
-    out.text(m.request_id.as_deref());
-    out.0.extend_from_slice(b",\"consumer\":");
-    out.text(m.consumer.as_deref());
-    out.0.extend_from_slice(b",\"plan\":");
-    out.text(m.plan.as_deref());
-    out.0.extend_from_slice(b",\"credential\":");
-    out.text(m.credential.as_deref());
-    out.0.extend_from_slice(b",\"api\":");
-    out.text(Some(m.api.as_bytes()));
-    out.0.extend_from_slice(b",\"version\":");
-    out.text(m.version.as_deref());
-    out.0.extend_from_slice(b",\"route\":");
-    out.text(m.route.as_deref());
-    out.0.extend_from_slice(b",\"method\":");
-    out.text(m.method.as_deref());
-    out.0.extend_from_slice(b",\"path\":");
-    out.text(m.path.as_deref().filter(|_| include_path));
-    out.0.extend_from_slice(b",\"status\":");
-    out.opt_uint(m.status.map(u64::from));
-    out.0.extend_from_slice(b",\"status_class\":");
-    out.text(Some(status_class(m.status).as_bytes()));
-    out.0.extend_from_slice(b",\"local\":");
-    out.0
-        .extend_from_slice(if m.local { b"true" } else { b"false" });
-    out.0.extend_from_slice(b",\"details\":");
-    out.text(m.details.as_deref());
-    out.0.extend_from_slice(b",\"reason\":");
-    out.text(m.details.as_deref().filter(|_| m.local).map(reason));
-    out.0.extend_from_slice(b",\"auth\":");
-    out.text(Some(m.auth.as_str().as_bytes()));
-    out.0.extend_from_slice(b",\"quota\":");
-    out.text(Some(m.quota.as_str().as_bytes()));
-    out.0.extend_from_slice(b",\"request_bytes\":");
-    out.opt_uint(m.request_bytes);
-    out.0.extend_from_slice(b",\"response_bytes\":");
-    out.opt_uint(m.response_bytes);
-    out.0.extend_from_slice(b",\"duration_us\":");
-    out.opt_uint(micros(m.duration));
-    out.0.extend_from_slice(b",\"upstream_us\":");
-    out.opt_uint(micros(m.upstream));
+    out.0.push(b'"');
+    // The members after `time`, in schema order, each with the bytes that lead to its value.
+    let members = [
+        (&b",\"ts_ms\":"[..], Member::Uint(Some(ts_ms))),
+        (b",\"request_id\":", Member::text(&m.request_id)),
+        (b",\"consumer\":", Member::text(&m.consumer)),
+        (b",\"plan\":", Member::text(&m.plan)),
+        (b",\"credential\":", Member::text(&m.credential)),
+        (b",\"api\":", Member::Text(Some(m.api.as_bytes()))),
+        (b",\"version\":", Member::text(&m.version)),
+        (b",\"route\":", Member::text(&m.route)),
+        (b",\"method\":", Member::text(&m.method)),
+        (
+            b",\"path\":",
+            Member::Text(m.path.as_deref().filter(|_| include_path)),
+        ),
+        (b",\"status\":", Member::Uint(m.status.map(u64::from))),
+        (
+            b",\"status_class\":",
+            Member::Text(Some(status_class(m.status).as_bytes())),
+        ),
+        (b",\"local\":", Member::Bool(m.local)),
+        (b",\"details\":", Member::text(&m.details)),
+        (
+            b",\"reason\":",
+            Member::Text(m.details.as_deref().filter(|_| m.local).map(reason)),
+        ),
+        (
+            b",\"auth\":",
+            Member::Text(Some(m.auth.as_str().as_bytes())),
+        ),
+        (
+            b",\"quota\":",
+            Member::Text(Some(m.quota.as_str().as_bytes())),
+        ),
+        (b",\"request_bytes\":", Member::Uint(m.request_bytes)),
+        (b",\"response_bytes\":", Member::Uint(m.response_bytes)),
+        (b",\"duration_us\":", Member::Uint(micros(m.duration))),
+        (b",\"upstream_us\":", Member::Uint(micros(m.upstream))),
+    ];
+    for (lead, value) in members {
+        out.0.extend_from_slice(lead);
+        match value {
+            Member::Text(v) => out.text(v),
+            Member::Uint(v) => out.opt_uint(v),
+            Member::Bool(v) => out.0.extend_from_slice(if v { b"true" } else { b"false" }),
+        }
+    }
     out.0.push(b'}');
     out.0
 }
@@ -198,6 +203,21 @@ static PLAIN: [bool; 256] = {
     }
     table
 };
+
+/// A member's value, as [`line`] writes it.
+enum Member<'a> {
+    /// A string from the request (`null` when absent).
+    Text(Option<&'a [u8]>),
+    /// A number (`null` when absent).
+    Uint(Option<u64>),
+    Bool(bool),
+}
+
+impl<'a> Member<'a> {
+    fn text(v: &'a Option<Vec<u8>>) -> Self {
+        Self::Text(v.as_deref())
+    }
+}
 
 /// An event line being written.
 struct Line(Vec<u8>);
