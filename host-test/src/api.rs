@@ -204,26 +204,31 @@ impl Gateway {
         serde_json::to_string_pretty(&self.trace()).unwrap_or_default()
     }
 
-    /// Fuel consumed so far by filter `name` across its workers (deterministic cost).
-    pub fn fuel_used(&self, name: &str) -> u64 {
+    /// The VMs of filter `name` (one per worker).
+    fn vms<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Vm> + 'a {
         self.filters
             .iter()
-            .filter(|f| f.info.name == name)
+            .filter(move |f| f.info.name == name)
             .flat_map(|f| f.vms.iter())
-            .map(|v| v.fuel_used)
-            .sum()
+    }
+
+    fn vms_mut<'a>(&'a mut self, name: &'a str) -> impl Iterator<Item = &'a mut Vm> + 'a {
+        self.filters
+            .iter_mut()
+            .filter(move |f| f.info.name == name)
+            .flat_map(|f| f.vms.iter_mut())
+    }
+
+    /// Fuel consumed so far by filter `name` across its workers (deterministic cost).
+    pub fn fuel_used(&self, name: &str) -> u64 {
+        self.vms(name).map(|v| v.fuel_used).sum()
     }
 
     /// Fuel consumed so far by filter `name`, by the export the host called (the callbacks, and
     /// `proxy_on_memory_allocate` when the host hands data over outside a callback).
-    pub fn fuel_by_export(&self, name: &str) -> std::collections::BTreeMap<String, u64> {
-        let mut out = std::collections::BTreeMap::new();
-        for vm in self
-            .filters
-            .iter()
-            .filter(|f| f.info.name == name)
-            .flat_map(|f| f.vms.iter())
-        {
+    pub fn fuel_by_export(&self, name: &str) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for vm in self.vms(name) {
             for (export, fuel) in &vm.fuel_by_export {
                 *out.entry(export.clone()).or_insert(0) += fuel;
             }
@@ -234,12 +239,7 @@ impl Gateway {
     /// Stops filter `name`'s guest (out of fuel) once it has used `fuel` more, recording where
     /// (see [`Gateway::take_stop`]); the VM fails there, as a trapped VM does.
     pub fn stop_after_fuel(&mut self, name: &str, fuel: u64) {
-        for vm in self
-            .filters
-            .iter_mut()
-            .filter(|f| f.info.name == name)
-            .flat_map(|f| f.vms.iter_mut())
-        {
+        for vm in self.vms_mut(name) {
             vm.fuel_stop = Some(fuel);
             vm.stopped_at = None;
         }
@@ -247,21 +247,12 @@ impl Gateway {
 
     /// The guest stack (innermost first) where filter `name` was stopped, if it was.
     pub fn take_stop(&mut self, name: &str) -> Option<Vec<String>> {
-        self.filters
-            .iter_mut()
-            .filter(|f| f.info.name == name)
-            .flat_map(|f| f.vms.iter_mut())
-            .find_map(|vm| vm.stopped_at.take())
+        self.vms_mut(name).find_map(|vm| vm.stopped_at.take())
     }
 
     /// Wall time (ns) spent in filter `name`'s guest code so far, across workers.
     pub fn wall_ns(&self, name: &str) -> u64 {
-        self.filters
-            .iter()
-            .filter(|f| f.info.name == name)
-            .flat_map(|f| f.vms.iter())
-            .map(|v| v.wall_ns)
-            .sum()
+        self.vms(name).map(|v| v.wall_ns).sum()
     }
 
     /// The filter names, in chain order.

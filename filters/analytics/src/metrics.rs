@@ -241,7 +241,8 @@ impl MetricSet {
         id
     }
 
-    /// Adds `delta` (> 0) to a labelled counter, through `row`.
+    /// Adds `delta` (> 0) to a labelled counter, through `row` (the row of the request's label
+    /// values, `values` among them: an id it holds is used without looking at `values`).
     pub fn add_in(
         &self,
         host: &mut dyn Host,
@@ -332,23 +333,6 @@ impl MetricSet {
         self.id(host, metric.kind, &name)
     }
 
-    /// Adds `delta` (> 0) to a labelled counter.
-    pub fn add(&self, host: &mut dyn Host, metric: &LabelledMetric, values: &[&str], delta: u64) {
-        if delta == 0 {
-            return;
-        }
-        if let Some(id) = self.labelled(host, metric, values) {
-            host.increment_metric(id, i64::try_from(delta).unwrap_or(i64::MAX));
-        }
-    }
-
-    /// Records a histogram value.
-    pub fn record(&self, host: &mut dyn Host, metric: &LabelledMetric, values: &[&str], v: u64) {
-        if let Some(id) = self.labelled(host, metric, values) {
-            host.record_metric(id, v);
-        }
-    }
-
     /// Adds 1 to an unlabelled counter.
     pub fn bump(&self, host: &mut dyn Host, name: &str) {
         self.count(host, name, 1);
@@ -396,10 +380,21 @@ mod tests {
     fn ids_are_cached_and_names_capped() {
         let mut host = FakeHost::new();
         let set = MetricSet::new(2, "other");
-        set.add(&mut host, &RESPONSE_BYTES_TOTAL, &["a", "x", "v1"], 10);
-        set.add(&mut host, &RESPONSE_BYTES_TOTAL, &["a", "x", "v1"], 5);
-        set.add(&mut host, &RESPONSE_BYTES_TOTAL, &["b", "x", "v1"], 1);
-        set.add(&mut host, &RESPONSE_BYTES_TOTAL, &["c", "x", "v1"], 7);
+        // A fresh row for each call: every id is looked up by its name.
+        let mut add = |c: &str, n: u64| {
+            let values = [c, "x", "v1"];
+            set.add_in(
+                &mut host,
+                &mut Row::default(),
+                &RESPONSE_BYTES_TOTAL,
+                &values,
+                n,
+            );
+        };
+        add("a", 10);
+        add("a", 5);
+        add("b", 1);
+        add("c", 7);
         let name = |c: &str| labelled_name(&RESPONSE_BYTES_TOTAL, &[c, "x", "v1"]);
         assert_eq!(host.metric(&name("a")), Some(15));
         assert_eq!(host.metric(&name("b")), Some(1));

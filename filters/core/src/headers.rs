@@ -42,6 +42,15 @@ struct Span {
     end: usize,
 }
 
+impl From<std::ops::Range<usize>> for Span {
+    fn from(r: std::ops::Range<usize>) -> Self {
+        Self {
+            start: r.start,
+            end: r.end,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Pair {
     name: Span,
@@ -128,14 +137,8 @@ impl HeaderMap {
         let mut non_ascii = false;
         crate::pairs::spans(&bytes, |name, value| {
             pairs.push(Pair {
-                name: Span {
-                    start: name.start,
-                    end: name.end,
-                },
-                value: Span {
-                    start: value.start,
-                    end: value.end,
-                },
+                name: name.into(),
+                value: value.into(),
             });
         })?;
         for p in &pairs {
@@ -194,8 +197,7 @@ impl HeaderMap {
     }
 
     fn is_named(&self, pair: &Pair, name: &str) -> bool {
-        pair.name.end - pair.name.start == name.len()
-            && crate::bytes::eq(self.slice(pair.name), name.as_bytes())
+        spans_name(&self.wire, &self.added, pair.name, name.as_bytes())
     }
 
     /// The first value of `name`, as Envoy's `get_header_map_value` returns it. Names are
@@ -331,11 +333,8 @@ impl HeaderMap {
     /// removal replaces whatever they did).
     fn forget(&mut self, name: Span) {
         let (wire, added) = (&self.wire, &self.added);
-        let len = name.end - name.start;
         let name = slice(wire, added, name);
-        let other = |span: Span| {
-            span.end - span.start != len || !crate::bytes::eq(slice(wire, added, span), name)
-        };
+        let other = |span: Span| !spans_name(wire, added, span, name);
         self.pairs.retain(|p| other(p.name));
         self.edits.retain(|e| other(e.pair.name));
     }
@@ -423,6 +422,13 @@ fn slice<'a>(wire: &'a [u8], added: &'a [u8], span: Span) -> &'a [u8] {
         wire.get(span.start..span.end)
     };
     range.unwrap_or_default()
+}
+
+/// Whether `span` holds `name` (lengths first: most names differ in length). Inlined: it runs
+/// once per pair in every scan.
+#[inline(always)]
+fn spans_name(wire: &[u8], added: &[u8], span: Span, name: &[u8]) -> bool {
+    span.end - span.start == name.len() && crate::bytes::eq(slice(wire, added, span), name)
 }
 
 fn has_uppercase(name: &str) -> bool {
