@@ -472,7 +472,7 @@ pub fn apply(success: &Success, headers: &mut HeaderMap, host: &mut dyn Host) {
         match edit {
             Edit::Strip(source) => source.strip(headers),
             Edit::Set(name, value) => {
-                headers.set(name, value.clone());
+                headers.set(name, value);
             }
         }
     }

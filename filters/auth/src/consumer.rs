@@ -69,8 +69,14 @@ impl Identity {
         if let Some(plan) = &c.plan {
             headers.set(PLAN_HEADER, plan.as_bytes());
         }
-        if !c.groups.is_empty() {
-            headers.set(GROUPS_HEADER, c.groups.join(",").into_bytes());
+        match c.groups.as_slice() {
+            [] => {}
+            [one] => {
+                headers.set(GROUPS_HEADER, one.as_bytes());
+            }
+            many => {
+                headers.set(GROUPS_HEADER, many.join(",").into_bytes());
+            }
         }
         headers.set(CREDENTIAL_HEADER, self.credential.as_bytes());
         // Best effort: hosts without filter state refuse it, and the headers carry the same.

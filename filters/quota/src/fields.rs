@@ -35,11 +35,11 @@ pub fn secs(us: u64) -> u64 {
     us.div_ceil(SECOND_US)
 }
 
-/// The rate-limit header fields enabled in `config`.
-pub fn fields(config: &RawHeaders, shown: &[Shown]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
+/// The rate-limit header fields enabled in `config`, passed to `emit` as (name, value). The
+/// X-RateLimit fields, added to every admitted response, are written without allocating.
+pub fn fields(config: &RawHeaders, shown: &[Shown], mut emit: impl FnMut(&str, &[u8])) {
     if shown.is_empty() {
-        return out;
+        return;
     }
     if config.ietf {
         let policy: Vec<String> = shown
@@ -57,22 +57,26 @@ pub fn fields(config: &RawHeaders, shown: &[Shown]) -> Vec<(String, String)> {
                 )
             })
             .collect();
-        out.push(("ratelimit-policy".into(), policy.join(", ")));
-        out.push(("ratelimit".into(), state.join(", ")));
+        emit("ratelimit-policy", policy.join(", ").as_bytes());
+        emit("ratelimit", state.join(", ").as_bytes());
     }
     if config.x_ratelimit {
         if let Some(t) = shown
             .iter()
             .min_by_key(|s| (s.view.remaining, s.view.reset_us))
         {
-            // Added to every admitted response: integers without the formatting machinery.
-            let int = |v: u64| itoa::Buffer::new().format(v).to_owned();
-            out.push(("x-ratelimit-limit".into(), int(t.quota)));
-            out.push(("x-ratelimit-remaining".into(), int(t.view.remaining)));
-            out.push(("x-ratelimit-reset".into(), int(secs(t.view.reset_us))));
+            let mut int = itoa::Buffer::new();
+            emit("x-ratelimit-limit", int.format(t.quota).as_bytes());
+            emit(
+                "x-ratelimit-remaining",
+                int.format(t.view.remaining).as_bytes(),
+            );
+            emit(
+                "x-ratelimit-reset",
+                int.format(secs(t.view.reset_us)).as_bytes(),
+            );
         }
     }
-    out
 }
 
 /// 429 for a request refused by `shown[index]`.
@@ -119,9 +123,11 @@ pub fn refusal(
     if retry_after_us > 0 {
         reply = reply.header("retry-after", secs(retry_after_us).max(1).to_string());
     }
-    for (name, value) in fields(config, shown) {
-        reply = reply.header(&name, value);
-    }
+    fields(config, shown, |name, value| {
+        reply
+            .headers
+            .push((name.to_owned(), String::from_utf8_lossy(value).into_owned()));
+    });
     reply
 }
 
@@ -162,6 +168,14 @@ mod tests {
         }
     }
 
+    fn collected(config: &RawHeaders, shown: &[Shown]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        fields(config, shown, |n, v| {
+            out.push((n.to_owned(), String::from_utf8_lossy(v).into_owned()))
+        });
+        out
+    }
+
     #[test]
     fn renders_ietf_and_x_fields() {
         let (m, h) = (
@@ -194,7 +208,7 @@ mod tests {
             x_ratelimit: true,
         };
         assert_eq!(
-            fields(&all, &shown),
+            collected(&all, &shown),
             [
                 (
                     "ratelimit-policy",
@@ -216,7 +230,7 @@ mod tests {
             ietf: false,
             x_ratelimit: false,
         };
-        assert!(fields(&none, &shown).is_empty());
+        assert!(collected(&none, &shown).is_empty());
     }
 
     #[test]

@@ -421,12 +421,10 @@ impl Stream for QuotaStream {
             }
         }
         if c.headers.on_success {
-            for (name, value) in fields::fields(
-                &c.headers,
-                &Self::shown(c, metered.plan, &metered.views, now),
-            ) {
-                headers.set(&name, value);
-            }
+            let shown = Self::shown(c, metered.plan, &metered.views, now);
+            fields::fields(&c.headers, &shown, |name, value| {
+                headers.set(name, value);
+            });
         }
         Decision::Continue
     }

@@ -41,9 +41,8 @@ pub struct RoutingStream {
 
 /// What the request phase decided for a forwarded request.
 struct Route {
+    /// The version, known to have a cluster.
     version: usize,
-    name: String,
-    cluster: String,
     path: Option<String>,
 }
 
@@ -86,8 +85,11 @@ impl Stream for RoutingStream {
         let now = host.now();
         match self.route(headers, now, host) {
             Ok(route) => {
-                headers.set(&config.version_header, route.name.as_str());
-                headers.set(&config.cluster_header, route.cluster.as_str());
+                let v = config.versions.get(route.version);
+                if let Some((v, cluster)) = v.and_then(|v| Some((v, v.cluster.as_ref()?))) {
+                    headers.set(&config.version_header, v.name.as_str());
+                    headers.set(&config.cluster_header, cluster.as_str());
+                }
                 if let Some(path) = route.path {
                     headers.set(":path", path);
                 }
@@ -186,11 +188,13 @@ impl RoutingStream {
             }
         }
 
-        let v = config.versions.get(version);
-        let (Some(name), Some(cluster)) = (v.map(|v| &v.name), v.and_then(|v| v.cluster.as_ref()))
-        else {
+        if config
+            .versions
+            .get(version)
+            .is_none_or(|v| v.cluster.is_none())
+        {
             return Err(Refusal::Retired(version));
-        };
+        }
         if config.is_retired(version, now) {
             return Err(Refusal::Retired(version));
         }
@@ -200,12 +204,7 @@ impl RoutingStream {
             // What the upstream sees must pass the same checks (`/v1/;p=1` -> `/;p=1` does not).
             target::parse(Some(p.as_bytes()), config.max_path_bytes)?;
         }
-        Ok(Route {
-            version,
-            name: name.clone(),
-            cluster: cluster.clone(),
-            path,
-        })
+        Ok(Route { version, path })
     }
 
     /// The version forced by the override header, when the caller is in an allowed group.

@@ -127,10 +127,9 @@ fn from_query(config: &Config, target: &Target<'_>) -> Result<Found, Refusal> {
 }
 
 fn from_accept(config: &Config, headers: &HeaderMap) -> Result<Found, Refusal> {
-    let Some(api) = &config.api else {
+    let Some(prefix) = &config.vendor_prefix else {
         return Ok(None);
     };
-    let prefix = format!("application/vnd.{api}.");
     let mut found: Found = None;
     for value in headers.get_all("accept") {
         if value.len() > 4 * MAX_VALUE_LEN {
@@ -145,7 +144,7 @@ fn from_accept(config: &Config, headers: &HeaderMap) -> Result<Found, Refusal> {
             let Some(head) = media.get(..prefix.len()) else {
                 continue;
             };
-            if !head.eq_ignore_ascii_case(&prefix) {
+            if !head.eq_ignore_ascii_case(prefix) {
                 continue;
             }
             let rest = &media[prefix.len()..];

@@ -13,6 +13,8 @@ use crate::lifecycle::Lifecycle;
 pub struct Config {
     /// Lowercased API name for the vendor media type.
     pub api: Option<String>,
+    /// `application/vnd.{api}.`, the start of the vendor media types that name a version.
+    pub vendor_prefix: Option<String>,
     /// Sources in order.
     pub sources: Vec<Source>,
     /// Version request header (lowercase).

@@ -136,6 +136,7 @@ impl TryFrom<RawConfig> for Config {
 
         let versions = validate_versions(&raw.versions, raw.case_sensitive)?;
         let mut config = Config {
+            vendor_prefix: api.as_ref().map(|api| format!("application/vnd.{api}.")),
             api,
             sources,
             header: header_name("header", &raw.header)?,
