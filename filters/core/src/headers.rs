@@ -73,13 +73,15 @@ struct Edit {
 
 /// Whether a value may be emitted as a header value: no CR, LF or NUL.
 pub fn is_safe_value(value: &[u8]) -> bool {
-    !value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0))
+    !crate::bytes::has_cr_lf_nul(value)
 }
 
 /// Whether a name is a valid lowercase header name (an RFC 9110 token, or a pseudo-header).
 pub fn is_valid_name(name: &str) -> bool {
     let body = name.strip_prefix(':').unwrap_or(name);
-    !body.is_empty() && body.bytes().all(|b| LOWERCASE_TOKEN[usize::from(b)])
+    !body.is_empty()
+        && (crate::bytes::is_plain_name(body.as_bytes())
+            || body.bytes().all(|b| LOWERCASE_TOKEN[usize::from(b)]))
 }
 
 /// The bytes of a lowercase RFC 9110 token: lowercase letters, digits and ``!#$%&'*+-.^_`|~``.
@@ -142,9 +144,10 @@ impl HeaderMap {
             });
         })?;
         for p in &pairs {
-            for b in bytes.get_mut(p.name.start..p.name.end).unwrap_or_default() {
-                non_ascii |= *b >= 0x80;
-                b.make_ascii_lowercase();
+            let name = bytes.get_mut(p.name.start..p.name.end).unwrap_or_default();
+            if !crate::bytes::is_lower_ascii(name) {
+                non_ascii |= !name.is_ascii();
+                name.make_ascii_lowercase();
             }
         }
         let mut map = Self {
@@ -432,7 +435,7 @@ fn spans_name(wire: &[u8], added: &[u8], span: Span, name: &[u8]) -> bool {
 }
 
 fn has_uppercase(name: &str) -> bool {
-    name.bytes().any(|b| b.is_ascii_uppercase())
+    !crate::bytes::is_lower_ascii(name.as_bytes()) && name.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 /// `name` in lowercase, borrowed when it already is (the usual case).
