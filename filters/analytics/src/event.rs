@@ -193,17 +193,6 @@ pub fn line(m: &Measurement, include_path: bool) -> Vec<u8> {
     out.0
 }
 
-/// Bytes that stand for themselves inside a JSON string: printable ASCII but `"` and `\`.
-static PLAIN: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0x20;
-    while b < 0x7f {
-        table[b] = b != b'"' as usize && b != b'\\' as usize;
-        b += 1;
-    }
-    table
-};
-
 /// A member's value, as [`line`] writes it.
 enum Member<'a> {
     /// A string from the request (`null` when absent).
@@ -243,7 +232,7 @@ impl Line {
             self.0.extend_from_slice(b"null");
             return;
         };
-        if v.iter().all(|&b| PLAIN[usize::from(b)]) {
+        if filter_core::bytes::is_json_plain(v) {
             self.0.push(b'"');
             self.0.extend_from_slice(v);
             self.0.push(b'"');

@@ -25,18 +25,19 @@ const CAS_RETRIES: usize = 4;
 
 /// Whether `value` may be used as a label value unchanged.
 pub fn is_label_safe(value: &str) -> bool {
-    !value.is_empty()
-        && value.len() <= MAX_LABEL_LEN
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    is_label_bytes(value.as_bytes())
+}
+
+fn is_label_bytes(value: &[u8]) -> bool {
+    !value.is_empty() && value.len() <= MAX_LABEL_LEN && filter_core::bytes::is_ident(value)
 }
 
 /// A label-safe form of arbitrary bytes: unsafe bytes become `_` (a multi-byte UTF-8 character
 /// becomes one `_`), cut to [`MAX_LABEL_LEN`]; empty input gives `fallback`.
 pub fn sanitize<'a>(value: &'a [u8], fallback: &'a str) -> Cow<'a, str> {
-    if let Ok(text) = std::str::from_utf8(value) {
-        if is_label_safe(text) {
+    // Label-safe bytes are ASCII, so UTF-8.
+    if is_label_bytes(value) {
+        if let Ok(text) = std::str::from_utf8(value) {
             return Cow::Borrowed(text);
         }
     }

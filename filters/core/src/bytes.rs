@@ -4,7 +4,8 @@
 //! byte: comparing a remembered 600-byte bearer token and the 70-byte metric names took a quarter
 //! of the gateway bundle's wasm operations (`host-test profile --fuel --callers memcmp`).
 //! [`eq`] compares eight bytes at a time instead, and [`KeyTable`] is a hash table of byte-string
-//! keys that uses it. [`is_lower_ascii`] checks header names eight bytes at a time.
+//! keys that uses it. [`is_lower_ascii`], [`is_plain_name`], [`is_ident`], [`has_cr_lf_nul`] and
+//! [`is_json_plain`] check header names and values, and JSON text, eight bytes at a time.
 
 use std::hash::Hasher;
 
@@ -29,77 +30,92 @@ fn word(chunk: &[u8]) -> u64 {
     <[u8; 8]>::try_from(chunk).map_or(0, u64::from_ne_bytes)
 }
 
-/// Whether `bytes` are all ASCII with no uppercase letter (eight at a time: header names, which
-/// hosts deliver lowercase, are checked on every read).
+/// Whether `bytes` are all ASCII with no uppercase letter (header names, which hosts deliver
+/// lowercase, are checked on every read).
 pub fn is_lower_ascii(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(8);
-    let mut any = 0;
-    for chunk in chunks.by_ref() {
-        any |= not_lower_ascii(word(chunk));
-    }
-    let mut last = [0u8; 8];
-    let rest = chunks.remainder();
-    if let Some(dst) = last.get_mut(..rest.len()) {
-        dst.copy_from_slice(rest);
-    }
-    any | not_lower_ascii(u64::from_ne_bytes(last)) == 0
-}
-
-/// Bit 7 of each byte of the result is set for a byte of `x` that is not ASCII or is an uppercase
-/// letter. For an ASCII byte `b`, `b + 0x3f` reaches bit 7 from `A` up and `b + 0x25` from `[` up,
-/// without carrying into the next byte; a non-ASCII byte sets its own bit 7 whatever the carries.
-fn not_lower_ascii(x: u64) -> u64 {
-    let upper = x.wrapping_add(0x3f3f_3f3f_3f3f_3f3f) & !x.wrapping_add(0x2525_2525_2525_2525);
-    (x | upper) & HIGH
+    !any_flagged(bytes, b'a', |x| {
+        // For ASCII bytes, b + 0x3f reaches bit 7 from `A` up and b + 0x25 from `[` up.
+        let upper = from(x, b'A') & !from(x, b'[');
+        x | upper
+    })
 }
 
 /// Whether `bytes` are all lowercase letters, digits and `-`: the header names of nearly every
-/// edit, checked eight bytes at a time (callers check anything else byte by byte).
+/// edit (callers check anything else byte by byte).
 pub fn is_plain_name(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(8);
-    let mut all = u64::MAX;
-    for chunk in chunks.by_ref() {
-        all &= plain(word(chunk));
-    }
-    let mut last = [b'-'; 8];
-    let rest = chunks.remainder();
-    if let Some(dst) = last.get_mut(..rest.len()) {
-        dst.copy_from_slice(rest);
-    }
-    all & plain(u64::from_ne_bytes(last)) & HIGH == HIGH
+    !any_flagged(bytes, b'-', |x| {
+        let plain = range(x, b'a', b'z') | range(x, b'0', b'9') | range(x, b'-', b'-');
+        x | !plain
+    })
 }
 
-/// Whether `bytes` hold a CR, LF or NUL (eight at a time: every header value set is checked).
+/// Whether `bytes` are all ASCII letters, digits, `_` and `-` (identifiers and label values).
+pub fn is_ident(bytes: &[u8]) -> bool {
+    !any_flagged(bytes, b'a', |x| {
+        let ident = range(x, b'a', b'z')
+            | range(x, b'A', b'Z')
+            | range(x, b'0', b'9')
+            | range(x, b'_', b'_')
+            | range(x, b'-', b'-');
+        x | !ident
+    })
+}
+
+/// Whether `bytes` hold a CR, LF or NUL (every header value set is checked).
 pub fn has_cr_lf_nul(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(8);
-    let mut found = 0;
-    for chunk in chunks.by_ref() {
-        found |= cr_lf_nul(word(chunk));
-    }
-    let mut last = [b' '; 8];
-    let rest = chunks.remainder();
-    if let Some(dst) = last.get_mut(..rest.len()) {
-        dst.copy_from_slice(rest);
-    }
-    found | cr_lf_nul(u64::from_ne_bytes(last)) != 0
+    any_flagged(bytes, b' ', |x| {
+        zero_byte(x)
+            | zero_byte(x ^ (u64::from(b'\r') * ONES))
+            | zero_byte(x ^ (u64::from(b'\n') * ONES))
+    })
+}
+
+/// Whether `bytes` stand for themselves inside a JSON string: printable ASCII but `"` and `\`.
+pub fn is_json_plain(bytes: &[u8]) -> bool {
+    !any_flagged(bytes, b'a', |x| {
+        let printable = from(x, b' ') & !from(x, 0x7f);
+        x | !printable
+            | zero_byte(x ^ (u64::from(b'"') * ONES))
+            | zero_byte(x ^ (u64::from(b'\\') * ONES))
+    })
 }
 
 const HIGH: u64 = 0x8080_8080_8080_8080;
 const ONES: u64 = 0x0101_0101_0101_0101;
 
-/// Non-zero when a byte of `x` is CR, LF or NUL: a zero byte of `x`, of `x ^ CR...` or of
-/// `x ^ LF...`, found with the exact "has a zero byte" test `(v - 0x01..) & !v & 0x80..`.
-fn cr_lf_nul(x: u64) -> u64 {
-    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    zero(x) | zero(x ^ (u64::from(b'\r') * ONES)) | zero(x ^ (u64::from(b'\n') * ONES))
+/// Whether `flag` sets bit 7 of any byte for some eight bytes of `bytes` (the last word padded
+/// with `pad`, which must not be flagged). A check flags every non-ASCII byte through its own
+/// bit 7: the additions below may carry out of a non-ASCII byte, never out of an ASCII one, so
+/// per-byte results are exact whenever they matter.
+#[inline(always)]
+fn any_flagged(bytes: &[u8], pad: u8, flag: impl Fn(u64) -> u64) -> bool {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut flagged = 0;
+    for chunk in chunks.by_ref() {
+        flagged |= flag(word(chunk));
+    }
+    let mut last = [pad; 8];
+    let rest = chunks.remainder();
+    if let Some(dst) = last.get_mut(..rest.len()) {
+        dst.copy_from_slice(rest);
+    }
+    (flagged | flag(u64::from_ne_bytes(last))) & HIGH != 0
 }
 
-/// Bit 7 of each byte of the result is set for a byte of `x` in `a-z`, `0-9` or `-`.
-fn plain(x: u64) -> u64 {
-    // For ASCII bytes, bit 7 of b + (0x80 - lo) is set from lo up, with no carry out of the byte.
-    let from = |lo: u8| x.wrapping_add(u64::from(0x80 - lo) * ONES);
-    let range = |lo: u8, hi: u8| from(lo) & !from(hi + 1);
-    (range(b'a', b'z') | range(b'0', b'9') | range(b'-', b'-')) & !x & HIGH
+/// Bit 7 of each ASCII byte b of `x` is set when b >= `lo` (b + (0x80 - lo), no carry out).
+fn from(x: u64, lo: u8) -> u64 {
+    x.wrapping_add(u64::from(0x80 - lo) * ONES)
+}
+
+/// Bit 7 of each ASCII byte b of `x` is set when `lo` <= b <= `hi`.
+fn range(x: u64, lo: u8, hi: u8) -> u64 {
+    from(x, lo) & !from(x, hi + 1)
+}
+
+/// Non-zero when `v` has a zero byte: the exact test `(v - 0x01..) & !v & 0x80..` (a byte above
+/// a zero one may be flagged too, but only when there is a zero byte).
+fn zero_byte(v: u64) -> u64 {
+    v.wrapping_sub(ONES) & !v & HIGH
 }
 
 /// A fast, non-cryptographic hash of `bytes` (FxHash): for tables whose keys an attacker cannot
@@ -180,62 +196,51 @@ mod tests {
         }
     }
 
-    #[test]
-    fn lower_ascii_matches_the_bytewise_definition() {
-        let bytewise = |b: &[u8]| b.iter().all(|c| c.is_ascii() && !c.is_ascii_uppercase());
-        // Every byte value at every position of every length up to two words and a bit, in a
-        // lowercase name (so only the byte under test can make it fail).
-        let base = b"x-request-id-and-more";
-        for len in 1..=base.len() {
+    /// Compares `fast` with its byte-wise definition for every byte value at every position of
+    /// every length up to two words and more, in a base the definition accepts; then with a
+    /// second, arbitrary byte after the first (carries from one byte must not hide another).
+    fn matches_bytewise(base: &[u8], fast: fn(&[u8]) -> bool, slow: impl Fn(&[u8]) -> bool) {
+        assert!(slow(base), "the base must pass");
+        for len in 0..=base.len() {
+            assert_eq!(fast(&base[..len]), slow(&base[..len]));
             for at in 0..len {
                 for v in 0..=255u8 {
                     let mut b = base[..len].to_vec();
                     b[at] = v;
-                    assert_eq!(is_lower_ascii(&b), bytewise(&b), "{b:?}");
-                }
-            }
-        }
-        assert!(is_lower_ascii(b""));
-    }
-
-    #[test]
-    fn plain_name_matches_the_bytewise_definition() {
-        let bytewise = |b: &[u8]| {
-            b.iter()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        };
-        let base = b"x-request-id-and-more";
-        for len in 1..=base.len() {
-            for at in 0..len {
-                for v in 0..=255u8 {
-                    let mut b = base[..len].to_vec();
-                    b[at] = v;
-                    assert_eq!(is_plain_name(&b), bytewise(&b), "{b:?}");
-                }
-            }
-        }
-        assert!(is_plain_name(b""));
-    }
-
-    #[test]
-    fn cr_lf_nul_matches_the_bytewise_definition() {
-        let bytewise = |b: &[u8]| b.iter().any(|c| matches!(c, b'\r' | b'\n' | 0));
-        let base = b"Bearer abc.def-ghi_jkl";
-        for len in 1..=base.len() {
-            for at in 0..len {
-                for v in 0..=255u8 {
-                    let mut b = base[..len].to_vec();
-                    b[at] = v;
-                    assert_eq!(has_cr_lf_nul(&b), bytewise(&b), "{b:?}");
-                    // A second special byte after the first must not hide or fake anything.
+                    assert_eq!(fast(&b), slow(&b), "{b:?}");
                     if at + 1 < len {
-                        b[at + 1] = 0;
-                        assert!(has_cr_lf_nul(&b), "{b:?}");
+                        for w in [0u8, b'\r', b'"', b'A', 0x7f, 0x80, 0xff] {
+                            b[at + 1] = w;
+                            assert_eq!(fast(&b), slow(&b), "{b:?}");
+                        }
                     }
                 }
             }
         }
-        assert!(!has_cr_lf_nul(b""));
+    }
+
+    #[test]
+    fn word_checks_match_their_bytewise_definitions() {
+        matches_bytewise(b"x-request-id-and-more", is_lower_ascii, |b| {
+            b.iter().all(|c| c.is_ascii() && !c.is_ascii_uppercase())
+        });
+        matches_bytewise(b"x-request-id-and-more", is_plain_name, |b| {
+            b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        });
+        matches_bytewise(b"Consumer_42-beta-and-more", is_ident, |b| {
+            b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'-')
+        });
+        matches_bytewise(
+            b"Bearer abc.def-ghi_jkl",
+            |b| !has_cr_lf_nul(b),
+            |b| !b.iter().any(|c| matches!(c, b'\r' | b'\n' | 0)),
+        );
+        matches_bytewise(b"/v1/orders?id=1&x=~y", is_json_plain, |b| {
+            b.iter()
+                .all(|&c| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\')
+        });
     }
 
     #[test]
