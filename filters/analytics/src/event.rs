@@ -79,7 +79,7 @@ fn text(v: &Option<Vec<u8>>) -> Option<Cow<'_, str>> {
 }
 
 fn micros(d: Option<Duration>) -> Option<u64> {
-    d.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+    d.map(filter_core::time::micros)
 }
 
 impl<'a> UsageEvent<'a> {
@@ -137,7 +137,7 @@ impl<'a> UsageEvent<'a> {
 /// without building the event or passing over each text twice. It runs for every request.
 pub fn line(m: &Measurement, include_path: bool) -> Vec<u8> {
     let since = m.time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
-    let ts_ms = u64::try_from(since.as_millis()).unwrap_or(u64::MAX);
+    let ts_ms = filter_core::time::millis(since);
     let mut out = Line(Vec::with_capacity(512));
     out.0.extend_from_slice(b"{\"v\":1,\"time\":\"");
     write_rfc3339_ms(&mut out.0, ts_ms);

@@ -180,7 +180,7 @@ impl AnalyticsPlugin {
 }
 
 fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    filter_core::time::millis(d)
 }
 
 impl Plugin for AnalyticsPlugin {

@@ -9,6 +9,7 @@
 //!   the proxy-wasm implementation lives in the adapter.
 //! - [`LocalReply`] and [`Problem`]: local responses with RFC 9457 `application/problem+json` bodies.
 //! - [`config`]: JSON configuration parsing whose errors name the offending field.
+//! - [`time`]: durations as whole microseconds or milliseconds without 128-bit arithmetic.
 //! - [`bytes`]: byte-string keys compared eight bytes at a time, and a table of them, for lookups
 //!   made on every request.
 //! - `adapter` (wasm32 only): the one generic proxy-wasm adapter; a filter's glue is the single line
@@ -22,6 +23,7 @@ pub mod host;
 pub mod pairs;
 pub mod plugin;
 pub mod reply;
+pub mod time;
 
 pub mod fake;
 

@@ -37,7 +37,7 @@ pub struct QuotaPlugin {
 pub fn now_us(host: &dyn Host) -> u64 {
     host.now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .map(filter_core::time::micros)
         .unwrap_or(0)
 }
 

@@ -82,7 +82,7 @@ impl Window {
 
     /// Nominal length in microseconds (a month counts 30 days).
     pub fn nominal_us(&self) -> u64 {
-        self.unit.nominal_us().saturating_mul(u64::from(self.size))
+        mul(self.unit.nominal_us(), u64::from(self.size))
     }
 
     fn calendar_months(&self) -> bool {
@@ -116,12 +116,19 @@ impl Window {
             return (start, end);
         }
         let len = self.nominal_us().max(1);
-        let start = id.saturating_mul(len).saturating_sub(self.offset_us());
-        let end = id
-            .saturating_add(1)
-            .saturating_mul(len)
-            .saturating_sub(self.offset_us());
+        let start = mul(id, len).saturating_sub(self.offset_us());
+        let end = mul(id.saturating_add(1), len).saturating_sub(self.offset_us());
         (start, end)
+    }
+}
+
+/// `a * b`, saturating. When both fit in 32 bits (a window id and length of this era) the
+/// product cannot overflow, which spares the 128-bit multiply wasm32 needs to detect overflow.
+fn mul(a: u64, b: u64) -> u64 {
+    if (a | b) >> 32 == 0 {
+        a * b
+    } else {
+        a.saturating_mul(b)
     }
 }
 
@@ -165,6 +172,25 @@ mod tests {
     const S: u64 = SECOND_US;
     /// 2026-01-01T00:00:00Z, a Thursday.
     const JAN1: u64 = 1_767_225_600 * S;
+
+    #[test]
+    fn mul_saturates_like_saturating_mul() {
+        let edges = [
+            0,
+            1,
+            2,
+            60 * S,
+            u64::from(u32::MAX),
+            1 << 32,
+            u64::MAX / 3,
+            u64::MAX,
+        ];
+        for a in edges {
+            for b in edges {
+                assert_eq!(mul(a, b), a.saturating_mul(b), "{a} * {b}");
+            }
+        }
+    }
 
     fn cal(unit: Unit, size: u32) -> Window {
         Window {
