@@ -4,9 +4,11 @@ collector, and a sink that fails or hangs never stalls requests."""
 
 import json
 import re
+import time
 
 import pytest
 from checks import wasm_failures
+from harness.stack import default_plugin_config
 
 
 @pytest.fixture(scope="module")
@@ -84,4 +86,20 @@ def test_bad_inputs_do_not_trap(gw):
     gw.request("/v1/orders", headers=[("x-gateway-consumer", "z" * 30000)])
     gw.h2("/v1/orders", method="POST", headers=ident("alice"), body=b"x", trailers=[("x-t", "1")])
     assert gw.request("/v1/orders", headers=ident("alice")).status == 200
+    assert wasm_failures(gw) == []
+
+
+def test_whole_batches_go_without_waiting_for_ticks(stack_factory):
+    """Small batches and a long tick: a burst of 60 events drains one batch per collector round
+    trip once a tick starts it, where one batch per tick would take 6 ticks per worker."""
+    config = default_plugin_config("analytics")
+    config["events"] = {**config["events"], "max_batch_events": 5, "flush_interval_ms": 2000}
+    gw = stack_factory("analytics.yaml", configs={"analytics": config})
+    for _ in range(60):
+        assert gw.request("/v1/orders", headers=ident("burst")).status == 200
+    sent = time.monotonic()
+    burst = lambda ev: [e for e in ev if e.get("consumer") == "burst"]
+    events = gw.collector.wait_events(lambda ev: len(burst(ev)) >= 60, timeout=5.5)
+    waited = time.monotonic() - sent
+    assert len(burst(events)) == 60, f"{len(burst(events))} of 60 events after {waited:.1f} s"
     assert wasm_failures(gw) == []

@@ -77,7 +77,8 @@ pub struct RawEvents {
     pub path: Option<String>,
     /// `:authority` of the POST. Default: the cluster name.
     pub authority: Option<String>,
-    /// Tick period: how often a batch is sent. Default 1000; 10..=3600000 ms.
+    /// Tick period: how often a partial batch is sent (a whole batch goes as soon as the previous
+    /// one succeeds). Default 1000; 10..=3600000 ms.
     pub flush_interval_ms: Option<u64>,
     /// Timeout of one POST. Default 5000; 1..=600000 ms.
     pub timeout_ms: Option<u64>,

@@ -63,6 +63,58 @@ fn a_tick_posts_one_batch_of_json_lines() {
 }
 
 #[test]
+fn a_whole_batch_waiting_goes_as_soon_as_the_previous_one_succeeds() {
+    let (mut sink, m, mut h) = setup("");
+    push_n(&mut sink, &m, &mut h, 0, 5);
+    sink.on_tick(&m, &mut h);
+    push_n(&mut sink, &m, &mut h, 5, 2);
+    assert_eq!(
+        (h.calls.len(), sink.buffered()),
+        (1, 4),
+        "one in flight, four waiting"
+    );
+    let first = h.calls[0].0;
+    sink.on_response(first, ok("200"), &m, &mut h);
+    assert_eq!(
+        h.calls.len(),
+        2,
+        "three of the four waiting make a batch: sent at once"
+    );
+    assert_eq!(h.calls[1].1.body, b"{\"n\":3}\n{\"n\":4}\n{\"n\":5}\n");
+    sink.on_response(h.calls[1].0, ok("200"), &m, &mut h);
+    assert_eq!(
+        h.calls.len(),
+        2,
+        "one event is not a batch: it waits for the tick"
+    );
+    sink.on_tick(&m, &mut h);
+    assert_eq!(h.calls[2].1.body, b"{\"n\":6}\n");
+    sink.on_response(h.calls[2].0, ok("200"), &m, &mut h);
+    assert_eq!(metric(&h, EVENTS_SENT_TOTAL), 7);
+    assert_eq!(metric(&h, EVENTS_BUFFERED), 0);
+    assert_eq!(metric(&h, EVENTS_DROPPED_TOTAL), 0);
+}
+
+#[test]
+fn a_failed_batch_waits_for_the_backoff_even_with_a_batch_waiting() {
+    let (mut sink, m, mut h) = setup("");
+    push_n(&mut sink, &m, &mut h, 0, 5);
+    sink.on_tick(&m, &mut h);
+    push_n(&mut sink, &m, &mut h, 5, 1);
+    sink.on_response(h.calls[0].0, ok("503"), &m, &mut h);
+    assert_eq!(
+        h.calls.len(),
+        1,
+        "no new POST before the backoff has passed"
+    );
+    assert_eq!(
+        sink.buffered(),
+        5,
+        "the batch is back, the oldest beyond the bound dropped"
+    );
+}
+
+#[test]
 fn the_oldest_events_are_dropped_and_counted() {
     let (mut sink, m, mut h) = setup("");
     push_n(&mut sink, &m, &mut h, 0, 8);
