@@ -5,7 +5,8 @@ with a direct response) share core 1. Every case runs once per round, rounds int
 and each case is reported by its median round, as requests per second, p50 and p99 latency and
 ratios to the router-only case and to Envoy's native chain (jwt_authn RS256 + local_ratelimit).
 Also reported: Envoy's resident memory with the suite at concurrency 1 and 2, each .wasm's size,
-and host-test's deterministic per-request cost (wasmtime fuel) of each filter.
+host-test's deterministic per-request cost (wasmtime fuel) of each filter, and where Envoy's time
+goes (perf samples: Envoy's own code against the modules' compiled wasm).
 
 Usage: .venv/bin/python scripts/bench.py [--seconds 10] [--rounds 3] [--out scripts/bench-results.md]
 (scripts/bench builds and installs what this needs, then runs it.)
@@ -20,6 +21,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -290,7 +292,9 @@ def parse_wrk(out: str) -> dict:
             "requests": total}
 
 
-def run_case(name: str, filters: str, upstream_port: int, seconds: int, token: str, work: Path, concurrency=1):
+def run_case(name: str, filters: str, upstream_port: int, seconds: int, token: str, work: Path, concurrency=1,
+             sample: Path | None = None):
+    """One load run of a case; with `sample`, Envoy is also sampled by `perf record` into that file."""
     listen, admin = free_port(), free_port()
     env = PinnedEnvoy(gateway_yaml(listen, admin, upstream_port, filters), work / re.sub(r"\W+", "-", name),
                       admin_port=admin, concurrency=concurrency, log_level="warn", cpu=0)
@@ -302,10 +306,18 @@ def run_case(name: str, filters: str, upstream_port: int, seconds: int, token: s
         if check.stdout != "200":
             raise SystemExit(f"{name}: a probe request answered {check.stdout}, not 200\n{env.log_tail()}")
         subprocess.run(pinned(1, ["wrk", "-t1", "-c16", "-d2s", *header, url]), capture_output=True)  # warm-up
+        perf = None
+        if sample is not None:
+            # Sampled by wall clock, so it sees JIT-compiled wasm as well as Envoy's own code.
+            perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-F", "999", "-p", str(env.pid),
+                                     "-o", str(sample), "--", "sleep", str(max(seconds - 1, 1))],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cpu_before = cpu_seconds(env.pid)
         out = subprocess.run(pinned(1, ["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", *header, url]),
                              capture_output=True, text=True, check=True).stdout
         cpu = cpu_seconds(env.pid) - cpu_before
+        if perf is not None:
+            perf.wait()
         result = parse_wrk(out)
         result["cpu_us"] = cpu * 1e6 / max(result["requests"], 1)
         result["rss_kib"] = rss_kib(env.pid)
@@ -538,6 +550,57 @@ def call_cost_lines(call_cpu: dict[str, list[float]], costs: dict[str, dict], ca
     return lines
 
 
+SPLIT_CASES = ("router only", "bundle gateway root", "native jwt_authn + local_ratelimit")
+
+
+def dso_shares(sample: Path) -> dict[str, float]:
+    """Share of the samples in each object (`perf report --sort dso`): `envoy` is Envoy's binary
+    (with V8's runtime and builtins, which it links in), `[JIT]` the wasm code V8 compiled."""
+    out = subprocess.run(["perf", "report", "-i", str(sample), "--sort", "dso", "--stdio"],
+                         capture_output=True, text=True).stdout
+    shares: dict[str, float] = {}
+    for line in out.splitlines():
+        m = re.match(r"\s*([\d.]+)%\s+(.+?)\s*$", line)
+        if m:
+            dso = "wasm (JIT)" if m.group(2).startswith("[JIT]") else m.group(2)
+            shares[dso] = shares.get(dso, 0.0) + float(m.group(1))
+    return shares
+
+
+def split_lines(split: dict[str, tuple[float, dict[str, float]]]) -> list[str]:
+    """Envoy CPU per request split by where the samples fell."""
+    if not split:
+        return ["", "## Where Envoy's time goes (sampled)", "", "Not measured: `perf record` was unavailable."]
+    parts = ["envoy", "wasm (JIT)", "[kernel.kallsyms]", "libc.so.6"]
+    lines = [
+        "",
+        "## Where Envoy's time goes (sampled)",
+        "",
+        "One more run of each case with `perf record -e cpu-clock` on Envoy: its CPU per request split by",
+        "where the samples fell. `envoy` is Envoy's own code with V8's runtime (host calls, the C API",
+        "crossings, context management all run there); `wasm (JIT)` is the modules' compiled code, the",
+        "part host-test's fuel counts; the rest is the kernel (sockets) and libc.",
+        "",
+        "| case | Envoy CPU µs/req | envoy | wasm (JIT) | kernel | libc | other |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, (cpu, shares) in split.items():
+        cells = [cpu * shares.get(p, 0.0) / 100 for p in parts]
+        other = cpu - sum(cells)
+        lines.append(f"| {name} | {cpu:.1f} | " + " | ".join(f"{c:.1f}" for c in cells) + f" | {other:.1f} |")
+    base = split.get("router only")
+    if base is not None:
+        for name, (cpu, shares) in split.items():
+            if name == "router only":
+                continue
+            envoy_added = cpu * shares.get("envoy", 0.0) / 100 - base[0] * base[1].get("envoy", 0.0) / 100
+            jit = cpu * shares.get("wasm (JIT)", 0.0) / 100
+            lines.append("")
+            lines.append(f"{name}: {cpu - base[0]:.1f} µs per request over router only, of which "
+                         f"{envoy_added:.1f} in Envoy's own code and {jit:.1f} in wasm.")
+    return lines
+
+
 def machine() -> str:
     cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
                 if l.startswith("model name")), platform.processor())
@@ -581,6 +644,19 @@ def main() -> None:
                     if filters is not None:
                         memory[name, conc] = run_case(f"memory {name} c{conc}", filters, up_listen, 2, rs.token,
                                                       work / "mem", conc)["rss_kib"]
+            split: dict[str, tuple[float, dict[str, float]]] = {}
+            if shutil.which("perf"):
+                for name in SPLIT_CASES:
+                    filters = next((f for n, f in all_cases if n == name), None)
+                    sample = work / f"perf-{re.sub(r'[^a-z]+', '-', name)}.data"
+                    if filters is None:
+                        continue
+                    res = run_case(f"sampled {name}", filters, up_listen, args.seconds, rs.token, work / "perf",
+                                   sample=sample)
+                    shares = dso_shares(sample) if sample.exists() else {}
+                    if shares:
+                        split[name] = (res["cpu_us"], shares)
+                        print(f"sampled {name:40} cpu {res['cpu_us']:.1f} us/req  {shares}", flush=True)
             call_cpu: dict[str, list[float]] = {c: [] for c in ["router", "none", *COST_CALLS]}
             if COST_MODULE.exists():
                 for r in range(args.rounds):
@@ -642,6 +718,7 @@ def main() -> None:
     lines += ["", "## Module sizes (after wasm-opt)", "", "| module | bytes |", "|---|---:|"]
     for wasm in sorted(DIST.glob("*.wasm")):
         lines.append(f"| {wasm.name} | {wasm.stat().st_size:,} |")
+    lines += split_lines(split)
     lines += cost_lines(costs)
     lines += profile
     if call_cpu["none"]:
