@@ -102,7 +102,8 @@ fn any_flagged(bytes: &[u8], pad: u8, flag: impl Fn(u64) -> u64) -> bool {
     (flagged | flag(u64::from_ne_bytes(last))) & HIGH != 0
 }
 
-/// Bit 7 of each ASCII byte b of `x` is set when b >= `lo` (b + (0x80 - lo), no carry out).
+/// Bit 7 of each ASCII byte b of `x` is set when b >= `lo` (b + (0x80 - lo), no carry out);
+/// `lo` is at most 0x80.
 fn from(x: u64, lo: u8) -> u64 {
     x.wrapping_add(u64::from(0x80 - lo) * ONES)
 }

@@ -85,10 +85,11 @@ impl Stream for RoutingStream {
         let now = host.now();
         match self.route(headers, now, host) {
             Ok(route) => {
-                let v = config.versions.get(route.version);
-                if let Some((v, cluster)) = v.and_then(|v| Some((v, v.cluster.as_ref()?))) {
+                if let Some(v) = config.versions.get(route.version) {
                     headers.set(&config.version_header, v.name.as_str());
-                    headers.set(&config.cluster_header, cluster.as_str());
+                    if let Some(cluster) = &v.cluster {
+                        headers.set(&config.cluster_header, cluster.as_str());
+                    }
                 }
                 if let Some(path) = route.path {
                     headers.set(":path", path);
