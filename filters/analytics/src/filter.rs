@@ -267,6 +267,14 @@ impl Stream for AnalyticsStream {
         Decision::Continue
     }
 
+    fn on_request_forwarded(&mut self, headers: &HeaderMap) {
+        // In a chain, routing (after analytics) sets the version: take it from the forwarded
+        // headers rather than reading it from the host in on_log.
+        if let Some(seen) = self.seen.headers.as_mut() {
+            seen.forwarded(&self.plugin.config, headers);
+        }
+    }
+
     fn on_log(&mut self, host: &mut dyn Host) {
         if std::mem::replace(&mut self.logged, true) {
             return;

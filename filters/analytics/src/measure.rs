@@ -11,8 +11,9 @@
 //! - total latency: now minus the time the filter saw the request headers, else (a local reply
 //!   before this filter) `request.duration` (int64 ns), else now minus `request.time`;
 //! - consumer, plan, credential, request id: the request headers as they reached the filter
-//!   (captured then, so `on_log` reads nothing), else read in `on_log`; the version likewise, but
-//!   read in `on_log` when absent (routing, after analytics, sets it);
+//!   (captured then, so `on_log` reads nothing), else read in `on_log`; the version likewise, or
+//!   from the headers as a chain forwards them (routing, after analytics in the bundle, sets it),
+//!   else read in `on_log` (separate filters: routing runs after analytics);
 //! - upstream latency: the `x-envoy-upstream-service-time` response header (ms).
 //!
 //! Integer properties are decoded as Envoy encodes them (8 bytes little-endian); ASCII decimal
@@ -98,19 +99,15 @@ pub struct SeenHeaders {
     pub plan: Option<Vec<u8>>,
     /// The credential header.
     pub credential: Option<Vec<u8>>,
-    /// The version header (usually set later, by routing: then read in `on_log`).
+    /// The version header (usually set later, by routing: taken from the headers as a chain
+    /// forwards them, else read in `on_log`).
     pub version: Option<Vec<u8>>,
 }
 
 impl SeenHeaders {
     /// Captures the fields `config` names from the request headers.
     pub fn capture(config: &Config, headers: &HeaderMap) -> Self {
-        let field = |name: &str| {
-            headers
-                .get(name)
-                .filter(|v| !v.is_empty())
-                .map(|v| v[..v.len().min(MAX_FIELD)].to_vec())
-        };
+        let field = |name: &str| field(headers, name);
         Self {
             request_id: field("x-request-id"),
             consumer: field(&config.consumer_header),
@@ -119,6 +116,22 @@ impl SeenHeaders {
             version: field(&config.version_header),
         }
     }
+
+    /// Takes the version from the request headers as a chain forwards them, when it was not set
+    /// yet as they reached the filter (a later member of the chain set it).
+    pub fn forwarded(&mut self, config: &Config, headers: &HeaderMap) {
+        if self.version.is_none() {
+            self.version = field(headers, &config.version_header);
+        }
+    }
+}
+
+/// A non-empty header value cut to [`MAX_FIELD`] bytes.
+fn field(headers: &HeaderMap, name: &str) -> Option<Vec<u8>> {
+    headers
+        .get(name)
+        .filter(|v| !v.is_empty())
+        .map(|v| v[..v.len().min(MAX_FIELD)].to_vec())
 }
 
 /// Everything measured for one request. Text fields are raw bytes (possibly invalid UTF-8),

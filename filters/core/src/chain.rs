@@ -3,9 +3,10 @@
 //! A [`Chain`] runs its members' streams inside one filter context, in the order Envoy would run
 //! separate filters: request callbacks first to last, response callbacks last to first, `on_log`
 //! for all. A member that pauses (a callout) resumes the chain from the next member when its
-//! response arrives; a member that replies locally ends the request phase. Compared with separate
-//! modules, the request crosses the host boundary once per callback instead of once per filter,
-//! and all members share one VM per worker.
+//! response arrives; a member that replies locally ends the request phase. Once every member has
+//! continued, each sees the headers as forwarded (`Stream::on_request_forwarded`). Compared with
+//! separate modules, the request crosses the host boundary once per callback instead of once per
+//! filter, and all members share one VM per worker.
 //!
 //! The chain's configuration is a JSON object with one optional member per key,
 //! `{"auth": {...}, "quota": {...}}`; each value is given to that member's `configure`. Members
@@ -284,6 +285,9 @@ impl ChainStream {
                     return Decision::Respond(reply);
                 }
             }
+        }
+        for stream in &mut self.streams {
+            stream.on_request_forwarded(headers);
         }
         Decision::Continue
     }

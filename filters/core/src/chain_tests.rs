@@ -102,6 +102,11 @@ impl<const ID: u8> Stream for RecStream<ID> {
         Decision::Continue
     }
 
+    fn on_request_forwarded(&mut self, headers: &HeaderMap) {
+        let trail = headers.get_str("x-trail").unwrap_or("");
+        event(format!("{ID} forwarded [{trail}]"));
+    }
+
     fn on_call_response(
         &mut self,
         token: u32,
@@ -152,6 +157,7 @@ fn ok_response() -> Result<CallResponse, CallFailure> {
 
 #[test]
 fn runs_members_in_envoy_order_and_shares_edits() {
+    // Once all continued, every member sees the headers as forwarded, later members' edits too.
     let mut host = FakeHost::new();
     // Key order in the config does not change the run order.
     let c = chain(r#"{"three": {}, "one": {}}"#, &mut host);
@@ -172,6 +178,8 @@ fn runs_members_in_envoy_order_and_shares_edits() {
         [
             "1 request saw []",
             "3 request saw [1]",
+            "1 forwarded [13]",
+            "3 forwarded [13]",
             "3 response",
             "1 response",
             "1 log",
@@ -183,6 +191,7 @@ fn runs_members_in_envoy_order_and_shares_edits() {
 
 #[test]
 fn a_local_reply_stops_later_members_but_all_log() {
+    // A refused request is not forwarded: no member hears of it.
     let mut host = FakeHost::new();
     let c = chain(
         r#"{"one": {}, "two": {"reply": true}, "three": {}}"#,
@@ -220,7 +229,12 @@ fn a_paused_member_resumes_the_chain_after_its_callout() {
     assert_eq!(d, Decision::Continue);
     assert_eq!(
         take_events(),
-        [format!("1 stream-call {token}"), "2 request saw [1]".into()]
+        [
+            format!("1 stream-call {token}"),
+            "2 request saw [1]".into(),
+            "1 forwarded [12]".into(),
+            "2 forwarded [12]".into()
+        ]
     );
 }
 

@@ -74,6 +74,13 @@ pub trait Stream: 'static {
         Decision::Continue
     }
 
+    /// The request headers as a chain forwards them: called by [`crate::chain::Chain`] on each
+    /// member that ran, once every member has continued (after any callout one paused on), so a
+    /// member sees what later members set without asking the host again. Not called when a member
+    /// replies, nor for a filter running alone (filters after it in the proxy may still change
+    /// the headers). Default: nothing.
+    fn on_request_forwarded(&mut self, _headers: &HeaderMap) {}
+
     /// Whether the stream needs the whole request body. Asked after `on_request_headers`
     /// returned `Continue`; when true, the adapter buffers the body and calls `on_request_body`
     /// once the request is complete (at end of stream, or when trailers arrive).
