@@ -1,5 +1,6 @@
 //! The gateway chain natively, on the fake host: what one member learns from another.
 
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used)]
 
 use std::rc::Rc;
