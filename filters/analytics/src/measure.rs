@@ -11,9 +11,10 @@
 //! - total latency: now minus the time the filter saw the request headers, else (a local reply
 //!   before this filter) `request.duration` (int64 ns), else now minus `request.time`;
 //! - consumer, plan, credential, request id: the request headers as they reached the filter
-//!   (captured then, so `on_log` reads nothing), else read in `on_log`; the version likewise, or
-//!   from the headers as a chain forwards them (routing, after analytics in the bundle, sets it),
-//!   else read in `on_log` (separate filters: routing runs after analytics);
+//!   (captured then, so `on_log` reads nothing), else read in `on_log`;
+//! - version: the request headers as a chain forwards them (routing, after analytics in the
+//!   bundle, sets it), else read in `on_log` (separate filters: routing runs after analytics);
+//!   never as the request reached the filter, since routing replaces whatever a client sent;
 //! - upstream latency: the `x-envoy-upstream-service-time` response header (ms).
 //!
 //! Integer properties are decoded as Envoy encodes them (8 bytes little-endian); ASCII decimal
@@ -99,9 +100,10 @@ pub struct SeenHeaders {
     pub plan: Option<Vec<u8>>,
     /// The credential header.
     pub credential: Option<Vec<u8>>,
-    /// The version header (usually set later, by routing: taken from the headers as a chain
-    /// forwards them, else read in `on_log`).
-    pub version: Option<Vec<u8>>,
+    /// The version header as a chain forwards the request (`Some(None)`: absent), `None` when not
+    /// known. Not taken as the request reaches the filter: routing, which runs later, replaces
+    /// whatever a client sent. Unknown, it is read in `on_log`.
+    pub version: Option<Option<Vec<u8>>>,
 }
 
 impl SeenHeaders {
@@ -113,16 +115,14 @@ impl SeenHeaders {
             consumer: field(&config.consumer_header),
             plan: field(&config.plan_header),
             credential: field(&config.credential_header),
-            version: field(&config.version_header),
+            version: None,
         }
     }
 
-    /// Takes the version from the request headers as a chain forwards them, when it was not set
-    /// yet as they reached the filter (a later member of the chain set it).
+    /// Takes the version from the request headers as a chain forwards them (after routing, a
+    /// later member, set it).
     pub fn forwarded(&mut self, config: &Config, headers: &HeaderMap) {
-        if self.version.is_none() {
-            self.version = field(headers, &config.version_header);
-        }
+        self.version = Some(field(headers, &config.version_header));
     }
 }
 
@@ -334,10 +334,10 @@ impl Measurement {
             request_id: seen_or_read(|h| &mut h.request_id, "x-request-id"),
             plan: seen_or_read(|h| &mut h.plan, &config.plan_header),
             credential: seen_or_read(|h| &mut h.credential, &config.credential_header),
-            version: seen_headers
-                .as_mut()
-                .and_then(|h| h.version.take())
-                .or_else(|| req(&config.version_header)),
+            version: match seen_headers.as_mut().and_then(|h| h.version.take()) {
+                Some(forwarded) => forwarded,
+                None => req(&config.version_header),
+            },
             consumer,
             api: matched.map_or_else(|| "unknown".to_owned(), |(a, _)| a.name.clone()),
             route,

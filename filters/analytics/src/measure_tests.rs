@@ -321,3 +321,27 @@ fn header_fields_seen_in_the_request_are_not_read_again() {
     assert_eq!(m.plan, None, "empty when seen: not read again");
     assert_eq!(m.version.as_deref(), Some(&b"v2"[..]), "read at the end");
 }
+
+#[test]
+fn the_version_is_the_one_forwarded_never_the_one_a_client_sent() {
+    let cfg = config();
+    let request =
+        HeaderMap::from_pairs([("x-gateway-consumer", "alice"), ("x-gateway-version", "v9")]);
+    let seen = || Seen {
+        headers: Some(SeenHeaders::capture(&cfg, &request)),
+        ..Seen::default()
+    };
+    // Separate filters: routing, after analytics, replaced the client's value; read at the end.
+    let h = host_with(&[("x-gateway-version", b"v2")], &[]);
+    let m = Measurement::collect(&cfg, seen(), &h);
+    assert_eq!(m.version.as_deref(), Some(&b"v2"[..]));
+    // In a chain, the forwarded headers say it, present or not, and nothing is read at the end.
+    for (forwarded, want) in [(Some("v1"), Some(&b"v1"[..])), (None, None)] {
+        let mut s = seen();
+        let out = HeaderMap::from_pairs(forwarded.map(|v| ("x-gateway-version", v)));
+        if let Some(headers) = s.headers.as_mut() {
+            headers.forwarded(&cfg, &out);
+        }
+        assert_eq!(Measurement::collect(&cfg, s, &h).version.as_deref(), want);
+    }
+}
