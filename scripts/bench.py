@@ -585,20 +585,21 @@ def split_lines(split: dict[str, tuple[float, dict[str, float]]]) -> list[str]:
         "| case | Envoy CPU µs/req | envoy | wasm (JIT) | kernel | libc | other |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, (cpu, shares) in split.items():
-        cells = [cpu * shares.get(p, 0.0) / 100 for p in parts]
+    # µs per request in each object, by case.
+    us = {name: {p: cpu * shares.get(p, 0.0) / 100 for p in parts} for name, (cpu, shares) in split.items()}
+    for name, (cpu, _) in split.items():
+        cells = [us[name][p] for p in parts]
         other = cpu - sum(cells)
         lines.append(f"| {name} | {cpu:.1f} | " + " | ".join(f"{c:.1f}" for c in cells) + f" | {other:.1f} |")
     base = split.get("router only")
     if base is not None:
-        for name, (cpu, shares) in split.items():
+        for name, (cpu, _) in split.items():
             if name == "router only":
                 continue
-            envoy_added = cpu * shares.get("envoy", 0.0) / 100 - base[0] * base[1].get("envoy", 0.0) / 100
-            jit = cpu * shares.get("wasm (JIT)", 0.0) / 100
+            envoy_added = us[name]["envoy"] - us["router only"]["envoy"]
             lines.append("")
             lines.append(f"{name}: {cpu - base[0]:.1f} µs per request over router only, of which "
-                         f"{envoy_added:.1f} in Envoy's own code and {jit:.1f} in wasm.")
+                         f"{envoy_added:.1f} in Envoy's own code and {us[name]['wasm (JIT)']:.1f} in wasm.")
     return lines
 
 

@@ -109,12 +109,11 @@ pub struct SeenHeaders {
 impl SeenHeaders {
     /// Captures the fields `config` names from the request headers.
     pub fn capture(config: &Config, headers: &HeaderMap) -> Self {
-        let field = |name: &str| field(headers, name);
         Self {
-            request_id: field("x-request-id"),
-            consumer: field(&config.consumer_header),
-            plan: field(&config.plan_header),
-            credential: field(&config.credential_header),
+            request_id: field(headers, "x-request-id"),
+            consumer: field(headers, &config.consumer_header),
+            plan: field(headers, &config.plan_header),
+            credential: field(headers, &config.credential_header),
             version: None,
         }
     }

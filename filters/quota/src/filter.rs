@@ -3,7 +3,6 @@
 //! and add header fields on the response).
 
 use std::cell::RefCell;
-
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
