@@ -1,12 +1,19 @@
 //! Configuration parsing whose errors name the offending field.
 //!
-//! Filters deserialize a wire struct (every struct `#[serde(deny_unknown_fields)]`) with
-//! [`from_json`], then validate it into their config type, returning [`ConfigError::new`] with
-//! the field's path for range and consistency errors.
+//! Filters [`parse`] the document into a [`Json`] tree, read their wire structs from it with
+//! [`Field`] (unknown members are errors), then validate them into their config type, returning
+//! [`ConfigError::new`] with the field's path for range and consistency errors. [`from_json`]
+//! deserializes any serde type the same way (the bundle's chain uses it; every generic
+//! instantiation adds a derived deserializer to the module, so filters do not).
 
 use serde::de::DeserializeOwned;
 
+mod field;
+mod json;
 mod locate;
+
+pub use field::{Field, Object};
+pub use json::{Json, Number};
 
 /// A configuration error: the field's path (`plans[0].limits[1].window`) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +37,12 @@ impl ConfigError {
 
 /// Largest configuration accepted, in bytes.
 pub const MAX_CONFIG_BYTES: usize = 4 << 20;
+
+/// Parses JSON configuration into a tree to read with [`Field::root`]. Empty input parses as
+/// `{}`; duplicate members, invalid JSON and trailing characters are errors naming the path.
+pub fn parse(bytes: &[u8]) -> Result<Json, ConfigError> {
+    from_json(bytes)
+}
 
 /// Parses JSON configuration. Empty input parses as `{}` (so missing required fields are named).
 /// Unknown fields, duplicate fields, wrong types and invalid JSON are errors naming the path.

@@ -5,10 +5,9 @@
 //! RFC 3339 (`2026-06-30T00:00:00Z`); weights are percentages with at most two decimals, kept
 //! as basis points (1/100 of a percent).
 
-use serde::Deserialize;
-
 use crate::lifecycle::Lifecycle;
 
+mod read;
 mod runtime;
 mod validate;
 
@@ -28,63 +27,46 @@ pub const MAX_URL_LEN: usize = 2048;
 pub const FULL: u32 = 10_000;
 
 /// The plugin configuration as JSON.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawConfig {
     /// API name in the vendor media type `application/vnd.<api>.<version>+json`. Default: none;
     /// required when `sources` contains `accept`.
-    #[serde(default)]
     pub api: Option<String>,
     /// Where the version is looked for, in order. Default: `["path", "header", "query", "accept"]`
     /// (`accept` is dropped from the default when `api` is not set).
-    #[serde(default)]
     pub sources: Option<Vec<Source>>,
     /// Request header naming the version. Default: `api-version`.
-    #[serde(default = "default_version_param")]
     pub header: String,
     /// Query parameter naming the version. Default: `api-version`.
-    #[serde(default = "default_version_param")]
     pub query: String,
     /// Version used when no source names one. Default: none (such requests get 400).
-    #[serde(default)]
     pub default_version: Option<String>,
     /// Status for a version that is not configured: 404 or 400. Default: 404.
-    #[serde(default = "default_unknown_status")]
     pub unknown_status: u16,
     /// What to do when two sources name different versions. Default: `reject`.
-    #[serde(default)]
     pub conflicts: Conflicts,
     /// Whether version names match case-sensitively (`/V1` is not `v1`). Default: true.
-    #[serde(default = "yes")]
     pub case_sensitive: bool,
     /// Whether the version segment is removed from the path (`/v2/x` -> `/x`). Default: true.
-    #[serde(default = "yes")]
     pub strip_prefix: bool,
     /// Longest `:path` accepted (query included); longer gets 414. Default: 8192.
-    #[serde(default = "default_max_path")]
     pub max_path_bytes: usize,
     /// Headers carrying the identity set by the auth filter. Default: the contract's names.
-    #[serde(default)]
     pub identity: RawIdentity,
     /// Headers the filter sets for the router. Default: the contract's names.
-    #[serde(default)]
     pub output: RawOutput,
     /// The versions (1 to 64). Required.
     pub versions: Vec<RawVersion>,
     /// Canary splits. Default: none.
-    #[serde(default)]
     pub canaries: Vec<RawCanary>,
     /// How anonymous clients are kept on one side of a canary. Default: see [`RawSticky`].
-    #[serde(default)]
     pub sticky: RawSticky,
     /// A header that forces a version for some groups. Default: none (no override).
-    #[serde(default, rename = "override")]
     pub override_: Option<RawOverride>,
 }
 
 /// A place the version may come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// First path segment: `/v2/...`.
     Path,
@@ -97,8 +79,7 @@ pub enum Source {
 }
 
 /// Policy for sources that disagree.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Conflicts {
     /// 400 `conflicting-versions`.
     #[default]
@@ -109,18 +90,14 @@ pub enum Conflicts {
 }
 
 /// Identity headers (set by the auth filter, which removes client copies).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawIdentity {
     /// Consumer id. Default: `x-gateway-consumer`.
-    #[serde(default = "default_consumer_header")]
     pub consumer_header: String,
     /// Comma-separated groups. Default: `x-gateway-groups`.
-    #[serde(default = "default_groups_header")]
     pub groups_header: String,
     /// How the consumer authenticated; `anonymous` counts as no consumer. Default:
     /// `x-gateway-credential`.
-    #[serde(default = "default_credential_header")]
     pub credential_header: String,
 }
 
@@ -135,14 +112,11 @@ impl Default for RawIdentity {
 }
 
 /// Headers set for the router and upstream (client copies are removed first).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawOutput {
     /// The chosen Envoy cluster (the route's `cluster_header`). Default: `x-gateway-cluster`.
-    #[serde(default = "default_cluster_header")]
     pub cluster_header: String,
     /// The chosen version name. Default: `x-gateway-version`.
-    #[serde(default = "default_version_header")]
     pub version_header: String,
 }
 
@@ -156,89 +130,69 @@ impl Default for RawOutput {
 }
 
 /// One API version.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawVersion {
     /// Name (`v2`): letters, digits, `.`, `_`, `-`; at most 32 characters. Required.
     pub name: String,
     /// Other spellings accepted in headers, query and `Accept` (for example `2`). Default: none.
-    #[serde(default)]
     pub aliases: Vec<String>,
     /// Envoy cluster serving it. Required unless `status` is `retired`.
-    #[serde(default)]
     pub cluster: Option<String>,
     /// Lifecycle stage. Default: `stable`.
-    #[serde(default)]
     pub status: Lifecycle,
     /// When it is (or will be) deprecated, RFC 3339; sent as `Deprecation: @<unix>`.
     /// Default: none; required when `status` is `deprecated`.
-    #[serde(default)]
     pub deprecation: Option<String>,
     /// When it stops being served, RFC 3339; sent as `Sunset`; from then on requests get 410.
     /// Default: none.
-    #[serde(default)]
     pub sunset: Option<String>,
     /// The version replacing it (a configured, non-retired version). Default: none.
-    #[serde(default)]
     pub successor: Option<String>,
     /// Target of the `Link: <...>; rel="successor-version"`. Default: `/<successor>`.
-    #[serde(default)]
     pub successor_url: Option<String>,
     /// Target of the `Link: <...>; rel="deprecation"` (the deprecation policy). Default: none.
-    #[serde(default)]
     pub deprecation_url: Option<String>,
 }
 
 /// A canary: part of the requests resolved to `from` goes to `to`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawCanary {
     /// Version whose requests are split. Required.
     pub from: String,
     /// Version receiving the share. Required.
     pub to: String,
     /// Share sent to `to`, 0 to 100. Exactly one of `percent` and `ramp` is required.
-    #[serde(default)]
     pub percent: Option<f64>,
     /// A share that grows over time. Exactly one of `percent` and `ramp` is required.
-    #[serde(default)]
     pub ramp: Option<RawRamp>,
     /// Whether requests that named `from` explicitly are split too (otherwise only requests
     /// that fell back to the default version). Default: false.
-    #[serde(default)]
     pub explicit: bool,
 }
 
 /// A share rising from `from_percent` to `to_percent` in `steps` equal steps between `start`
 /// and `end`; the last step is reached at `end`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawRamp {
     /// Start, RFC 3339. Required.
     pub start: String,
     /// End, RFC 3339, after `start`. Required.
     pub end: String,
     /// Number of steps, 1 to 1000. Default: 10.
-    #[serde(default = "default_steps")]
     pub steps: u32,
     /// Share before `start`. Default: 0.
-    #[serde(default)]
     pub from_percent: f64,
     /// Share from `end` on. Default: 100.
-    #[serde(default = "hundred")]
     pub to_percent: f64,
 }
 
 /// Stickiness for clients without a consumer id.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawSticky {
     /// A request header carrying a client-chosen sticky key. Default: none.
-    #[serde(default)]
     pub header: Option<String>,
     /// A cookie carrying the sticky key, set by the filter when absent; `null` disables it.
     /// Default: `{"name": "gw_version_key"}`.
-    #[serde(default = "default_cookie")]
     pub cookie: Option<RawCookie>,
 }
 
@@ -252,25 +206,20 @@ impl Default for RawSticky {
 }
 
 /// The sticky cookie.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawCookie {
     /// Cookie name (an RFC 9110 token). Required.
     pub name: String,
     /// `Max-Age` in seconds, 1 to 400 days. Default: 2592000 (30 days).
-    #[serde(default = "default_max_age")]
     pub max_age_seconds: u64,
     /// Whether the cookie carries `Secure`. Default: false.
-    #[serde(default)]
     pub secure: bool,
 }
 
 /// The override header.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawOverride {
     /// Header naming the forced version. Default: `x-api-version-override`.
-    #[serde(default = "default_override_header")]
     pub header: String,
     /// Groups (from the groups header) allowed to use it; at least one. Required.
     pub groups: Vec<String>,

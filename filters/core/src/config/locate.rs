@@ -102,12 +102,17 @@ fn string_end(json: &[u8], start: usize) -> usize {
 
 /// A quoted JSON string's text (escapes resolved when the string is valid).
 fn unescape(quoted: &[u8]) -> String {
-    serde_json::from_slice::<String>(quoted).unwrap_or_else(|_| {
-        let inner = quoted
-            .get(1..quoted.len().saturating_sub(1))
-            .unwrap_or_default();
-        String::from_utf8_lossy(inner).into_owned()
-    })
+    // Parsed as a `Json` rather than a `String`: one deserializer instance for the module, and
+    // `String`'s visitor would link serde's unexpected-value messages and float formatting.
+    match serde_json::from_slice::<super::Json>(quoted) {
+        Ok(super::Json::String(s)) => s,
+        _ => {
+            let inner = quoted
+                .get(1..quoted.len().saturating_sub(1))
+                .unwrap_or_default();
+            String::from_utf8_lossy(inner).into_owned()
+        }
+    }
 }
 
 fn render(open: &[Open]) -> String {

@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use filter_core::config::from_json;
+use filter_core::config::{parse, Field};
 use filter_core::ConfigError;
 
 use super::{Conflicts, RawConfig, Source};
@@ -134,7 +134,7 @@ pub struct Override {
 impl Config {
     /// Parses and validates JSON configuration.
     pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
-        Self::try_from(from_json::<RawConfig>(bytes)?)
+        Self::try_from(RawConfig::read(Field::root(&parse(bytes)?))?)
     }
 
     /// The version named `candidate` (name or alias), honouring `case_sensitive`.
