@@ -5,16 +5,16 @@
 
 use std::time::Duration;
 
-use filter_core::config::{ensure_unique, from_json};
+use filter_core::config::{ensure_unique, parse, Field};
 use filter_core::headers::is_valid_name;
 use filter_core::ConfigError;
-use serde::Deserialize;
 
 use crate::labels::is_label_safe;
 
+mod read;
+
 /// The plugin configuration as written in JSON. Every field is optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub struct RawConfig {
     /// Request header with the consumer id set by auth. Default `x-gateway-consumer`.
     pub consumer_header: Option<String>,
@@ -26,10 +26,8 @@ pub struct RawConfig {
     pub version_header: Option<String>,
     /// APIs recognised by path prefix, first match wins. Default: none (every request is API
     /// `unknown`).
-    #[serde(default)]
     pub apis: Vec<RawApi>,
     /// The cardinality guard. Default: see [`RawLabels`].
-    #[serde(default)]
     pub labels: RawLabels,
     /// Hard cap on distinct labelled metric names a VM defines. Default 10000; 1..=1000000.
     pub max_metric_names: Option<u32>,
@@ -38,8 +36,7 @@ pub struct RawConfig {
 }
 
 /// One API: a label value and the path prefixes that select it.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawApi {
     /// Label value: 1 to 64 of `A-Z a-z 0-9 _ -`. Required; unique.
     pub name: String,
@@ -50,8 +47,7 @@ pub struct RawApi {
 }
 
 /// Maximum distinct values per label, per Envoy process (shared by all worker VMs).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub struct RawLabels {
     /// Distinct consumers. Default 100.
     pub consumer: Option<u32>,
@@ -68,8 +64,7 @@ pub struct RawLabels {
 }
 
 /// Usage event delivery.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawEvents {
     /// Envoy cluster of the collector. Required.
     pub cluster: String,
@@ -181,7 +176,7 @@ pub struct EventsConfig {
 impl Config {
     /// Parses and validates JSON configuration bytes (empty means all defaults).
     pub fn parse(bytes: &[u8]) -> Result<Self, ConfigError> {
-        Self::try_from(from_json::<RawConfig>(bytes)?)
+        Self::try_from(RawConfig::read(Field::root(&parse(bytes)?))?)
     }
 }
 
