@@ -38,7 +38,7 @@ pub use host::{
     SharedValue,
 };
 pub use plugin::{Decision, Plugin, Stream};
-pub use reply::{LocalReply, Problem};
+pub use reply::{Extension, LocalReply, Problem};
 
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]

@@ -4,8 +4,6 @@
 //! `application/problem+json` document built from a [`Problem`]. Nothing secret belongs in a
 //! problem: callers put only configuration-derived or client-visible facts in it.
 
-use serde_json::{Map, Value};
-
 /// Prefix of the `type` URI of every problem the suite emits; the filter appends its kind.
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:gateway:problem:";
 
@@ -24,8 +22,119 @@ pub struct Problem {
     pub title: String,
     /// Explanation specific to this occurrence.
     pub detail: Option<String>,
-    /// Extension members (for example `supported_versions` or `limit`).
-    pub extensions: Map<String, Value>,
+    /// Extension members in the order added (for example `supported_versions` or `limit`).
+    pub extensions: Vec<(String, Extension)>,
+}
+
+/// The value of a problem's extension member: what problems carry is text, counts, flags, and
+/// lists or small objects of them. No floats: the body is written without float formatting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Extension {
+    /// A JSON string.
+    Text(String),
+    /// A non-negative JSON integer.
+    Count(u64),
+    /// `true` or `false`.
+    Flag(bool),
+    /// A JSON array.
+    List(Vec<Extension>),
+    /// A JSON object, members in order.
+    Object(Vec<(String, Extension)>),
+}
+
+impl Extension {
+    /// An object from its members.
+    pub fn object<'k>(members: impl IntoIterator<Item = (&'k str, Extension)>) -> Self {
+        Self::Object(
+            members
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        )
+    }
+
+    /// Appends the value as JSON.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Text(s) => write_str(out, s),
+            Self::Count(n) => out.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+            Self::Flag(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Self::List(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write(out);
+                }
+                out.push(b']');
+            }
+            Self::Object(members) => {
+                out.push(b'{');
+                for (i, (k, v)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, k);
+                    out.push(b':');
+                    v.write(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+}
+
+/// A JSON string through serde_json's escaping.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing a string into a Vec cannot fail; the fallback keeps the document valid anyway.
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, s).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(b"null");
+    }
+}
+
+impl From<&str> for Extension {
+    fn from(s: &str) -> Self {
+        Self::Text(s.to_owned())
+    }
+}
+
+impl From<String> for Extension {
+    fn from(s: String) -> Self {
+        Self::Text(s)
+    }
+}
+
+impl From<u64> for Extension {
+    fn from(n: u64) -> Self {
+        Self::Count(n)
+    }
+}
+
+impl From<u32> for Extension {
+    fn from(n: u32) -> Self {
+        Self::Count(n.into())
+    }
+}
+
+impl From<u16> for Extension {
+    fn from(n: u16) -> Self {
+        Self::Count(n.into())
+    }
+}
+
+impl From<bool> for Extension {
+    fn from(b: bool) -> Self {
+        Self::Flag(b)
+    }
+}
+
+impl<T: Into<Extension>> From<Vec<T>> for Extension {
+    fn from(items: Vec<T>) -> Self {
+        Self::List(items.into_iter().map(Into::into).collect())
+    }
 }
 
 impl Problem {
@@ -36,7 +145,7 @@ impl Problem {
             kind: kind.into(),
             title: title.into(),
             detail: None,
-            extensions: Map::new(),
+            extensions: Vec::new(),
         }
     }
 
@@ -46,10 +155,16 @@ impl Problem {
         self
     }
 
-    /// Adds an extension member. The standard members cannot be overridden this way.
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
-        if !matches!(key, "type" | "title" | "status" | "detail" | "instance") {
-            self.extensions.insert(key.to_owned(), value.into());
+    /// Adds an extension member, replacing one of the same name. The standard members cannot
+    /// be overridden this way.
+    pub fn with(mut self, key: &str, value: impl Into<Extension>) -> Self {
+        if matches!(key, "type" | "title" | "status" | "detail" | "instance") {
+            return self;
+        }
+        let value = value.into();
+        match self.extensions.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value,
+            None => self.extensions.push((key.to_owned(), value)),
         }
         self
     }
@@ -59,20 +174,27 @@ impl Problem {
         format!("{PROBLEM_TYPE_PREFIX}{}", self.kind)
     }
 
-    /// The JSON body.
+    /// The JSON body: `type`, `title`, `status`, `detail`, then the extensions in order.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut body = Map::new();
-        body.insert("type".into(), Value::String(self.type_uri()));
-        body.insert("title".into(), Value::String(self.title.clone()));
-        body.insert("status".into(), Value::from(self.status));
+        let mut out = Vec::with_capacity(128);
+        out.extend_from_slice(b"{\"type\":");
+        write_str(&mut out, &self.type_uri());
+        out.extend_from_slice(b",\"title\":");
+        write_str(&mut out, &self.title);
+        out.extend_from_slice(b",\"status\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.status).as_bytes());
         if let Some(detail) = &self.detail {
-            body.insert("detail".into(), Value::String(detail.clone()));
+            out.extend_from_slice(b",\"detail\":");
+            write_str(&mut out, detail);
         }
         for (k, v) in &self.extensions {
-            body.insert(k.clone(), v.clone());
+            out.push(b',');
+            write_str(&mut out, k);
+            out.push(b':');
+            v.write(&mut out);
         }
-        // Serializing a Value to a Vec cannot fail; fall back to an empty object regardless.
-        serde_json::to_vec(&Value::Object(body)).unwrap_or_else(|_| b"{}".to_vec())
+        out.push(b'}');
+        out
     }
 }
 
@@ -147,7 +269,7 @@ mod tests {
             &Problem::new(429, "quota-exceeded", "Quota exceeded")
                 .detail("limit \"per-minute\" of plan gold")
                 .with("limit", "per-minute")
-                .with("status", 999),
+                .with("status", 999u32),
         )
         .header("Retry-After", "7");
         assert_eq!(reply.status, 429);
@@ -157,7 +279,7 @@ mod tests {
         );
         assert_eq!(reply.get_header("retry-after"), Some("7"));
         assert_eq!(reply.details, "gateway_quota_exceeded");
-        let body: Value = serde_json::from_slice(&reply.body).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
         assert_eq!(body["type"], "urn:gateway:problem:quota-exceeded");
         assert_eq!(body["title"], "Quota exceeded");
         assert_eq!(
@@ -166,6 +288,45 @@ mod tests {
         );
         assert_eq!(body["detail"], "limit \"per-minute\" of plan gold");
         assert_eq!(body["limit"], "per-minute");
+    }
+
+    #[test]
+    fn extensions_are_written_as_json_in_order() {
+        let hostile = "q\"b\\s\n\u{0}\u{2028}é";
+        let problem = Problem::new(400, "bad", hostile)
+            .detail(hostile)
+            .with("text", hostile)
+            .with("count", u64::MAX)
+            .with("flag", false)
+            .with("list", vec!["a", hostile])
+            .with(
+                "object",
+                Extension::object([("n", 1u32.into()), ("l", Vec::<String>::new().into())]),
+            )
+            .with("count", 7u16);
+        let body = problem.to_json();
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({
+                "type": "urn:gateway:problem:bad",
+                "title": hostile,
+                "status": 400,
+                "detail": hostile,
+                "text": hostile,
+                "count": 7,
+                "flag": false,
+                "list": ["a", hostile],
+                "object": {"n": 1, "l": []},
+            })
+        );
+        let keys: Vec<&str> = problem.extensions.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["text", "count", "flag", "list", "object"],
+            "replaced in place"
+        );
+        assert!(!body.contains(&b'\n'), "control characters are escaped");
     }
 
     #[test]

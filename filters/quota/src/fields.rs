@@ -9,9 +9,7 @@
 //!
 //! Seconds are rounded up. All names and values come from configuration and numbers.
 
-use serde_json::json;
-
-use filter_core::{LocalReply, Problem};
+use filter_core::{Extension, LocalReply, Problem};
 
 use crate::config::RawHeaders;
 use crate::limit::{Limit, View};
@@ -112,9 +110,13 @@ pub fn refusal(
         .with("quota", l.quota)
         .with(
             "window",
-            json!({"unit": w.unit.name(), "size": w.size, "calendar": w.calendar}),
+            Extension::object([
+                ("unit", w.unit.name().into()),
+                ("size", w.size.into()),
+                ("calendar", w.calendar.into()),
+            ]),
         )
-        .with("violated-policies", json!([l.name]))
+        .with("violated-policies", vec![l.name.as_str()])
         .with("cost", cost);
     if retry_after_us > 0 {
         problem = problem.with("retry_after", secs(retry_after_us).max(1));

@@ -6,7 +6,6 @@
 use std::time::SystemTime;
 
 use filter_core::{LocalReply, Problem};
-use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::{Config, Source};
@@ -98,12 +97,7 @@ impl Refusal {
         };
         let mut problem = Problem::new(status, kind, title).detail(self.to_string());
         if !matches!(self, Refusal::Target(_)) {
-            let supported: Vec<Value> = config
-                .supported(now)
-                .into_iter()
-                .map(Value::String)
-                .collect();
-            problem = problem.with("supported_versions", supported);
+            problem = problem.with("supported_versions", config.supported(now));
         }
         if let Refusal::Retired(i) = self {
             if let Some(v) = config.versions.get(*i) {
