@@ -87,7 +87,7 @@ pub fn ensure_unique<'a, I>(field: &str, what: &str, keys: I) -> Result<(), Conf
 where
     I: IntoIterator<Item = &'a str>,
 {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = rustc_hash::FxHashSet::default();
     for (i, key) in keys.into_iter().enumerate() {
         if !seen.insert(key) {
             return Err(ConfigError::new(
