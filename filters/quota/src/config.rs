@@ -1,17 +1,16 @@
-//! Configuration: the JSON wire format ([`RawConfig`], every struct `deny_unknown_fields`) and its
-//! validation into the runtime [`Config`]. Every error names the field's path.
+//! Configuration: the JSON wire format ([`RawConfig`], every struct denying unknown fields) and
+//! its validation into the runtime [`Config`]. Every error names the field's path.
 //!
 //! The README has the complete reference with an example; each field's doc below states its
 //! default.
 
-use serde::Deserialize;
-
-use filter_core::config::from_json;
+use filter_core::config::Field;
 use filter_core::ConfigError;
 
 use crate::limit::Limit;
 use crate::window::Unit;
 
+mod read;
 mod validate;
 pub use validate::*;
 
@@ -27,52 +26,39 @@ pub const MAX_ROUTES: usize = 256;
 pub const MAX_NAME: usize = 64;
 
 /// The plugin configuration as JSON.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawConfig {
     /// Plans (required, 1 to 64, unique names).
     pub plans: Vec<RawPlan>,
     /// Plan for requests whose plan is not known otherwise. Default: none (such requests are not
     /// metered).
-    #[serde(default)]
     pub default_plan: Option<String>,
     /// Consumers known to the quota filter: per-consumer metrics, the usage report, and the plan
     /// used when auth sends none. Default: none.
-    #[serde(default)]
     pub consumers: Vec<RawConsumer>,
     /// What a counter is kept per. Default: per consumer.
-    #[serde(default)]
     pub key: RawKey,
     /// Names of the identity headers auth sets. Default: the contract's names.
-    #[serde(default)]
     pub identity: RawIdentity,
     /// Routes, for per-route weights and per-API/route/version counters. Default: none.
-    #[serde(default)]
     pub routes: Vec<RawRoute>,
     /// Request cost. Default: 1 per request.
-    #[serde(default)]
     pub cost: RawCost,
     /// Rate-limit header fields. Default: on refusals only, both IETF and `X-RateLimit-*`.
-    #[serde(default)]
     pub headers: RawHeaders,
     /// Count and report but never refuse. Default: false.
-    #[serde(default)]
     pub shadow: bool,
     /// Counter store behaviour. Default: 8 attempts, admit on failure.
-    #[serde(default)]
     pub store: RawStore,
     /// Usage report served locally. Default: none.
-    #[serde(default)]
     pub report: Option<RawReport>,
     /// Requests without the identity the key needs: `allow` (default; not metered) or `reject`
     /// (403).
-    #[serde(default)]
     pub unidentified: Unidentified,
 }
 
 /// A plan.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawPlan {
     /// Name (required; letters, digits, `-`, `_`; what auth sends in `x-gateway-plan`).
     pub name: String,
@@ -81,8 +67,7 @@ pub struct RawPlan {
 }
 
 /// One limit of a plan.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawLimit {
     /// Name (required; unique in the plan; shown in headers, problems and metrics).
     pub name: String,
@@ -91,22 +76,17 @@ pub struct RawLimit {
     /// Window unit: `second`, `minute`, `hour`, `day`, `week` or `month` (required).
     pub window: Unit,
     /// Number of units per window. Default 1; at most 1,000 (120 for months).
-    #[serde(default = "one")]
     pub window_size: u32,
     /// Align weeks to Monday and months to calendar months (UTC). Default false: epoch-aligned
     /// 7-day weeks and 30-day months. Not with `gcra`.
-    #[serde(default)]
     pub calendar: bool,
     /// `fixed_window` (default), `sliding_window` or `gcra`.
-    #[serde(default)]
     pub algorithm: AlgorithmName,
     /// GCRA bucket size in units. Default: `limit`. Only with `gcra`.
-    #[serde(default)]
     pub burst: Option<u64>,
     /// `request` (default): the request cost is charged on admission; `response`: the limit only
     /// needs one unit left to admit, and is charged the amount of `cost.response_header` after
     /// the response.
-    #[serde(default)]
     pub charge: ChargeAt,
 }
 
@@ -115,8 +95,7 @@ fn one() -> u32 {
 }
 
 /// Algorithm names.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum AlgorithmName {
     /// Fixed window.
     #[default]
@@ -128,8 +107,7 @@ pub enum AlgorithmName {
 }
 
 /// When a limit is charged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ChargeAt {
     /// On admission, with the request cost.
     #[default]
@@ -139,42 +117,34 @@ pub enum ChargeAt {
 }
 
 /// A consumer known to the quota filter.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawConsumer {
     /// Consumer id as auth sets it (required; letters, digits, `-`, `_`, `.`; not starting with
     /// `_`).
     pub id: String,
     /// Plan when the request carries none. Default: `default_plan`.
-    #[serde(default)]
     pub plan: Option<String>,
 }
 
 /// What counters are kept per.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub struct RawKey {
     /// `consumer` (default): the consumer id auth set; `api_key`: SHA-256 of the API key in
     /// `header`, only for requests auth accepted with an API key; `client_address`: the
     /// downstream address; `header`: the value of `header`.
-    #[serde(default)]
     pub source: KeySource,
     /// Header for `api_key` and `header` sources (required for them; lowercase).
-    #[serde(default)]
     pub header: Option<String>,
     /// For `client_address` and `header`: values are hashed into this many counters, bounding
     /// shared data (1 to 1,048,576). Default 65,536.
-    #[serde(default)]
     pub buckets: Option<u32>,
     /// Also separate counters per `api`, `route` or `version` of the matched route. Default
     /// `none`.
-    #[serde(default)]
     pub per: Scope,
 }
 
 /// Where the key comes from.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum KeySource {
     /// The consumer id.
     #[default]
@@ -188,8 +158,7 @@ pub enum KeySource {
 }
 
 /// Extra partition of counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Scope {
     /// One counter per key.
     #[default]
@@ -203,20 +172,15 @@ pub enum Scope {
 }
 
 /// Identity header names (see the contract).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawIdentity {
     /// Default `x-gateway-consumer`.
-    #[serde(default = "consumer_header")]
     pub consumer_header: String,
     /// Default `x-gateway-plan`.
-    #[serde(default = "plan_header")]
     pub plan_header: String,
     /// Default `x-gateway-groups`.
-    #[serde(default = "groups_header")]
     pub groups_header: String,
     /// Default `x-gateway-credential`.
-    #[serde(default = "credential_header")]
     pub credential_header: String,
 }
 
@@ -245,48 +209,37 @@ fn credential_header() -> String {
 }
 
 /// A route: a path prefix (and optionally methods) with labels and a weight.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawRoute {
     /// Name (required, unique).
     pub name: String,
     /// Path prefix, matched on whole segments of `:path` before `?` (required, starts with `/`).
     pub path_prefix: String,
     /// Methods (uppercase). Default: any.
-    #[serde(default)]
     pub methods: Vec<String>,
     /// API label for `key.per: api`. Default: the route name.
-    #[serde(default)]
     pub api: Option<String>,
     /// Version label for `key.per: version`. Default: none (`-`).
-    #[serde(default)]
     pub version: Option<String>,
     /// Cost of a request on this route (0 to `cost.max`). Default: from `cost`.
-    #[serde(default)]
     pub cost: Option<u64>,
 }
 
 /// Request cost.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawCost {
     /// Request header carrying the cost (a decimal integer). Default: none. A route's `cost`
     /// takes precedence.
-    #[serde(default)]
     pub header: Option<String>,
     /// Smallest cost the header may give. Default 1 (so a client cannot send 0).
-    #[serde(default = "one_u64")]
     pub min: u64,
     /// Largest cost the header may give. Default 1,000.
-    #[serde(default = "thousand")]
     pub max: u64,
     /// Response header whose decimal value is charged after the response to limits with
     /// `charge: response`. Default: none.
-    #[serde(default)]
     pub response_header: Option<String>,
     /// Largest amount charged from the response header; larger values are clamped. Default
     /// 1,000,000.
-    #[serde(default = "million")]
     pub response_max: u64,
 }
 
@@ -313,17 +266,13 @@ fn million() -> u64 {
 }
 
 /// Which rate-limit header fields are sent.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawHeaders {
     /// Also on admitted requests' responses. Default false (refusals only).
-    #[serde(default)]
     pub on_success: bool,
     /// `RateLimit-Policy` and `RateLimit` (IETF draft). Default true.
-    #[serde(default = "yes")]
     pub ietf: bool,
     /// `X-RateLimit-Limit`, `-Remaining`, `-Reset`. Default true.
-    #[serde(default = "yes")]
     pub x_ratelimit: bool,
 }
 
@@ -342,14 +291,11 @@ fn yes() -> bool {
 }
 
 /// Counter store behaviour.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawStore {
     /// Attempts per counter update before giving up (1 to 64). Default 8.
-    #[serde(default = "eight")]
     pub max_attempts: u32,
     /// On store failure or exhausted attempts: `admit` (default) or `refuse` (503).
-    #[serde(default)]
     pub on_error: OnErrorName,
 }
 
@@ -367,8 +313,7 @@ fn eight() -> u32 {
 }
 
 /// Failure mode names.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum OnErrorName {
     /// Admit.
     #[default]
@@ -378,8 +323,7 @@ pub enum OnErrorName {
 }
 
 /// The usage report endpoint.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 pub struct RawReport {
     /// Path answered locally (required; starts with `/`; compared with `:path` before `?`).
     pub path: String,
@@ -388,8 +332,7 @@ pub struct RawReport {
 }
 
 /// Requests without the identity the key needs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Unidentified {
     /// Let them through, not metered (counted in `quota_unmetered`).
     #[default]
@@ -400,8 +343,8 @@ pub enum Unidentified {
 
 /// Parses and validates configuration bytes.
 pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
-    let raw: RawConfig = from_json(bytes)?;
-    Config::try_from(raw)
+    let json = filter_core::config::parse(bytes)?;
+    Config::try_from(RawConfig::read(Field::root(&json))?)
 }
 
 #[cfg(test)]

@@ -117,3 +117,246 @@ fn invalid_configs_name_their_field() {
         assert!(err.message.contains(message), "{input}: {err}");
     }
 }
+
+/// The wire structs as read from `doc`, before validation.
+fn raw(doc: &str) -> Result<RawConfig, ConfigError> {
+    let json = filter_core::config::parse(doc.as_bytes())?;
+    RawConfig::read(Field::root(&json))
+}
+
+#[test]
+fn every_field_is_read_from_its_name() {
+    let r = raw(r#"{
+        "plans": [{"name": "p", "limits": [{"name": "l", "limit": 7, "window": "week",
+            "window_size": 3, "calendar": true, "algorithm": "gcra", "burst": 9,
+            "charge": "response"}]}],
+        "default_plan": "p",
+        "consumers": [{"id": "c", "plan": "p"}],
+        "key": {"source": "header", "header": "x-k", "buckets": 11, "per": "version"},
+        "identity": {"consumer_header": "x-1", "plan_header": "x-2", "groups_header": "x-3",
+            "credential_header": "x-4"},
+        "routes": [{"name": "r", "path_prefix": "/r", "methods": ["GET"], "api": "a",
+            "version": "v", "cost": 4}],
+        "cost": {"header": "x-c", "min": 2, "max": 5, "response_header": "x-r",
+            "response_max": 6},
+        "headers": {"on_success": true, "ietf": false, "x_ratelimit": false},
+        "shadow": true,
+        "store": {"max_attempts": 12, "on_error": "refuse"},
+        "report": {"path": "/u", "group": "g"},
+        "unidentified": "reject"
+    }"#)
+    .unwrap();
+    let (plan, limit) = (&r.plans[0], &r.plans[0].limits[0]);
+    assert_eq!((plan.name.as_str(), limit.name.as_str()), ("p", "l"));
+    assert_eq!(
+        (limit.limit, limit.window, limit.window_size, limit.calendar),
+        (7, Unit::Week, 3, true)
+    );
+    assert_eq!(
+        (limit.algorithm, limit.burst, limit.charge),
+        (AlgorithmName::Gcra, Some(9), ChargeAt::Response)
+    );
+    assert_eq!(r.default_plan.as_deref(), Some("p"));
+    assert_eq!(
+        (r.consumers[0].id.as_str(), r.consumers[0].plan.as_deref()),
+        ("c", Some("p"))
+    );
+    assert_eq!(
+        (
+            r.key.source,
+            r.key.header.as_deref(),
+            r.key.buckets,
+            r.key.per
+        ),
+        (KeySource::Header, Some("x-k"), Some(11), Scope::Version)
+    );
+    let i = &r.identity;
+    assert_eq!(
+        [
+            &i.consumer_header,
+            &i.plan_header,
+            &i.groups_header,
+            &i.credential_header
+        ],
+        ["x-1", "x-2", "x-3", "x-4"]
+    );
+    let route = &r.routes[0];
+    assert_eq!(
+        (
+            route.name.as_str(),
+            route.path_prefix.as_str(),
+            &route.methods[..]
+        ),
+        ("r", "/r", &["GET".to_string()][..])
+    );
+    assert_eq!(
+        (route.api.as_deref(), route.version.as_deref(), route.cost),
+        (Some("a"), Some("v"), Some(4))
+    );
+    let c = &r.cost;
+    assert_eq!((c.header.as_deref(), c.min, c.max), (Some("x-c"), 2, 5));
+    assert_eq!(
+        (c.response_header.as_deref(), c.response_max),
+        (Some("x-r"), 6)
+    );
+    let h = &r.headers;
+    assert_eq!((h.on_success, h.ietf, h.x_ratelimit), (true, false, false));
+    assert!(r.shadow);
+    assert_eq!(
+        (r.store.max_attempts, r.store.on_error),
+        (12, OnErrorName::Refuse)
+    );
+    let report = r.report.unwrap();
+    assert_eq!((report.path.as_str(), report.group.as_str()), ("/u", "g"));
+    assert_eq!(r.unidentified, Unidentified::Reject);
+}
+
+#[test]
+fn every_variant_is_read_by_its_snake_case_name() {
+    let limit = |members: &str| {
+        let doc = format!(
+            r#"{{"plans":[{{"name":"p","limits":[{{"name":"l","limit":1,{members}}}]}}]}}"#
+        );
+        raw(&doc).unwrap().plans.remove(0).limits.remove(0)
+    };
+    let units = [
+        ("second", Unit::Second),
+        ("minute", Unit::Minute),
+        ("hour", Unit::Hour),
+        ("day", Unit::Day),
+        ("week", Unit::Week),
+        ("month", Unit::Month),
+    ];
+    for (name, unit) in units {
+        assert_eq!(
+            limit(&format!(r#""window":"{name}""#)).window,
+            unit,
+            "{name}"
+        );
+    }
+    let algorithms = [
+        ("fixed_window", AlgorithmName::FixedWindow),
+        ("sliding_window", AlgorithmName::SlidingWindow),
+        ("gcra", AlgorithmName::Gcra),
+    ];
+    for (name, algorithm) in algorithms {
+        let l = limit(&format!(r#""window":"day","algorithm":"{name}""#));
+        assert_eq!(l.algorithm, algorithm, "{name}");
+    }
+    for (name, charge) in [
+        ("request", ChargeAt::Request),
+        ("response", ChargeAt::Response),
+    ] {
+        let l = limit(&format!(r#""window":"day","charge":"{name}""#));
+        assert_eq!(l.charge, charge, "{name}");
+    }
+    let top = |members: &str| raw(&minimal(&format!(",{members}"))).unwrap();
+    let sources = [
+        ("consumer", KeySource::Consumer),
+        ("api_key", KeySource::ApiKey),
+        ("client_address", KeySource::ClientAddress),
+        ("header", KeySource::Header),
+    ];
+    for (name, source) in sources {
+        let key = top(&format!(r#""key":{{"source":"{name}"}}"#)).key;
+        assert_eq!(key.source, source, "{name}");
+    }
+    let scopes = [
+        ("none", Scope::None),
+        ("api", Scope::Api),
+        ("route", Scope::Route),
+        ("version", Scope::Version),
+    ];
+    for (name, per) in scopes {
+        assert_eq!(
+            top(&format!(r#""key":{{"per":"{name}"}}"#)).key.per,
+            per,
+            "{name}"
+        );
+    }
+    for (name, on_error) in [
+        ("admit", OnErrorName::Admit),
+        ("refuse", OnErrorName::Refuse),
+    ] {
+        let store = top(&format!(r#""store":{{"on_error":"{name}"}}"#)).store;
+        assert_eq!(store.on_error, on_error, "{name}");
+    }
+    let unidentified = [
+        ("allow", Unidentified::Allow),
+        ("reject", Unidentified::Reject),
+    ];
+    for (name, value) in unidentified {
+        let r = top(&format!(r#""unidentified":"{name}""#));
+        assert_eq!(r.unidentified, value, "{name}");
+    }
+}
+
+#[test]
+fn null_is_absent_for_optional_fields_only() {
+    // Optional fields read `null` as absent.
+    let absent = minimal(r#","consumers":[{"id":"c"}],"routes":[{"name":"r","path_prefix":"/r"}]"#);
+    let nulls = r#"{"plans":[{"name":"free","limits":[{"name":"m","limit":5,"window":"minute",
+        "burst":null}]}],"default_plan":null,"consumers":[{"id":"c","plan":null}],
+        "key":{"header":null,"buckets":null},
+        "routes":[{"name":"r","path_prefix":"/r","api":null,"version":null,"cost":null}],
+        "cost":{"header":null,"response_header":null},"report":null}"#;
+    assert_eq!(
+        format!("{:?}", parse(nulls.as_bytes()).unwrap()),
+        format!("{:?}", parse(absent.as_bytes()).unwrap())
+    );
+    // Fields with a default refuse `null`, like required ones.
+    let lim = |l: &str| {
+        format!(
+            r#"{{"plans":[{{"name":"p","limits":[{{"name":"l","limit":5,"window":"minute"{l}}}]}}]}}"#
+        )
+    };
+    let cases: Vec<(String, &str)> = vec![
+        (r#"{"plans":null}"#.into(), "plans"),
+        (
+            r#"{"plans":[{"name":"p","limits":[{"name":"l","limit":5,"window":null}]}]}"#.into(),
+            "plans[0].limits[0].window",
+        ),
+        (
+            lim(r#","window_size":null"#),
+            "plans[0].limits[0].window_size",
+        ),
+        (lim(r#","calendar":null"#), "plans[0].limits[0].calendar"),
+        (lim(r#","algorithm":null"#), "plans[0].limits[0].algorithm"),
+        (lim(r#","charge":null"#), "plans[0].limits[0].charge"),
+        (minimal(r#","consumers":null"#), "consumers"),
+        (minimal(r#","key":null"#), "key"),
+        (minimal(r#","key":{"source":null}"#), "key.source"),
+        (minimal(r#","key":{"per":null}"#), "key.per"),
+        (minimal(r#","identity":null"#), "identity"),
+        (
+            minimal(r#","identity":{"plan_header":null}"#),
+            "identity.plan_header",
+        ),
+        (minimal(r#","routes":null"#), "routes"),
+        (
+            minimal(r#","routes":[{"name":"r","path_prefix":"/r","methods":null}]"#),
+            "routes[0].methods",
+        ),
+        (minimal(r#","cost":null"#), "cost"),
+        (minimal(r#","cost":{"min":null}"#), "cost.min"),
+        (
+            minimal(r#","cost":{"response_max":null}"#),
+            "cost.response_max",
+        ),
+        (minimal(r#","headers":null"#), "headers"),
+        (minimal(r#","headers":{"ietf":null}"#), "headers.ietf"),
+        (minimal(r#","shadow":null"#), "shadow"),
+        (minimal(r#","store":null"#), "store"),
+        (
+            minimal(r#","store":{"max_attempts":null}"#),
+            "store.max_attempts",
+        ),
+        (minimal(r#","store":{"on_error":null}"#), "store.on_error"),
+        (minimal(r#","unidentified":null"#), "unidentified"),
+    ];
+    for (input, field) in &cases {
+        let err = parse(input.as_bytes()).expect_err(input);
+        assert_eq!(err.field, *field, "{input}: {err}");
+        assert!(err.message.contains("invalid type: null"), "{input}: {err}");
+    }
+}

@@ -16,8 +16,7 @@ const DAY_US: u64 = 86_400 * SECOND_US;
 const MONDAY_OFFSET_US: u64 = 3 * DAY_US;
 
 /// The unit of a window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
     /// One second.
     Second,
