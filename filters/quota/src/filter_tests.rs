@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use filter_core::fake::SharedStore;
 use filter_core::{Decision, FakeHost, HeaderMap, LocalReply, Plugin, Stream};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::*;
 
@@ -380,6 +380,44 @@ fn usage_report_is_restricted_and_exact() {
     assert_eq!(bob["usage"][0]["limit"], "per-minute");
     assert_eq!(bob["usage"][0]["used"], 3, "both workers' calls");
     assert_eq!(bob["usage"][0]["remaining"], 2);
+    let minute = &bob["usage"][0];
+    let mut members: Vec<&str> = minute
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    members.sort_unstable();
+    assert_eq!(
+        members,
+        [
+            "algorithm",
+            "limit",
+            "quota",
+            "remaining",
+            "reset",
+            "scope",
+            "used",
+            "window"
+        ]
+    );
+    assert_eq!(
+        (&minute["scope"], &minute["quota"], &minute["algorithm"]),
+        (&json!("-"), &json!(5), &json!("fixed_window"))
+    );
+    assert_eq!(
+        minute["window"],
+        json!({"unit": "minute", "size": 1, "calendar": false})
+    );
+    assert!(minute["reset"]
+        .as_u64()
+        .is_some_and(|s| (1..=60).contains(&s)));
+    assert_eq!(bob["usage"][1]["limit"], "per-day");
+    assert_eq!(
+        (&b["key_source"], &b["truncated"]),
+        (&json!("consumer"), &json!(false))
+    );
+    assert!(b["generated_at"].is_u64());
     let all = body(&reply(
         send(
             &p1,

@@ -6,7 +6,7 @@
 //! counters (so the numbers cover every worker of the Envoy process). Counters are only read,
 //! never created. Other methods get 405; requests outside the group get 403.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use filter_core::{HeaderMap, Host, LocalReply, Problem};
 
@@ -18,6 +18,43 @@ use crate::metrics::M;
 
 /// Most (consumer, limit, scope) entries in one report; `truncated` says when more exist.
 pub const MAX_ENTRIES: usize = 10_000;
+
+/// The report document. Written through derived serializers rather than `serde_json::Value`,
+/// which would bring its map type and float formatting into the module.
+#[derive(Serialize)]
+struct Report<'a> {
+    generated_at: u64,
+    key_source: &'a str,
+    consumers: Vec<ConsumerUsage<'a>>,
+    truncated: bool,
+}
+
+#[derive(Serialize)]
+struct ConsumerUsage<'a> {
+    id: &'a str,
+    /// `null` for a consumer without a known plan.
+    plan: Option<&'a str>,
+    usage: Vec<Usage<'a>>,
+}
+
+#[derive(Serialize)]
+struct Usage<'a> {
+    limit: &'a str,
+    scope: &'a str,
+    quota: u64,
+    window: Window<'a>,
+    algorithm: &'a str,
+    used: u64,
+    remaining: u64,
+    reset: u64,
+}
+
+#[derive(Serialize)]
+struct Window<'a> {
+    unit: &'a str,
+    size: u32,
+    calendar: bool,
+}
 
 /// Answers a request to the report path.
 pub fn serve(
@@ -65,7 +102,11 @@ pub fn serve(
                 continue;
             }
             let Some(plan) = consumer.plan.and_then(|i| c.plans.get(i)) else {
-                consumers.push(json!({"id": consumer.id, "plan": Value::Null, "usage": []}));
+                consumers.push(ConsumerUsage {
+                    id: &consumer.id,
+                    plan: None,
+                    usage: Vec::new(),
+                });
                 continue;
             };
             let subject = Subject::Consumer(consumer.id.clone());
@@ -81,32 +122,40 @@ pub fn serve(
                     let key = counter_key(&plan.name, l, scope, &subject);
                     let counter = engine.peek(host, &key, l).unwrap_or_else(|| l.empty());
                     let (used, view) = l.usage(counter, now_us);
-                    usage.push(json!({
-                        "limit": l.name,
-                        "scope": scope,
-                        "quota": l.quota,
-                        "window": {"unit": l.window.unit.name(), "size": l.window.size, "calendar": l.window.calendar},
-                        "algorithm": l.algorithm.name(),
-                        "used": used,
-                        "remaining": view.remaining,
-                        "reset": secs(view.reset_us),
-                    }));
+                    usage.push(Usage {
+                        limit: &l.name,
+                        scope,
+                        quota: l.quota,
+                        window: Window {
+                            unit: l.window.unit.name(),
+                            size: l.window.size,
+                            calendar: l.window.calendar,
+                        },
+                        algorithm: l.algorithm.name(),
+                        used,
+                        remaining: view.remaining,
+                        reset: secs(view.reset_us),
+                    });
                 }
             }
-            consumers.push(json!({"id": consumer.id, "plan": plan.name, "usage": usage}));
+            consumers.push(ConsumerUsage {
+                id: &consumer.id,
+                plan: Some(&plan.name),
+                usage,
+            });
         }
     }
-    let body = json!({
-        "generated_at": now_us / 1_000_000,
-        "key_source": match c.key.source {
+    let body = Report {
+        generated_at: now_us / 1_000_000,
+        key_source: match c.key.source {
             Source::Consumer => "consumer",
             Source::ApiKey(_) => "api_key",
             Source::ClientAddress(_) => "client_address",
             Source::Header(..) => "header",
         },
-        "consumers": consumers,
-        "truncated": truncated,
-    });
+        consumers,
+        truncated,
+    };
     LocalReply {
         status: 200,
         headers: vec![
