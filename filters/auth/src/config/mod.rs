@@ -1,6 +1,7 @@
 //! Configuration: the JSON wire format ([`wire`]) validated into the runtime [`Config`]. Keys are
 //! parsed here, once; every error names the field path.
 
+mod read;
 pub mod wire;
 
 #[cfg(test)]
@@ -9,7 +10,7 @@ mod tests;
 use std::rc::Rc;
 use std::time::Duration;
 
-use filter_core::config::{ensure_unique, from_json};
+use filter_core::config::{ensure_unique, parse, Field};
 use filter_core::ConfigError;
 use rustc_hash::FxHashMap;
 
@@ -23,7 +24,6 @@ use crate::jwt::{ClaimHeader, JwtConfig, KeySource, Provider};
 use crate::rules::{Requirement, Rule};
 use crate::signing::{HmacAlg, HmacConfig, SigningKey};
 use crate::source::Source;
-use crate::strict_json;
 use wire::*;
 
 /// Most consumers, keys, rules or providers in one list.
@@ -133,11 +133,8 @@ fn sources(
 impl Config {
     /// Parses and validates the plugin configuration.
     pub fn parse(bytes: &[u8]) -> Result<Self, ConfigError> {
-        let raw: RawConfig = from_json(bytes)?;
-        // Duplicate members anywhere (including inside inline JWKS) are refused too.
-        strict_json::parse(bytes, 32)
-            .map_err(|err| e(".", format!("{err} in the configuration")))?;
-        Self::try_from(raw)
+        // Duplicate members anywhere (inside an inline JWKS too) are refused by `parse`.
+        Self::try_from(RawConfig::read(Field::root(&parse(bytes)?))?)
     }
 }
 

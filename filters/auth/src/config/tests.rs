@@ -347,10 +347,6 @@ fn malformed_documents_are_refused() {
             "duplicate top-level field",
         ),
         (
-            r#"{"rules":[{"prefix":"/","public":true}],"jwt":{"providers":[{"name":"a","issuer":"i","jwks":{"keys":[{"kty":"oct","kty":"oct"}]}}]}}"#,
-            "duplicate member inside a JWKS",
-        ),
-        (
             r#"{"rules":[{"prefix":"/","public":true}],"unknown":1}"#,
             "unknown field",
         ),
@@ -358,6 +354,13 @@ fn malformed_documents_are_refused() {
     for (input, msg) in cases {
         assert!(Config::parse(input.as_bytes()).is_err(), "{msg}");
     }
+    // Duplicate members are refused as the document is parsed, inside an inline JWKS too.
+    let err = Config::parse(
+        br#"{"rules":[{"prefix":"/","public":true}],"jwt":{"providers":[{"name":"a","issuer":"i","jwks":{"keys":[{"kty":"oct","kty":"oct"}]}}]}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(err.field, "jwt.providers[0].jwks.keys[0].kty", "{err}");
+    assert!(err.message.contains("duplicate field `kty`"), "{err}");
     let huge = format!(
         r#"{{"rules":[{}]}}"#,
         vec![r#"{"prefix":"/","public":true}"#; 10_001].join(",")
@@ -366,5 +369,170 @@ fn malformed_documents_are_refused() {
         Config::parse(huge.as_bytes()).unwrap_err().field,
         "rules",
         "huge array"
+    );
+}
+
+/// The document with one inline provider whose JWKS is `jwks`.
+fn inline_jwks(jwks: Value) -> Value {
+    with(
+        "/jwt",
+        json!({"providers": [{"name": "main", "issuer": "https://issuer.example", "jwks": jwks}]}),
+    )
+}
+
+#[test]
+fn the_inline_jwks_reaches_the_key_loader_as_written() {
+    let rsa = jwk(Alg::Rs256, "r");
+    let text = json!({
+        "keys": [rsa],
+        "x-extra": {"u": 18446744073709551615u64, "n": -3, "f": 2.5, "e": 1e-7, "b": [true, false, null], "s": "\u{e9}"}
+    })
+    .to_string();
+    let doc = inline_jwks(serde_json::from_str(&text).unwrap()).to_string();
+    let raw = RawConfig::read(Field::root(&parse(doc.as_bytes()).unwrap())).unwrap();
+    let jwks = raw.jwt.unwrap().providers.remove(0).jwks.unwrap();
+    assert_eq!(jwks, serde_json::from_str::<Value>(&text).unwrap());
+    assert!(Config::parse(doc.as_bytes()).is_ok());
+}
+
+#[test]
+fn an_inline_jwks_nests_within_the_documents_32_levels() {
+    // The JWKS object is the fifth level (document, `jwt`, `providers`, provider, JWKS); the
+    // arrays under `x` take the rest.
+    let nested = |levels: usize| (0..levels).fold(json!(1), |v, _| json!([v]));
+    let rsa = jwk(Alg::Rs256, "r");
+    let ok = inline_jwks(json!({"keys": [rsa.clone()], "x": nested(27)}));
+    assert!(Config::parse(ok.to_string().as_bytes()).is_ok());
+    let deep = inline_jwks(json!({"keys": [rsa], "x": nested(28)}));
+    let err = Config::parse(deep.to_string().as_bytes()).unwrap_err();
+    assert_eq!(
+        err.field,
+        format!("jwt.providers[0].jwks.x{}", "[0]".repeat(27)),
+        "{err}"
+    );
+    assert!(err.message.contains("nested too deeply"), "{err}");
+}
+
+#[test]
+fn sources_are_a_name_or_an_object_of_one_member() {
+    let jwt = |sources: Value| {
+        let mut v = inline_jwks(json!({"keys": [jwk(Alg::Rs256, "r")]}));
+        v["jwt"]["sources"] = sources;
+        Config::parse(v.to_string().as_bytes())
+    };
+    let cfg = jwt(json!([
+        "bearer",
+        {"header": "x-token"},
+        {"query": "token"},
+        {"cookie": "token"}
+    ]))
+    .unwrap();
+    assert_eq!(
+        cfg.jwt.unwrap().sources,
+        vec![
+            Source::Bearer,
+            Source::Header("x-token".into()),
+            Source::Query("token".into()),
+            Source::Cookie("token".into()),
+        ]
+    );
+    // serde's externally tagged form of the unit variant.
+    let cfg = jwt(json!([{"bearer": null}])).unwrap();
+    assert_eq!(cfg.jwt.unwrap().sources, vec![Source::Bearer]);
+    let cases: &[(Value, &str, &str)] = &[
+        (
+            json!(["cookie"]),
+            "jwt.sources[0]",
+            "expected newtype variant",
+        ),
+        (
+            json!(["Bearer"]),
+            "jwt.sources[0]",
+            "unknown variant `Bearer`, expected one of `bearer`, `header`, `query`, `cookie`",
+        ),
+        (
+            json!([{"path": "/x"}]),
+            "jwt.sources[0].path",
+            "unknown variant `path`",
+        ),
+        (
+            json!([{"header": 1}]),
+            "jwt.sources[0].header",
+            "invalid type: a number, expected a string",
+        ),
+        (
+            json!([{"bearer": "x"}]),
+            "jwt.sources[0].bearer",
+            "invalid type: a string, expected unit",
+        ),
+        (json!([{}]), "jwt.sources[0]", "invalid length 0"),
+        (
+            json!([{"header": "a", "query": "b"}]),
+            "jwt.sources[0]",
+            "invalid length 2",
+        ),
+        (
+            json!(["bearer", null]),
+            "jwt.sources[1]",
+            "invalid type: null",
+        ),
+        (json!([1]), "jwt.sources[0]", "invalid type: a number"),
+        (json!("bearer"), "jwt.sources", "expected an array"),
+    ];
+    for (sources, field, message) in cases {
+        let err = jwt(sources.clone()).unwrap_err();
+        assert_eq!(err.field, *field, "{sources}: {err}");
+        assert!(err.message.contains(message), "{sources}: {err}");
+    }
+}
+
+#[test]
+fn enum_spellings() {
+    let hmac = |digest: &str| {
+        let mut v = minimal();
+        v["hmac"] = json!({"body_digest": digest});
+        Config::parse(v.to_string().as_bytes()).map(|c| c.hmac.unwrap().body_digest)
+    };
+    assert_eq!(hmac("off").unwrap(), RawBodyDigest::Off);
+    assert_eq!(hmac("if-signed").unwrap(), RawBodyDigest::IfSigned);
+    assert_eq!(hmac("required").unwrap(), RawBodyDigest::Required);
+    let err = hmac("if_signed").unwrap_err();
+    assert_eq!(err.field, "hmac.body_digest");
+    assert!(
+        err.message.contains(
+            "unknown variant `if_signed`, expected one of `off`, `if-signed`, `required`"
+        ),
+        "{err}"
+    );
+    let rule = with("/rules/0", json!({"prefix": "/", "all_of": ["api_key"]}));
+    let err = Config::parse(rule.to_string().as_bytes()).unwrap_err();
+    assert_eq!(err.field, "rules[0].all_of[0]");
+    assert!(
+        err.message
+            .contains("expected one of `api-key`, `jwt`, `basic`, `hmac`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn absent_and_null_optional_fields_take_their_defaults() {
+    let mut v = minimal();
+    v["realm"] = Value::Null;
+    v["api_key"] = json!({"sources": null, "strip": null, "max_length": null});
+    v["rules"][0]["anonymous"] = Value::Null;
+    let cfg = Config::parse(v.to_string().as_bytes()).unwrap();
+    assert_eq!(cfg.realm, "gateway");
+    let a = cfg.api_key.unwrap();
+    assert!(a.strip);
+    assert_eq!(a.max_length, 256);
+    assert_eq!(cfg.rules[0].anonymous, None);
+    // Lists default when absent, but null is not a list.
+    let err =
+        Config::parse(with("/rules/0/methods", Value::Null).to_string().as_bytes()).unwrap_err();
+    assert_eq!(err.field, "rules[0].methods");
+    assert!(
+        err.message
+            .contains("invalid type: null, expected an array"),
+        "{err}"
     );
 }
