@@ -119,7 +119,7 @@ impl<'a> UsageEvent<'a> {
     }
 
     /// One JSON line (without the trailing newline), through serde: the reference form, with
-    /// U+2028 and U+2029 escaped. The filter writes the same bytes with [`line`].
+    /// U+2028 and U+2029 escaped. The filter writes the same bytes with [`line()`].
     pub fn to_line(&self) -> String {
         // Serializing strings and integers cannot fail; an empty object is a safe fallback.
         let json = serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned());

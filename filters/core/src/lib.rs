@@ -13,7 +13,7 @@
 //! - [`bytes`]: byte-string keys compared eight bytes at a time, and a table of them, for lookups
 //!   made on every request.
 //! - `adapter` (wasm32 only): the one generic proxy-wasm adapter; a filter's glue is the single line
-//!   [`export_plugin!`].
+//!   `export_plugin!` (also wasm32 only).
 
 pub mod bytes;
 pub mod chain;
