@@ -551,7 +551,7 @@ def call_cost_lines(call_cpu: dict[str, list[float]], costs: dict[str, dict], ca
     return lines
 
 
-SPLIT_CASES = ("router only", "bundle gateway root", "native jwt_authn + local_ratelimit")
+SPLIT_CASES = ("router only", "routing alone", "bundle gateway root", "native jwt_authn + local_ratelimit")
 
 
 def dso_shares(sample: Path) -> dict[str, float]:
