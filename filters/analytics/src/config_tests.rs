@@ -206,3 +206,16 @@ fn the_envoy_plugin_config_is_valid() {
     let c = Config::parse(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
     assert_eq!(c.events.unwrap().cluster, "collector");
 }
+
+#[test]
+fn every_value_changed_is_refused_at_its_path_or_accepted() {
+    let checked =
+        filter_core::config::testing::check_reader_errors(include_bytes!("../example.json"), |b| {
+            Config::parse(b).map(drop)
+        });
+    let (documents, refused) = checked.unwrap();
+    assert!(
+        documents > 300 && refused > documents / 2,
+        "{documents} {refused}"
+    );
+}

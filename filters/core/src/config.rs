@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 mod field;
 mod json;
 mod locate;
+pub mod testing;
 
 pub use field::{Field, Object};
 pub use json::{Json, Number};

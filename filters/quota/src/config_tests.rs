@@ -360,3 +360,15 @@ fn null_is_absent_for_optional_fields_only() {
         assert!(err.message.contains("invalid type: null"), "{input}: {err}");
     }
 }
+
+#[test]
+fn every_value_changed_is_refused_at_its_path_or_accepted() {
+    let checked = filter_core::config::testing::check_reader_errors(EXAMPLE.as_bytes(), |b| {
+        parse(b).map(drop)
+    });
+    let (documents, refused) = checked.unwrap();
+    assert!(
+        documents > 500 && refused > documents / 2,
+        "{documents} {refused}"
+    );
+}

@@ -536,3 +536,15 @@ fn absent_and_null_optional_fields_take_their_defaults() {
         "{err}"
     );
 }
+
+#[test]
+fn every_value_changed_is_refused_at_its_path_or_accepted() {
+    let checked = filter_core::config::testing::check_reader_errors(EXAMPLE.as_bytes(), |b| {
+        Config::parse(b).map(drop)
+    });
+    let (documents, refused) = checked.unwrap();
+    assert!(
+        documents > 500 && refused > documents / 2,
+        "{documents} {refused}"
+    );
+}

@@ -396,3 +396,15 @@ fn huge_and_malformed_documents_are_refused() {
     let dup = r#"{"versions": [{"name": "v1", "cluster": "a"}], "versions": []}"#;
     assert!(Config::from_json(dup.as_bytes()).is_err(), "duplicate keys");
 }
+
+#[test]
+fn every_value_changed_is_refused_at_its_path_or_accepted() {
+    let checked = filter_core::config::testing::check_reader_errors(EXAMPLE.as_bytes(), |b| {
+        Config::from_json(b).map(drop)
+    });
+    let (documents, refused) = checked.unwrap();
+    assert!(
+        documents > 500 && refused > documents / 2,
+        "{documents} {refused}"
+    );
+}
