@@ -93,16 +93,19 @@ impl RawSource {
     fn read(f: Field<'_>) -> Result<Self> {
         match f.json() {
             Json::String(_) => {
-                let unit = f.clone().choice(&[
-                    ("bearer", true),
-                    ("header", false),
-                    ("query", false),
-                    ("cookie", false),
+                let kind = f.clone().choice(&[
+                    ("bearer", "bearer"),
+                    ("header", "header"),
+                    ("query", "query"),
+                    ("cookie", "cookie"),
                 ])?;
-                if unit {
+                if kind == "bearer" {
                     Ok(Self::Bearer)
                 } else {
-                    Err(f.error("invalid type: unit variant, expected newtype variant"))
+                    Err(f.error(format!(
+                        "invalid type: `{kind}` alone, expected an object naming it: \
+                         {{\"{kind}\": \"<name>\"}}"
+                    )))
                 }
             }
             Json::Object(_) => {

@@ -443,7 +443,7 @@ fn sources_are_a_name_or_an_object_of_one_member() {
         (
             json!(["cookie"]),
             "jwt.sources[0]",
-            "expected newtype variant",
+            r#"`cookie` alone, expected an object naming it: {"cookie": "<name>"}"#,
         ),
         (
             json!(["Bearer"]),
