@@ -75,14 +75,19 @@ impl Extension {
                     if i > 0 {
                         out.push(b',');
                     }
-                    write_str(out, k);
-                    out.push(b':');
-                    v.write(out);
+                    write_member(out, k, v);
                 }
                 out.push(b'}');
             }
         }
     }
+}
+
+/// `"name":value`.
+fn write_member(out: &mut Vec<u8>, name: &str, value: &Extension) {
+    write_str(out, name);
+    out.push(b':');
+    value.write(out);
 }
 
 /// A JSON string through serde_json's escaping.
@@ -189,9 +194,7 @@ impl Problem {
         }
         for (k, v) in &self.extensions {
             out.push(b',');
-            write_str(&mut out, k);
-            out.push(b':');
-            v.write(&mut out);
+            write_member(&mut out, k, v);
         }
         out.push(b'}');
         out

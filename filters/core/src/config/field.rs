@@ -50,11 +50,7 @@ impl<'a> Field<'a> {
 
     /// The field's path; `.` for the document.
     pub fn path(&self) -> &str {
-        if self.path.is_empty() {
-            "."
-        } else {
-            &self.path
-        }
+        shown(&self.path)
     }
 
     /// The value.
@@ -226,11 +222,7 @@ impl<'a> Field<'a> {
 impl<'a> Object<'a> {
     /// The object's path; `.` for the document.
     pub fn path(&self) -> &str {
-        if self.path.is_empty() {
-            "."
-        } else {
-            &self.path
-        }
+        shown(&self.path)
     }
 
     /// An error about the object as a whole.
@@ -298,7 +290,17 @@ impl<'a> Object<'a> {
     }
 }
 
-fn join(path: &str, name: &str) -> String {
+/// A path as errors show it: `.` for the document.
+fn shown(path: &str) -> &str {
+    if path.is_empty() {
+        "."
+    } else {
+        path
+    }
+}
+
+/// The path of member `name` of the value at `path` (`""` is the document).
+pub(super) fn join(path: &str, name: &str) -> String {
     if path.is_empty() {
         name.to_owned()
     } else {

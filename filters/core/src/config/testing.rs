@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::field::join;
 use super::ConfigError;
 
 /// What each value of the example is replaced with, one at a time.
@@ -65,13 +66,8 @@ fn collect(value: &Value, path: String, pointer: String, out: &mut Vec<(String, 
         Value::Object(members) => members
             .iter()
             .map(|(name, v)| {
-                let child = if path.is_empty() {
-                    name.clone()
-                } else {
-                    format!("{path}.{name}")
-                };
                 let escaped = name.replace('~', "~0").replace('/', "~1");
-                (child, format!("{pointer}/{escaped}"), v)
+                (join(&path, name), format!("{pointer}/{escaped}"), v)
             })
             .collect(),
         Value::Array(items) => items
