@@ -5,7 +5,7 @@ use crate::abi::properties::{wire_path, Prop};
 use crate::engine::runtime;
 use crate::error::{Error, Result};
 pub use crate::harness::{FailurePolicy, FilterSpec, Harness, Responder};
-use crate::message::{CallRecord, LogLevel, LogRecord, Outcome, Request};
+use crate::message::{CallRecord, LogLevel, LogRecord, Outcome, Request, Response};
 use crate::state::{HostState, PluginInfo};
 use crate::stream::{Exchange, Stream, StreamId};
 use crate::vm::Vm;
@@ -248,6 +248,38 @@ impl Gateway {
     /// The guest stack (innermost first) where filter `name` was stopped, if it was.
     pub fn take_stop(&mut self, name: &str) -> Option<Vec<String>> {
         self.vms_mut(name).find_map(|vm| vm.stopped_at.take())
+    }
+
+    /// Linear memory of filter `name` in bytes, summed over its workers. Wasm memory never
+    /// shrinks, so this is the high-water mark of the module's heap: memory that still grows
+    /// after warm-up, request after identical request, is being kept per request (a leak, or a
+    /// cache without a bound).
+    pub fn memory_bytes(&mut self, name: &str) -> u64 {
+        self.vms_mut(name).map(Vm::memory_bytes).sum()
+    }
+
+    /// Sends `warm_up` and then `n` copies of `request`, each answered with `response`, and
+    /// returns how many bytes filter `name`'s linear memory grew during the `n`: a leak check.
+    /// A filter that keeps nothing per request returns 0 once warmed up (caches and bounded
+    /// buffers fill during the warm-up, or stop growing at their bound).
+    pub fn memory_growth(
+        &mut self,
+        name: &str,
+        request: &Request,
+        response: &Response,
+        warm_up: usize,
+        n: usize,
+    ) -> Result<u64> {
+        for _ in 0..warm_up {
+            self.request(request.clone())
+                .respond_with(response.clone())?;
+        }
+        let before = self.memory_bytes(name);
+        for _ in 0..n {
+            self.request(request.clone())
+                .respond_with(response.clone())?;
+        }
+        Ok(self.memory_bytes(name).saturating_sub(before))
     }
 
     /// Wall time (ns) spent in filter `name`'s guest code so far, across workers.

@@ -150,6 +150,11 @@ struct FilterCost {
     /// Fuel per request by the export the host called.
     fuel_per_request_by_export: std::collections::BTreeMap<String, u64>,
     wall_ns_per_request: u64,
+    /// Linear memory after the run, bytes (summed over workers).
+    memory_bytes: u64,
+    /// How much linear memory grew during the measured requests (after the warm-up): above 0,
+    /// the filter keeps something per request.
+    memory_growth_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -284,7 +289,10 @@ fn bench(a: &Args) -> Result<i32, String> {
     let names = gw.filter_names();
     let before: Vec<_> = names
         .iter()
-        .map(|f| (gw.fuel_used(f), gw.wall_ns(f), gw.fuel_by_export(f)))
+        .map(|f| {
+            let memory = gw.memory_bytes(f);
+            (gw.fuel_used(f), gw.wall_ns(f), gw.fuel_by_export(f), memory)
+        })
         .collect();
     let mut walls = Vec::with_capacity(n);
     for _ in 0..n {
@@ -298,7 +306,7 @@ fn bench(a: &Args) -> Result<i32, String> {
     let filters = names
         .iter()
         .zip(before)
-        .map(|(f, (fuel, wall, by_export))| FilterCost {
+        .map(|(f, (fuel, wall, by_export, memory))| FilterCost {
             name: f.clone(),
             fuel_per_request: (gw.fuel_used(f) - fuel) / n as u64,
             fuel_per_request_by_export: gw
@@ -311,6 +319,8 @@ fn bench(a: &Args) -> Result<i32, String> {
                 .filter(|(_, fuel)| *fuel > 0)
                 .collect(),
             wall_ns_per_request: (gw.wall_ns(f) - wall) / n as u64,
+            memory_bytes: gw.memory_bytes(f),
+            memory_growth_bytes: gw.memory_bytes(f).saturating_sub(memory),
         })
         .collect();
     let r = BenchReport {
@@ -328,13 +338,17 @@ fn bench(a: &Args) -> Result<i32, String> {
     } else {
         println!("{} requests", r.requests);
         println!(
-            "{:<24} {:>16} {:>16}",
-            "filter", "fuel/request", "wall ns/request"
+            "{:<24} {:>16} {:>16} {:>14} {:>14}",
+            "filter", "fuel/request", "wall ns/request", "memory", "memory growth"
         );
         for f in &r.filters {
             println!(
-                "{:<24} {:>16} {:>16}",
-                f.name, f.fuel_per_request, f.wall_ns_per_request
+                "{:<24} {:>16} {:>16} {:>14} {:>14}",
+                f.name,
+                f.fuel_per_request,
+                f.wall_ns_per_request,
+                f.memory_bytes,
+                f.memory_growth_bytes
             );
             for (export, fuel) in &f.fuel_per_request_by_export {
                 println!("  {export:<22} {fuel:>16}");

@@ -118,6 +118,13 @@ impl Vm {
         self.instance.get_func(&mut self.store, name).is_some()
     }
 
+    /// Size of the exported linear memory in bytes (0 when the module exports none).
+    pub fn memory_bytes(&mut self) -> u64 {
+        self.instance
+            .get_memory(&mut self.store, "memory")
+            .map_or(0, |m| m.data_size(&self.store) as u64)
+    }
+
     pub fn state(&self) -> &HostState {
         self.store.data()
     }

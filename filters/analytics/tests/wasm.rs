@@ -278,3 +278,35 @@ fn a_local_reply_from_an_earlier_filter_is_counted() {
         Some(1)
     );
 }
+
+#[test]
+fn identical_requests_keep_no_memory() {
+    // Events buffer up to their bound (20) and go to the collector every tick; memory stays flat.
+    let (mut gw, bodies) = gateway(1, Some(200));
+    let name = gw.filter_names()[0].clone();
+    let second = |gw: &mut Gateway| {
+        for _ in 0..200 {
+            let out = gw
+                .request(alice("/v2/orders/1"))
+                .respond_with(upstream_ok());
+            assert_eq!(out.unwrap().status(), 200);
+        }
+        gw.advance(Duration::from_secs(1)).unwrap();
+    };
+    for _ in 0..3 {
+        second(&mut gw);
+    }
+    let (before, sent) = (gw.memory_bytes(&name), bodies.lock().unwrap().len());
+    for _ in 0..10 {
+        second(&mut gw);
+    }
+    assert_eq!(
+        gw.memory_bytes(&name),
+        before,
+        "linear memory grew over identical requests"
+    );
+    assert!(
+        bodies.lock().unwrap().len() >= sent + 10,
+        "a batch went out every second"
+    );
+}

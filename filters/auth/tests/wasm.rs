@@ -359,3 +359,44 @@ fn a_request_reads_its_headers_once_and_the_clock_once_per_callback() {
     assert_eq!(calls("proxy_get_header_map_pairs"), 1);
     assert_eq!(calls("proxy_get_current_time_nanoseconds"), 1);
 }
+
+#[test]
+fn identical_requests_keep_no_memory() {
+    let keys = jwks(&[("k1", 1)]);
+    let mut gw = harness(1)
+        .responder("jwks", move |_| Some(CallReply::ok(keys.clone())))
+        .build()
+        .unwrap();
+    let name = gw.filter_names()[0].clone();
+    let key = Request::get("/v1/items?api_key=alice-key-123");
+    let out = gw
+        .request(key.clone())
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(
+        out.upstream_request().header("x-gateway-consumer"),
+        Some("alice")
+    );
+    let grew = gw.memory_growth(&name, &key, &Response::ok(), 100, 2000);
+    assert_eq!(
+        grew.unwrap(),
+        0,
+        "linear memory grew over identical requests"
+    );
+    let token = bearer("k1", 1, &gw);
+    let jwt = Request::get("/v1/items").header("authorization", &token);
+    let out = gw
+        .request(jwt.clone())
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(
+        out.upstream_request().header("x-gateway-credential"),
+        Some("jwt")
+    );
+    let grew = gw.memory_growth(&name, &jwt, &Response::ok(), 100, 2000);
+    assert_eq!(
+        grew.unwrap(),
+        0,
+        "linear memory grew over identical JWT requests"
+    );
+}

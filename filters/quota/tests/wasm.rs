@@ -263,3 +263,20 @@ fn client_addresses_are_limited_separately_across_workers() {
     }
     assert_eq!(admitted, [3, 3], "each address exactly its limit");
 }
+
+#[test]
+fn identical_requests_keep_no_memory() {
+    let mut gw = gateway(EXAMPLE, 1);
+    let name = gw.filter_names()[0].clone();
+    // Admitted at first, then refused with a problem body: both paths run.
+    let grew = gw.memory_growth(&name, &as_consumer("alice", 0), &Response::ok(), 100, 2000);
+    assert_eq!(
+        grew.unwrap(),
+        0,
+        "linear memory grew over identical requests"
+    );
+    let out = gw
+        .request(as_consumer("alice", 0))
+        .respond_with(Response::ok());
+    assert_eq!(out.unwrap().status(), 429);
+}

@@ -338,3 +338,18 @@ fn bad_configuration_is_refused() {
         }
     }
 }
+
+#[test]
+fn identical_requests_keep_no_memory() {
+    let mut gw = gateway(EXAMPLE);
+    let name = gw.filter_names()[0].clone();
+    let req = Request::get("/v2/items/1").header("x-gateway-consumer", "alice");
+    let (cluster, version, _) = upstream(&run(&mut gw, req.clone()));
+    assert_eq!((cluster.as_str(), version.as_str()), ("api_v2", "v2"));
+    let grew = gw.memory_growth(&name, &req, &Response::ok(), 100, 2000);
+    assert_eq!(
+        grew.unwrap(),
+        0,
+        "linear memory grew over identical requests"
+    );
+}

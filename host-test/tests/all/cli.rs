@@ -88,7 +88,13 @@ fn bench_reports_deterministic_fuel() {
         assert_eq!(code, 0, "{out}");
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["requests"], 50);
-        v["filters"][0]["fuel_per_request"].as_u64().unwrap()
+        let f = &v["filters"][0];
+        assert!(f["memory_bytes"].as_u64().unwrap() >= 17 * 65536, "{f}");
+        assert_eq!(
+            f["memory_growth_bytes"], 0,
+            "a steady request keeps nothing"
+        );
+        f["fuel_per_request"].as_u64().unwrap()
     };
     let fuel = run();
     assert!(fuel > 0);

@@ -29,6 +29,30 @@ fn shared_data_is_shared_by_workers() {
 }
 
 #[test]
+fn linear_memory_shows_what_a_filter_keeps() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).name("p"))
+        .build()
+        .unwrap();
+    // A Rust module starts with 17 pages of 64 KiB (1 MiB of stack and its data).
+    assert!(gw.memory_bytes("p") >= 17 * 65536);
+    assert_eq!(gw.memory_bytes("missing"), 0);
+    let steady = Request::get("/").header("x-probe", "add");
+    let grew = gw.memory_growth("p", &steady, &Response::ok(), 20, 200);
+    assert_eq!(grew.unwrap(), 0, "identical requests keep nothing");
+    let before = gw.memory_bytes("p");
+    let leak = Request::get("/").header("x-probe", "leak");
+    let grew = gw
+        .memory_growth("p", &leak, &Response::ok(), 0, 32)
+        .unwrap();
+    assert_eq!(gw.memory_bytes("p"), before + grew);
+    assert!(
+        grew >= 32 * 64 * 1024 - 256 * 1024,
+        "32 x 64 KiB kept, memory grew {grew}"
+    );
+}
+
+#[test]
 fn metrics_are_readable_by_name() {
     let mut gw = Harness::new()
         .filter(FilterSpec::wasm(probe()))

@@ -1,7 +1,7 @@
 //! host-test guest built with the proxy-wasm Rust SDK. Plugin configuration is
 //! `key=value;...` (`name`, `tick` ms, `reject`, `panic_configure`); each request picks actions
 //! with the `x-probe` header (comma-separated): local, callout, grpc, pause, add, panic, loop,
-//! shared, metric, property, buffer, log, queue, foreign, close.
+//! shared, metric, property, buffer, log, queue, foreign, close, leak (keeps 64 KiB for good).
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
@@ -181,6 +181,9 @@ impl HttpContext for Probe {
                     break;
                 }
             }
+        }
+        if self.has("leak") {
+            std::mem::forget(std::hint::black_box(vec![1u8; 64 * 1024]));
         }
         if self.has("add") {
             self.add_http_request_header("x-added", &self.name.clone());
