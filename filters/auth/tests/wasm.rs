@@ -368,35 +368,26 @@ fn identical_requests_keep_no_memory() {
         .build()
         .unwrap();
     let name = gw.filter_names()[0].clone();
-    let key = Request::get("/v1/items?api_key=alice-key-123");
-    let out = gw
-        .request(key.clone())
-        .respond_with(Response::ok())
-        .unwrap();
-    assert_eq!(
-        out.upstream_request().header("x-gateway-consumer"),
-        Some("alice")
-    );
-    let grew = gw.memory_growth(&name, &key, &Response::ok(), 100, 2000);
-    assert_eq!(
-        grew.unwrap(),
-        0,
-        "linear memory grew over identical requests"
-    );
     let token = bearer("k1", 1, &gw);
-    let jwt = Request::get("/v1/items").header("authorization", &token);
-    let out = gw
-        .request(jwt.clone())
-        .respond_with(Response::ok())
-        .unwrap();
-    assert_eq!(
-        out.upstream_request().header("x-gateway-credential"),
-        Some("jwt")
-    );
-    let grew = gw.memory_growth(&name, &jwt, &Response::ok(), 100, 2000);
-    assert_eq!(
-        grew.unwrap(),
-        0,
-        "linear memory grew over identical JWT requests"
-    );
+    for (req, credential) in [
+        (Request::get("/v1/items?api_key=alice-key-123"), "api-key"),
+        (
+            Request::get("/v1/items").header("authorization", &token),
+            "jwt",
+        ),
+    ] {
+        let out = gw.request(req.clone()).respond_with(Response::ok());
+        let seen = out
+            .unwrap()
+            .upstream_request()
+            .header("x-gateway-credential")
+            .map(String::from);
+        assert_eq!(seen.as_deref(), Some(credential));
+        let grew = gw.memory_growth(&name, &req, &Response::ok(), 100, 2000);
+        assert_eq!(
+            grew.unwrap(),
+            0,
+            "{credential}: memory grew over identical requests"
+        );
+    }
 }
