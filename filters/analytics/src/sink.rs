@@ -90,12 +90,15 @@ impl Sink {
     }
 
     /// Adds one event line (no newline inside), dropping the oldest events beyond the bounds.
-    pub fn push(&mut self, line: Vec<u8>, metrics: &MetricSet, host: &mut dyn Host) {
+    pub fn push(&mut self, mut line: Vec<u8>, metrics: &MetricSet, host: &mut dyn Host) {
         if line.len() + 1 > self.cfg.max_buffer_bytes {
             // It could never fit: drop it rather than everything buffered before it.
             metrics.count(host, EVENTS_DROPPED_TOTAL, 1);
             return;
         }
+        // A buffered line holds only its bytes, so the bounds (counted in bytes) bound memory:
+        // lines are written into a larger buffer, up to twice their length.
+        line.shrink_to_fit();
         self.bytes += line.len() + 1;
         self.buffer.push_back(line);
         self.enforce_bounds(metrics, host);

@@ -310,3 +310,38 @@ fn identical_requests_keep_no_memory() {
         "a batch went out every second"
     );
 }
+
+#[test]
+fn buffered_events_stay_within_max_buffer_bytes() {
+    // No tick, so nothing is sent: events pile up to their byte bound, the oldest dropped.
+    let config = r#"{
+        "apis": [{"name": "orders", "path_prefixes": ["/orders"]}],
+        "events": {"cluster": "collector", "max_batch_bytes": 65536,
+                   "max_buffer_events": 1000000, "max_buffer_bytes": 1048576}
+    }"#;
+    let mut gw = Harness::new()
+        .start_time(UNIX_EPOCH + Duration::from_secs(1_767_225_600))
+        .cluster("collector")
+        .filter(FilterSpec::wasm(analytics()).config(config))
+        .build()
+        .unwrap();
+    let name = gw.filter_names()[0].clone();
+    let req = Request::get("/orders/1").header("x-gateway-consumer", "alice");
+    let before = gw.memory_bytes(&name);
+    let grew = gw
+        .memory_growth(&name, &req, &upstream_ok(), 0, 6000)
+        .unwrap();
+    assert_eq!(before + grew, gw.memory_bytes(&name));
+    let held = gw.metric("analytics_events_buffered").unwrap();
+    let dropped = gw.metric("analytics_events_dropped_total").unwrap_or(0);
+    assert!(
+        dropped > 0 && held + dropped == 6000,
+        "held {held}, dropped {dropped}"
+    );
+    // The bound, a few dozen bytes of bookkeeping per event, and the last page of 64 KiB.
+    let most = 1_048_576 + 64 * held as u64 + 65_536;
+    assert!(
+        grew <= most,
+        "memory grew {grew} bytes for {held} events, more than {most}"
+    );
+}
