@@ -306,21 +306,24 @@ fn bench(a: &Args) -> Result<i32, String> {
     let filters = names
         .iter()
         .zip(before)
-        .map(|(f, (fuel, wall, by_export, memory))| FilterCost {
-            name: f.clone(),
-            fuel_per_request: (gw.fuel_used(f) - fuel) / n as u64,
-            fuel_per_request_by_export: gw
-                .fuel_by_export(f)
-                .into_iter()
-                .map(|(export, total)| {
-                    let earlier = by_export.get(&export).copied().unwrap_or(0);
-                    (export, (total - earlier) / n as u64)
-                })
-                .filter(|(_, fuel)| *fuel > 0)
-                .collect(),
-            wall_ns_per_request: (gw.wall_ns(f) - wall) / n as u64,
-            memory_bytes: gw.memory_bytes(f),
-            memory_growth_bytes: gw.memory_bytes(f).saturating_sub(memory),
+        .map(|(f, (fuel, wall, by_export, memory))| {
+            let memory_bytes = gw.memory_bytes(f);
+            FilterCost {
+                name: f.clone(),
+                fuel_per_request: (gw.fuel_used(f) - fuel) / n as u64,
+                fuel_per_request_by_export: gw
+                    .fuel_by_export(f)
+                    .into_iter()
+                    .map(|(export, total)| {
+                        let earlier = by_export.get(&export).copied().unwrap_or(0);
+                        (export, (total - earlier) / n as u64)
+                    })
+                    .filter(|(_, fuel)| *fuel > 0)
+                    .collect(),
+                wall_ns_per_request: (gw.wall_ns(f) - wall) / n as u64,
+                memory_bytes,
+                memory_growth_bytes: memory_bytes.saturating_sub(memory),
+            }
         })
         .collect();
     let r = BenchReport {
