@@ -137,6 +137,9 @@ impl Host for Tracking<'_> {
     fn header(&self, kind: HeaderKind, name: &str) -> Option<Vec<u8>> {
         self.inner.header(kind, name)
     }
+    fn verify_signature(&self, check: &crate::signature::SignatureCheck<'_>) -> Option<bool> {
+        self.inner.verify_signature(check)
+    }
 }
 
 impl<S: ChainSpec> Chain<S> {

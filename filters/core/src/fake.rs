@@ -4,13 +4,14 @@
 //! [`SharedStore`] to stand for the worker VMs of one Envoy process. The clock only moves when the
 //! test moves it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::headers::HeaderMap;
 use crate::host::{HeaderKind, Host, HostError, HttpCall, MetricId, MetricKind, SharedValue};
+use crate::signature::SignatureCheck;
 
 /// Shared data as Envoy keeps it: one map per vm_id, each value with a CAS token.
 pub type SharedStore = Rc<RefCell<HashMap<String, SharedValue>>>;
@@ -26,6 +27,19 @@ pub struct FakeMetric {
     pub value: i64,
     /// Histogram samples.
     pub samples: Vec<u64>,
+}
+
+/// What a native signature check answers (see [`Host::verify_signature`]).
+pub type SignatureCheckFn = dyn Fn(&SignatureCheck<'_>) -> Option<bool>;
+
+/// A native signature checker standing for the host's.
+#[derive(Clone)]
+pub struct SignatureVerifier(pub Rc<SignatureCheckFn>);
+
+impl std::fmt::Debug for SignatureVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignatureVerifier")
+    }
 }
 
 /// The fake host.
@@ -48,6 +62,10 @@ pub struct FakeHost {
     pub properties: HashMap<String, Vec<u8>>,
     /// Header maps readable through [`Host::header`].
     pub headers: HashMap<HeaderKind, HeaderMap>,
+    /// Native signature checks; `None` (the default) is a host without them.
+    pub signature_verifier: Option<SignatureVerifier>,
+    /// How many signature checks were asked of the host.
+    pub signature_checks: Cell<usize>,
     next_token: u32,
 }
 
@@ -74,6 +92,8 @@ impl FakeHost {
             clusters: Vec::new(),
             properties: HashMap::new(),
             headers: HashMap::new(),
+            signature_verifier: None,
+            signature_checks: Cell::new(0),
             next_token: 0,
         }
     }
@@ -199,6 +219,11 @@ impl Host for FakeHost {
 
     fn header(&self, kind: HeaderKind, name: &str) -> Option<Vec<u8>> {
         self.headers.get(&kind)?.get(name).map(<[u8]>::to_vec)
+    }
+
+    fn verify_signature(&self, check: &SignatureCheck<'_>) -> Option<bool> {
+        self.signature_checks.set(self.signature_checks.get() + 1);
+        (self.signature_verifier.as_ref()?.0)(check)
     }
 }
 

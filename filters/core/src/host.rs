@@ -1,12 +1,13 @@
 //! The port through which filter logic reaches the host.
 //!
 //! Only effects that cannot be plain values go through [`Host`]: the clock, shared data with CAS,
-//! metrics, HTTP callouts, properties and ad-hoc header reads. The proxy-wasm implementation is in
+//! metrics, HTTP callouts, properties, ad-hoc header reads and native signature checks. The proxy-wasm implementation is in
 //! the adapter; [`crate::FakeHost`] implements it for native tests.
 
 use std::time::{Duration, SystemTime};
 
 use crate::headers::HeaderMap;
+use crate::signature::SignatureCheck;
 
 /// A host call failed with a proxy-wasm status other than OK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -184,4 +185,13 @@ pub trait Host {
     /// Reads the first value of one header outside its callback (for example in `on_log`).
     /// `None` if the map or header does not exist.
     fn header(&self, kind: HeaderKind, name: &str) -> Option<Vec<u8>>;
+
+    /// Checks a signature in native code (Envoy's `verify_signature` foreign function, see
+    /// [`crate::signature`]): `Some(valid)` when the host checked it, `None` when it cannot (no
+    /// such function, a key or hash it refuses, a malformed answer) and the caller must check
+    /// it itself. Hosts without native checks keep this default.
+    fn verify_signature(&self, check: &SignatureCheck<'_>) -> Option<bool> {
+        let _ = check;
+        None
+    }
 }

@@ -10,6 +10,7 @@
 //! - [`LocalReply`] and [`Problem`]: local responses with RFC 9457 `application/problem+json` bodies.
 //! - [`config`]: JSON configuration parsing whose errors name the offending field.
 //! - [`time`]: durations as whole microseconds or milliseconds without 128-bit arithmetic.
+//! - [`signature`]: signature checks the host can do natively (Envoy's `verify_signature`).
 //! - [`bytes`]: byte-string keys compared eight bytes at a time, and a table of them, for lookups
 //!   made on every request.
 //! - `adapter` (wasm32 only): the one generic proxy-wasm adapter; a filter's glue is the single line
@@ -23,6 +24,7 @@ pub mod host;
 pub mod pairs;
 pub mod plugin;
 pub mod reply;
+pub mod signature;
 pub mod time;
 
 pub mod fake;
@@ -39,6 +41,7 @@ pub use host::{
 };
 pub use plugin::{Decision, Plugin, Stream};
 pub use reply::{Extension, LocalReply, Problem};
+pub use signature::SignatureCheck;
 
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]

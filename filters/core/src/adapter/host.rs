@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::raw;
 use crate::headers::HeaderMap;
 use crate::host::{HeaderKind, Host, HostError, HttpCall, MetricId, MetricKind, SharedValue};
+use crate::signature::{self, SignatureCheck};
 
 /// The proxy-wasm host, made anew for each callback.
 ///
@@ -113,6 +114,17 @@ impl Host for WasmHost {
 
     fn header(&self, kind: HeaderKind, name: &str) -> Option<Vec<u8>> {
         raw::header_value(map_type(kind), name).ok().flatten()
+    }
+
+    fn verify_signature(&self, check: &SignatureCheck<'_>) -> Option<bool> {
+        let arguments = signature::encode_arguments(check);
+        match raw::call_foreign(signature::FOREIGN_FUNCTION, &arguments) {
+            Ok(result) => signature::decode_result(&result),
+            Err(e) => {
+                log::debug!("host signature check unavailable: {e}");
+                None
+            }
+        }
     }
 }
 

@@ -68,6 +68,14 @@ extern "C" {
         value: *mut *mut u8,
         value_size: *mut usize,
     ) -> u32;
+    fn proxy_call_foreign_function(
+        name: *const u8,
+        name_size: usize,
+        arguments: *const u8,
+        arguments_size: usize,
+        results: *mut *mut u8,
+        results_size: *mut usize,
+    ) -> u32;
     fn proxy_set_property(
         path: *const u8,
         path_size: usize,
@@ -238,6 +246,23 @@ pub fn get_property(path: &[u8]) -> Result<Option<Vec<u8>>, HostError> {
         1 => Ok(None),
         other => Err(HostError::from_status(other)),
     }
+}
+
+/// Calls the host's foreign function `name`; its result bytes.
+pub fn call_foreign(name: &str, arguments: &[u8]) -> Result<Vec<u8>, HostError> {
+    let (mut data, mut size) = (null_mut(), 0usize);
+    // SAFETY: name and argument slices and the out-pointers are valid for the call.
+    check(unsafe {
+        proxy_call_foreign_function(
+            name.as_ptr(),
+            name.len(),
+            arguments.as_ptr(),
+            arguments.len(),
+            &mut data,
+            &mut size,
+        )
+    })?;
+    Ok(take(data, size))
 }
 
 /// Sets a property.
