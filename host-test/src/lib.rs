@@ -28,6 +28,7 @@ mod local_reply;
 pub mod message;
 pub mod profile;
 pub mod scenario;
+pub mod signature;
 mod state;
 mod stream;
 mod stream_end;

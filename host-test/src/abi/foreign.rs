@@ -1,8 +1,10 @@
-//! Foreign functions: every call is recorded; `clear_route_cache` is built in (Envoy's), tests
-//! register others with `Harness::foreign`; unknown names give NOT_FOUND as in Envoy.
+//! Foreign functions: every call is recorded; `clear_route_cache` and, in the Envoy profile,
+//! `verify_signature` ([`crate::signature`]) are built in as in Envoy; tests register others (or
+//! replace those) with `Harness::foreign`; unknown names give NOT_FOUND as in Envoy.
 
 use super::{copy_out, done, read, read_str, status, Cx};
 use crate::state::HostState;
+use crate::world::HostProfile;
 use wasmtime::Linker;
 
 pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -23,18 +25,22 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 let stream = st.stream();
                 let mut w = st.world();
                 w.foreign_calls.push((name.clone(), args.clone()));
-                if name == "clear_route_cache" {
+                if let Some(f) = w.foreign.get(&name).cloned() {
+                    Ok(f(&args))
+                } else if name == "clear_route_cache" {
                     if let Some(s) = stream.and_then(|id| w.streams.get_mut(&id)) {
                         s.route_cache_cleared += 1;
                     }
-                    Some(Vec::new())
+                    Ok(Vec::new())
+                } else if name == "verify_signature" && w.profile == HostProfile::Envoy {
+                    crate::signature::verify_signature(&args)
                 } else {
-                    w.foreign.get(&name).cloned().map(|f| f(&args))
+                    Err(status::NOT_FOUND)
                 }
             };
             let s = match result {
-                Some(r) => copy_out(&mut cx, &r, rpp, rlp)?,
-                None => status::NOT_FOUND,
+                Ok(r) => copy_out(&mut cx, &r, rpp, rlp)?,
+                Err(s) => s,
             };
             Ok(done(&mut cx, "proxy_call_foreign_function", s))
         },

@@ -1,0 +1,234 @@
+//! Envoy's `verify_signature` foreign function, built into the Envoy profile as Envoy builds it
+//! in: a `VerifySignatureArguments` protobuf in (`hash_function` = 1, `public_key` = 2 as DER
+//! `SubjectPublicKeyInfo`, `signature` = 3, `text` = 4, `public_key_pem` = 5), a
+//! `VerifySignatureResult` out (`result` = 1, `error` = 2).
+//!
+//! As Envoy (BoringSSL's `EVP_DigestVerify`): RSA keys verify RSASSA-PKCS1-v1_5, P-256 and P-384
+//! keys ECDSA with a DER signature; a key that does not import is BAD_ARGUMENT; an unsupported
+//! hash, a key type that takes no digest (Ed25519) or a wrong signature is `result: false` with
+//! an error. Differences: hashes are `sha256`, `sha384` and `sha512` only (Envoy also takes
+//! `sha1` and `sha224`), PEM keys are BAD_ARGUMENT, and other EC curves do not import.
+
+use p256::pkcs8::DecodePublicKey as _;
+use rsa::signature::hazmat::PrehashVerifier as _;
+use rsa::signature::Verifier as _;
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+use crate::abi::status;
+
+/// Runs `verify_signature` on serialized arguments: the serialized result, or a status.
+pub fn verify_signature(arguments: &[u8]) -> Result<Vec<u8>, i32> {
+    let args = Arguments::decode(arguments).ok_or(status::BAD_ARGUMENT)?;
+    if !args.public_key_pem.is_empty() {
+        return Err(status::BAD_ARGUMENT);
+    }
+    let key = Key::import(&args.public_key).ok_or(status::BAD_ARGUMENT)?;
+    let verdict = key.verify(&args.hash, &args.signature, &args.text);
+    Ok(encode_result(verdict))
+}
+
+#[derive(Default)]
+struct Arguments {
+    hash: String,
+    public_key: Vec<u8>,
+    public_key_pem: Vec<u8>,
+    signature: Vec<u8>,
+    text: Vec<u8>,
+}
+
+impl Arguments {
+    fn decode(mut bytes: &[u8]) -> Option<Self> {
+        let mut a = Self::default();
+        while !bytes.is_empty() {
+            let (key, rest) = varint(bytes)?;
+            bytes = rest;
+            let (field, wire) = (key >> 3, key & 7);
+            match wire {
+                0 => bytes = varint(bytes)?.1,
+                2 => {
+                    let (len, rest) = varint(bytes)?;
+                    let len = usize::try_from(len).ok()?;
+                    let value = rest.get(..len)?.to_vec();
+                    bytes = rest.get(len..)?;
+                    match field {
+                        1 => a.hash = String::from_utf8(value).ok()?,
+                        2 => a.public_key = value,
+                        3 => a.signature = value,
+                        4 => a.text = value,
+                        5 => a.public_key_pem = value,
+                        _ => {}
+                    }
+                }
+                1 => bytes = bytes.get(8..)?,
+                5 => bytes = bytes.get(4..)?,
+                _ => return None,
+            }
+        }
+        Some(a)
+    }
+}
+
+fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut v = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b < 0x80 {
+            return Some((v, &bytes[i + 1..]));
+        }
+    }
+    None
+}
+
+fn encode_result(verdict: Result<(), String>) -> Vec<u8> {
+    match verdict {
+        Ok(()) => vec![0x08, 1],
+        Err(error) => {
+            // proto3 leaves out a false `result`.
+            let mut out = vec![0x12];
+            let mut len = error.len();
+            while len >= 0x80 {
+                out.push(len as u8 | 0x80);
+                len >>= 7;
+            }
+            out.push(len as u8);
+            out.extend_from_slice(error.as_bytes());
+            out
+        }
+    }
+}
+
+enum Key {
+    Rsa(rsa::RsaPublicKey),
+    P256(p256::ecdsa::VerifyingKey),
+    P384(p384::ecdsa::VerifyingKey),
+    /// Imports, but takes no digest: every check fails as in BoringSSL.
+    Ed25519,
+}
+
+/// The `id-Ed25519` algorithm identifier of a `SubjectPublicKeyInfo`.
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+impl Key {
+    fn import(der: &[u8]) -> Option<Self> {
+        if let Ok(k) = rsa::RsaPublicKey::from_public_key_der(der) {
+            return Some(Self::Rsa(k));
+        }
+        if let Ok(k) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Some(Self::P256(k));
+        }
+        if let Ok(k) = p384::ecdsa::VerifyingKey::from_public_key_der(der) {
+            return Some(Self::P384(k));
+        }
+        (der.len() == 44 && der.starts_with(&ED25519_SPKI_PREFIX)).then_some(Self::Ed25519)
+    }
+
+    fn verify(&self, hash: &str, signature: &[u8], text: &[u8]) -> Result<(), String> {
+        let digest = match hash {
+            "sha256" => Sha256::digest(text).to_vec(),
+            "sha384" => Sha384::digest(text).to_vec(),
+            "sha512" => Sha512::digest(text).to_vec(),
+            other => return Err(format!("{other} is not supported.")),
+        };
+        let failed = || "Failed to verify digest. Error code: 0".to_owned();
+        match self {
+            Self::Rsa(key) => {
+                let sig = rsa::pkcs1v15::Signature::try_from(signature).map_err(|_| failed())?;
+                let ok = match hash {
+                    "sha256" => rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key.clone())
+                        .verify(text, &sig)
+                        .is_ok(),
+                    "sha384" => rsa::pkcs1v15::VerifyingKey::<Sha384>::new(key.clone())
+                        .verify(text, &sig)
+                        .is_ok(),
+                    _ => rsa::pkcs1v15::VerifyingKey::<Sha512>::new(key.clone())
+                        .verify(text, &sig)
+                        .is_ok(),
+                };
+                ok.then_some(()).ok_or_else(failed)
+            }
+            Self::P256(key) => {
+                let sig = p256::ecdsa::Signature::from_der(signature).map_err(|_| failed())?;
+                key.verify_prehash(&digest, &sig).map_err(|_| failed())
+            }
+            Self::P384(key) => {
+                let sig = p384::ecdsa::Signature::from_der(signature).map_err(|_| failed())?;
+                key.verify_prehash(&digest, &sig).map_err(|_| failed())
+            }
+            Self::Ed25519 => Err("Failed to initialize digest verify.".to_owned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsa::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
+    use rsa::signature::{SignatureEncoding as _, Signer as _};
+
+    fn field(out: &mut Vec<u8>, number: u8, value: &[u8]) {
+        out.push(number << 3 | 2);
+        let mut len = value.len();
+        while len >= 0x80 {
+            out.push(len as u8 | 0x80);
+            len >>= 7;
+        }
+        out.push(len as u8);
+        out.extend_from_slice(value);
+    }
+
+    fn args(hash: &str, key: &[u8], sig: &[u8], text: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        field(&mut out, 1, hash.as_bytes());
+        field(&mut out, 2, key);
+        field(&mut out, 3, sig);
+        field(&mut out, 4, text);
+        out
+    }
+
+    const RSA_PEM: &str = include_str!("../../filters/auth/testdata/rsa-2048.pem");
+
+    #[test]
+    fn rsa_pkcs1_signatures_verify_with_their_hash_only() {
+        let sk = rsa::RsaPrivateKey::from_pkcs8_pem(RSA_PEM).unwrap();
+        let spki = sk.to_public_key().to_public_key_der().unwrap();
+        let sig = rsa::pkcs1v15::SigningKey::<Sha256>::new(sk)
+            .sign(b"text")
+            .to_vec();
+        let ok = verify_signature(&args("sha256", spki.as_bytes(), &sig, b"text"));
+        assert_eq!(ok, Ok(vec![0x08, 1]));
+        for (hash, text) in [("sha384", &b"text"[..]), ("sha256", b"texts")] {
+            let out = verify_signature(&args(hash, spki.as_bytes(), &sig, text)).unwrap();
+            assert_eq!(out[0], 0x12, "{hash}: result false, with an error");
+        }
+        let out = verify_signature(&args("md5", spki.as_bytes(), &sig, b"text")).unwrap();
+        assert!(out.ends_with(b"md5 is not supported."));
+    }
+
+    #[test]
+    fn ecdsa_takes_der_signatures() {
+        let sk = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
+        let spki = p256::PublicKey::from(sk.verifying_key())
+            .to_public_key_der()
+            .unwrap();
+        let sig: p256::ecdsa::Signature = sk.sign(b"text");
+        let der = sig.to_der();
+        let ok = verify_signature(&args("sha256", spki.as_bytes(), der.as_bytes(), b"text"));
+        assert_eq!(ok, Ok(vec![0x08, 1]));
+        let raw = verify_signature(&args("sha256", spki.as_bytes(), &sig.to_bytes(), b"text"));
+        assert_ne!(raw, Ok(vec![0x08, 1]), "JWS's raw r||s is not DER");
+    }
+
+    #[test]
+    fn keys_that_do_not_import_are_bad_arguments() {
+        assert_eq!(
+            verify_signature(&args("sha256", b"not a key", b"", b"")),
+            Err(status::BAD_ARGUMENT)
+        );
+        assert_eq!(verify_signature(&[0xff]), Err(status::BAD_ARGUMENT));
+        let mut pem = args("sha256", b"", b"", b"");
+        field(&mut pem, 5, b"-----BEGIN PUBLIC KEY-----");
+        assert_eq!(verify_signature(&pem), Err(status::BAD_ARGUMENT));
+    }
+}
