@@ -14,7 +14,7 @@ use crate::failure::Failure;
 use crate::filter::AuthPlugin;
 use crate::jwks::Reason;
 use crate::jwt::cache::Verified;
-use crate::jwt::keys::KeySet;
+use crate::jwt::keys::{Checks, KeySet};
 use crate::jwt::{self, claims, JwtError, KeySource};
 use crate::metrics::Metric;
 use crate::rules::{self, Requirement};
@@ -330,7 +330,8 @@ impl AuthPlugin {
         }
     }
 
-    /// Decodes and verifies a token not in the token cache (fetching keys when allowed).
+    /// Decodes and verifies a token not in the token cache (fetching keys when allowed), and
+    /// counts where its signature checks ran.
     fn verify_jwt(
         &self,
         value: &[u8],
@@ -339,14 +340,37 @@ impl AuthPlugin {
         may_fetch: bool,
         now: u64,
     ) -> Result<Verified, Halt> {
+        let mut checks = Checks::default();
+        let result = self.verify_jwt_counted(value, cfg, host, may_fetch, now, &mut checks);
+        for _ in 0..checks.host {
+            self.metrics.count(host, Metric::JwtSignatureHost);
+        }
+        for _ in 0..checks.module {
+            self.metrics.count(host, Metric::JwtSignatureModule);
+        }
+        result
+    }
+
+    fn verify_jwt_counted(
+        &self,
+        value: &[u8],
+        cfg: &jwt::JwtConfig,
+        host: &mut dyn Host,
+        may_fetch: bool,
+        now: u64,
+        checks: &mut Checks,
+    ) -> Result<Verified, Halt> {
         let token = jwt::token::decode(value, cfg.max_token_bytes).map_err(invalid_jwt)?;
         let index = cfg.provider_for(&token).map_err(invalid_jwt)?;
         let Some(provider) = cfg.providers.get(index) else {
             return Err(invalid_jwt(JwtError::UnknownIssuer));
         };
         let now_i = i64::try_from(now).unwrap_or(i64::MAX);
-        let verified = |keys: Rc<KeySet>| -> Result<Verified, JwtError> {
-            let claims = jwt::verify(&token, provider, &keys, now_i)?;
+        let verified = |keys: Rc<KeySet>,
+                        host: &dyn Host,
+                        checks: &mut Checks|
+         -> Result<Verified, JwtError> {
+            let claims = jwt::verify(&token, provider, &keys, now_i, host, checks)?;
             Ok(Verified {
                 provider: index,
                 keys,
@@ -355,7 +379,7 @@ impl AuthPlugin {
             })
         };
         match &provider.keys {
-            KeySource::Inline(set) => verified(Rc::clone(set)).map_err(invalid_jwt),
+            KeySource::Inline(set) => verified(Rc::clone(set), host, checks).map_err(invalid_jwt),
             KeySource::Remote(_) => {
                 let Some(cache) = self.jwks.get(index).and_then(Option::as_ref) else {
                     return Err(Failure::KeysUnavailable.into());
@@ -372,13 +396,13 @@ impl AuthPlugin {
                     }
                     return Err(Failure::KeysUnavailable.into());
                 };
-                match verified(Rc::clone(&set)) {
+                match verified(Rc::clone(&set), host, checks) {
                     Err(JwtError::UnknownKid) => {
                         // Another worker may already hold newer keys.
                         cache.sync(host);
                         let newer = cache.keys().filter(|s| !Rc::ptr_eq(s, &set));
                         match newer {
-                            Some(set) => verified(set).map_err(invalid_jwt),
+                            Some(set) => verified(set, host, checks).map_err(invalid_jwt),
                             None => {
                                 if may_fetch {
                                     if let Some(t) =

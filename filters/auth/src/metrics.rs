@@ -43,10 +43,14 @@ pub enum Metric {
     JwksFetchFailed,
     /// A JWKS fetch caused by an unknown `kid`.
     JwksUnknownKidFetch,
+    /// A JWT signature checked natively by the host (Envoy's `verify_signature`).
+    JwtSignatureHost,
+    /// A JWT signature checked in the module.
+    JwtSignatureModule,
 }
 
 /// Names, in [`Metric`] order.
-pub const NAMES: [&str; 17] = [
+pub const NAMES: [&str; 19] = [
     "auth_public_total",
     "auth_allowed_api_key_total",
     "auth_allowed_jwt_total",
@@ -64,6 +68,8 @@ pub const NAMES: [&str; 17] = [
     "auth_jwks_fetch_ok_total",
     "auth_jwks_fetch_failed_total",
     "auth_jwks_unknown_kid_fetch_total",
+    "auth_jwt_signature_host_total",
+    "auth_jwt_signature_module_total",
 ];
 
 /// The defined metrics.

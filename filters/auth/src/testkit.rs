@@ -10,6 +10,10 @@ use serde_json::{json, Value};
 use sha2::{Sha256, Sha384, Sha512};
 
 use crate::jwt::keys::Alg;
+use filter_core::fake::SignatureVerifier;
+#[cfg(not(target_arch = "wasm32"))]
+use filter_core::signature as wire;
+use filter_core::{FakeHost, SignatureCheck};
 
 /// A 2048-bit RSA key generated for these tests only.
 pub const RSA_PEM: &str = include_str!("../testdata/rsa-2048.pem");
@@ -157,4 +161,24 @@ pub fn token_raw(alg: Alg, header: &str, claims: &str) -> String {
 pub fn token(alg: Alg, kid: &str, claims: &Value) -> String {
     let header = json!({"alg": alg.as_str(), "kid": kid, "typ": "JWT"});
     token_raw(alg, &header.to_string(), &claims.to_string())
+}
+
+/// A fake host checking signatures as Envoy's `verify_signature` does (host-test's
+/// implementation, through the wire format). On wasm32, where these tests are only compiled, a
+/// host without native checks.
+pub fn envoy_host() -> FakeHost {
+    #[cfg(not(target_arch = "wasm32"))]
+    return host_answering(|check| {
+        let out = host_test::signature::verify_signature(&wire::encode_arguments(check)).ok()?;
+        wire::decode_result(&out)
+    });
+    #[cfg(target_arch = "wasm32")]
+    FakeHost::new()
+}
+
+/// A fake host whose native signature checks answer with `f`.
+pub fn host_answering(f: impl Fn(&SignatureCheck<'_>) -> Option<bool> + 'static) -> FakeHost {
+    let mut host = FakeHost::new();
+    host.signature_verifier = Some(SignatureVerifier(std::rc::Rc::new(f)));
+    host
 }

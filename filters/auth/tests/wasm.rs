@@ -391,3 +391,134 @@ fn identical_requests_keep_no_memory() {
         );
     }
 }
+
+/// Signs a JWS signing input.
+type Sign = Box<dyn Fn(&[u8]) -> Vec<u8>>;
+
+/// An RS256, ES256 or ES384 key as a JWK, and a signer of compact JWS tokens with it.
+fn native_key(alg: &str) -> (Value, Sign) {
+    use rsa::pkcs8::DecodePrivateKey as _;
+    use rsa::signature::{SignatureEncoding as _, Signer as _};
+    use rsa::traits::PublicKeyParts as _;
+    let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+    match alg {
+        "RS256" => {
+            let k = rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("../testdata/rsa-2048.pem"))
+                .unwrap();
+            let jwk = json!({"kty": "RSA", "alg": alg, "kid": alg, "n": b64(&k.n().to_bytes_be()), "e": "AQAB"});
+            let sk = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(k);
+            (jwk, Box::new(move |m| sk.sign(m).to_vec()))
+        }
+        "ES256" => {
+            let sk = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
+            let p = sk.verifying_key().to_encoded_point(false);
+            let jwk = json!({"kty": "EC", "crv": "P-256", "alg": alg, "kid": alg, "x": b64(p.x().unwrap()), "y": b64(p.y().unwrap())});
+            (
+                jwk,
+                Box::new(move |m| {
+                    let s: p256::ecdsa::Signature = sk.sign(m);
+                    s.to_bytes().to_vec()
+                }),
+            )
+        }
+        _ => {
+            let sk = p384::ecdsa::SigningKey::from_slice(&[9; 48]).unwrap();
+            let p = sk.verifying_key().to_encoded_point(false);
+            let jwk = json!({"kty": "EC", "crv": "P-384", "alg": alg, "kid": alg, "x": b64(p.x().unwrap()), "y": b64(p.y().unwrap())});
+            (
+                jwk,
+                Box::new(move |m| {
+                    let s: p384::ecdsa::Signature = sk.sign(m);
+                    s.to_bytes().to_vec()
+                }),
+            )
+        }
+    }
+}
+
+/// New RS256, ES256 and ES384 tokens are checked by Envoy's `verify_signature` (host-test
+/// implements it as Envoy does), not in wasm; on an NGINX host, which has no such function, the
+/// module checks them itself. Forged signatures are refused either way.
+#[test]
+fn envoy_checks_new_rsa_and_ecdsa_tokens_natively() {
+    const ALGS: [&str; 3] = ["RS256", "ES256", "ES384"];
+    let keys: Vec<_> = ALGS.iter().map(|a| native_key(a)).collect();
+    let config = json!({
+        "consumers": [{"id": "alice", "plan": "gold"}],
+        "jwt": {"providers": [{"name": "idp", "issuer": "https://issuer.example", "audiences": ["gateway"],
+                               "jwks": {"keys": keys.iter().map(|(jwk, _)| jwk.clone()).collect::<Vec<_>>()}}]},
+        "rules": [{"prefix": "/", "any_of": ["jwt"]}]
+    });
+    for profile in [host_test::HostProfile::Envoy, host_test::HostProfile::Nginx] {
+        let mut gw = Harness::new()
+            .filter(
+                FilterSpec::wasm(wasm())
+                    .name("auth")
+                    .config(config.to_string()),
+            )
+            .profile(profile)
+            .start_time(UNIX_EPOCH + Duration::from_secs(START))
+            .build()
+            .unwrap();
+        let token = |alg: &str, sign: &dyn Fn(&[u8]) -> Vec<u8>, sub: &str, i: u32| {
+            let header = json!({"alg": alg, "kid": alg, "typ": "JWT"});
+            let claims = json!({"iss": "https://issuer.example", "aud": "gateway", "sub": sub, "exp": START + 300, "jti": i});
+            let input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header.to_string()),
+                URL_SAFE_NO_PAD.encode(claims.to_string())
+            );
+            let sig = URL_SAFE_NO_PAD.encode(sign(input.as_bytes()));
+            format!("Bearer {input}.{sig}")
+        };
+        let send = |gw: &mut Gateway, bearer: &str| {
+            gw.request(Request::get("/v1/items").header("authorization", bearer))
+                .respond_with(Response::ok())
+                .unwrap()
+        };
+        for (alg, (_, sign)) in ALGS.iter().zip(&keys) {
+            for i in 0..2 {
+                let out = send(&mut gw, &token(alg, sign.as_ref(), "alice", i));
+                assert_eq!(
+                    out.upstream_request().header("x-gateway-consumer"),
+                    Some("alice"),
+                    "{profile:?} {alg}"
+                );
+            }
+            let valid = token(alg, sign.as_ref(), "alice", 9);
+            let forged_claims = token(alg, sign.as_ref(), "mallory", 9);
+            let (head_and_claims, _) = forged_claims.rsplit_once('.').unwrap();
+            let (_, sig) = valid.rsplit_once('.').unwrap();
+            let out = send(&mut gw, &format!("{head_and_claims}.{sig}"));
+            assert_eq!(
+                out.local_reply().map(|r| r.status),
+                Some(401),
+                "{profile:?} {alg} forged"
+            );
+        }
+        let asked = gw
+            .foreign_calls()
+            .iter()
+            .filter(|(name, _)| name == "verify_signature")
+            .count();
+        // NGINX hosts prefix metric names with `pw:<filter>:`.
+        let prefix = match profile {
+            host_test::HostProfile::Envoy => "",
+            _ => "pw:auth:",
+        };
+        let count = |name: &str| gw.metric(&format!("{prefix}{name}")).unwrap_or(0);
+        let (host, module) = (
+            count("auth_jwt_signature_host_total"),
+            count("auth_jwt_signature_module_total"),
+        );
+        match profile {
+            host_test::HostProfile::Envoy => {
+                assert_eq!((asked, host, module), (9, 9, 0), "every check in the host");
+            }
+            _ => {
+                assert_eq!(asked, 3, "asked once per key, then never again");
+                assert_eq!((host, module), (0, 9), "every check in the module");
+            }
+        }
+    }
+}

@@ -6,9 +6,17 @@
 //! secret, and `none` matches no key. Weak keys are refused at load time: RSA moduli under 2048
 //! bits or exponents other than 65537, HMAC secrets shorter than the hash, and any JWK carrying
 //! private members.
+//!
+//! Where the host checks signatures natively (Envoy's `verify_signature`, see
+//! [`filter_core::signature`]), RS256/384/512, ES256 and ES384 signatures are checked there:
+//! microseconds instead of tens of millions of wasm instructions per new token. The module
+//! checks them itself on hosts without it, and for a key the host refuses or disagrees on.
+
+use std::cell::Cell;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use filter_core::{Host, SignatureCheck};
 use hmac::{Hmac, Mac};
 use rsa::signature::Verifier as _;
 use rsa::{BigUint, RsaPublicKey};
@@ -130,6 +138,28 @@ impl Verifier {
     }
 }
 
+impl Verifier {
+    /// `sig` as the host's check takes it: RSA signatures as they are (of the modulus' length),
+    /// ECDSA ones converted from JWS's fixed `r || s` to DER. `None` if `sig` cannot be a valid
+    /// signature for this key.
+    fn native_signature(&self, sig: &[u8]) -> Option<Vec<u8>> {
+        use rsa::traits::PublicKeyParts as _;
+        match self {
+            Self::Rsa(_, key) => (sig.len() == key.size()).then(|| sig.to_vec()),
+            Self::P256(_) => {
+                let s = p256::ecdsa::Signature::from_slice(sig).ok()?;
+                (sig.len() == 64).then(|| s.to_der().as_bytes().to_vec())
+            }
+            #[cfg(feature = "es384")]
+            Self::P384(_) => {
+                let s = p384::ecdsa::Signature::from_slice(sig).ok()?;
+                (sig.len() == 96).then(|| s.to_der().as_bytes().to_vec())
+            }
+            _ => None,
+        }
+    }
+}
+
 fn hmac_ok<M: Mac + hmac::digest::KeyInit>(key: &[u8], msg: &[u8], sig: &[u8]) -> bool {
     match <M as hmac::digest::KeyInit>::new_from_slice(key) {
         Ok(mut mac) => {
@@ -188,6 +218,38 @@ pub struct Key {
     pub verifier: Verifier,
     /// Signatures this key verified recently.
     verified: VerifiedCache,
+    /// The key as the host's native check takes it, for algorithms it checks.
+    native: Option<Native>,
+}
+
+/// A key in the form the host's `verify_signature` takes, and what the host has shown about it.
+#[derive(Debug, Clone)]
+struct Native {
+    /// `sha256`, `sha384` or `sha512`.
+    hash: &'static str,
+    /// DER `SubjectPublicKeyInfo`.
+    spki: Vec<u8>,
+    state: Cell<HostState>,
+}
+
+/// What the host's checks of one key have shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostState {
+    /// Not yet confirmed: a refusal is checked again in the module.
+    Untried,
+    /// The host accepted a signature of this key: its verdicts stand.
+    Proven,
+    /// The host cannot check this key, or disagreed with the module: the module checks.
+    Unusable,
+}
+
+/// Where signature checks ran, counted for the metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    /// Checked natively by the host.
+    pub host: u32,
+    /// Checked in the module.
+    pub module: u32,
 }
 
 /// How many verified signatures a key remembers (per worker VM); when full it starts over.
@@ -213,20 +275,33 @@ impl VerifiedCache {
 impl Key {
     /// A key with an empty verification cache.
     pub fn new(kid: Option<String>, verifier: Verifier) -> Self {
+        let native = native_form(&verifier).map(|(hash, spki)| Native {
+            hash,
+            spki,
+            state: Cell::new(HostState::Untried),
+        });
         Self {
             kid,
             verifier,
             verified: VerifiedCache::default(),
+            native,
         }
     }
 
-    /// Like [`Verifier::verify`], remembering successes (see [`VERIFIED_CACHE_ENTRIES`]).
-    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+    /// Like [`Verifier::verify`], remembering successes (see [`VERIFIED_CACHE_ENTRIES`]), and
+    /// checked by `host` natively where it can; `checks` counts where the check ran.
+    pub fn verify(&self, msg: &[u8], sig: &[u8], host: &dyn Host, checks: &mut Checks) -> bool {
         let digest = VerifiedCache::digest(msg, sig);
         if self.verified.0.borrow().contains(&digest) {
             return true;
         }
-        let ok = self.verifier.verify(msg, sig);
+        let ok = match self.host_verdict(msg, sig, host, checks) {
+            Some(ok) => ok,
+            None => {
+                checks.module += 1;
+                self.verifier.verify(msg, sig)
+            }
+        };
         if ok {
             let mut seen = self.verified.0.borrow_mut();
             if seen.len() >= VERIFIED_CACHE_ENTRIES {
@@ -241,6 +316,109 @@ impl Key {
     pub fn cached_verifications(&self) -> usize {
         self.verified.0.borrow().len()
     }
+
+    /// Whether the host's native checks of this key have been confirmed (see [`HostState`]).
+    pub fn host_proven(&self) -> bool {
+        self.native
+            .as_ref()
+            .is_some_and(|n| n.state.get() == HostState::Proven)
+    }
+
+    /// The verdict on `sig` when the host can give it (`None`: the module must check).
+    ///
+    /// A host that cannot check the key (no such function, a refused key) is not asked again
+    /// for it. Until the host has accepted one signature of the key, a refusal is checked again
+    /// in the module, and if the module accepts it the host is not asked again for this key: a
+    /// host that refuses valid signatures (a key it imports differently, say) costs speed, never
+    /// a valid token.
+    fn host_verdict(
+        &self,
+        msg: &[u8],
+        sig: &[u8],
+        host: &dyn Host,
+        checks: &mut Checks,
+    ) -> Option<bool> {
+        let native = self.native.as_ref()?;
+        let state = native.state.get();
+        if state == HostState::Unusable {
+            return None;
+        }
+        let Some(answer) = self.ask_host(native, msg, sig, host) else {
+            return Some(false); // cannot be a signature of this key: the module would refuse it too
+        };
+        let alg = self.verifier.alg().as_str();
+        match answer {
+            None => {
+                log::info!("the host does not check {alg} signatures: checking them in the module");
+                native.state.set(HostState::Unusable);
+                None
+            }
+            Some(true) => {
+                checks.host += 1;
+                native.state.set(HostState::Proven);
+                Some(true)
+            }
+            Some(false) if state == HostState::Proven => {
+                checks.host += 1;
+                Some(false)
+            }
+            Some(false) => {
+                checks.host += 1;
+                checks.module += 1;
+                let ok = self.verifier.verify(msg, sig);
+                if ok {
+                    log::warn!(
+                        "the host refused an {alg} signature the module accepts: checking this key's signatures in the module"
+                    );
+                    native.state.set(HostState::Unusable);
+                }
+                Some(ok)
+            }
+        }
+    }
+
+    /// The host's answer on `sig`: `None` when `sig` cannot be a signature of this key (no need
+    /// to ask), else what [`Host::verify_signature`] says.
+    fn ask_host(
+        &self,
+        native: &Native,
+        msg: &[u8],
+        sig: &[u8],
+        host: &dyn Host,
+    ) -> Option<Option<bool>> {
+        let signature = self.verifier.native_signature(sig)?;
+        Some(host.verify_signature(&SignatureCheck {
+            hash: native.hash,
+            public_key: &native.spki,
+            signature: &signature,
+            text: msg,
+        }))
+    }
+
+    /// The host's own verdict on `sig`, without this key's bookkeeping: `Some(false)` for a
+    /// signature that cannot be one of this key, `None` if the host cannot check it or the
+    /// algorithm is not checked by hosts.
+    #[cfg(test)]
+    pub fn host_only(&self, msg: &[u8], sig: &[u8], host: &dyn Host) -> Option<bool> {
+        let native = self.native.as_ref()?;
+        self.ask_host(native, msg, sig, host).unwrap_or(Some(false))
+    }
+}
+
+/// The hash and DER `SubjectPublicKeyInfo` under which the host checks `verifier`'s signatures:
+/// RSASSA-PKCS1-v1_5 and ECDSA only (Envoy's check has no PSS, and EdDSA is cheap in wasm).
+fn native_form(verifier: &Verifier) -> Option<(&'static str, Vec<u8>)> {
+    use rsa::pkcs8::EncodePublicKey as _;
+    let (hash, der) = match verifier {
+        Verifier::Rsa(Alg::Rs256, key) => ("sha256", key.to_public_key_der()),
+        Verifier::Rsa(Alg::Rs384, key) => ("sha384", key.to_public_key_der()),
+        Verifier::Rsa(Alg::Rs512, key) => ("sha512", key.to_public_key_der()),
+        Verifier::P256(key) => ("sha256", p256::PublicKey::from(key).to_public_key_der()),
+        #[cfg(feature = "es384")]
+        Verifier::P384(key) => ("sha384", p384::PublicKey::from(key).to_public_key_der()),
+        _ => return None,
+    };
+    Some((hash, der.ok()?.as_bytes().to_vec()))
 }
 
 /// The keys of one issuer.

@@ -160,11 +160,15 @@ impl JwtConfig {
 /// Keys are those of the token's issuer only. With a `kid`, only keys with that `kid` are
 /// considered ([`JwtError::UnknownKid`] if there is none, [`JwtError::AlgMismatch`] if none is
 /// bound to the token's `alg`); without one, every key bound to the token's `alg` is tried.
+///
+/// Signatures are checked by `host` natively where it can (see [`keys`]); `checks` counts where.
 pub fn verify(
     token: &Token,
     provider: &Provider,
     keys: &KeySet,
     now: i64,
+    host: &dyn filter_core::Host,
+    checks: &mut keys::Checks,
 ) -> Result<Map<String, Value>, JwtError> {
     let named: Vec<_> = keys
         .keys
@@ -187,7 +191,7 @@ pub fn verify(
     }
     let valid = candidates
         .iter()
-        .any(|k| k.verify(&token.signing_input, &token.signature));
+        .any(|k| k.verify(&token.signing_input, &token.signature, host, checks));
     if !valid {
         return Err(JwtError::BadSignature);
     }

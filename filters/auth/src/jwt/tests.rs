@@ -6,10 +6,12 @@ use std::rc::Rc;
 use serde_json::{json, Value};
 
 use super::claims::ClaimRules;
-use super::keys::{load_jwk, load_jwks, Alg, KeySet, Origin};
+use filter_core::FakeHost;
+
+use super::keys::{load_jwk, load_jwks, Alg, Checks, KeySet, Origin};
 use super::token::decode;
 use super::*;
-use crate::testkit::{b64, jwk, signature, token, token_raw};
+use crate::testkit::{b64, envoy_host, host_answering, jwk, signature, token, token_raw};
 
 const NOW: i64 = 1_767_225_600;
 
@@ -56,13 +58,46 @@ fn claims() -> Value {
     json!({"iss": "https://issuer.example", "aud": "gateway", "sub": "alice", "exp": NOW + 300, "iat": NOW})
 }
 
-/// Decodes and verifies `token` against provider `p` at `now`.
+/// Decodes and verifies `token` against provider `p` at `now`, on a host without native
+/// signature checks.
 fn check(p: &Provider, token: &str, now: i64) -> Result<(), JwtError> {
-    let t = decode(token.as_bytes(), 8192)?;
+    check_on(p, token, now, &FakeHost::new()).0
+}
+
+/// Like [`check`] on `host`, with where the signature checks ran.
+fn check_on(
+    p: &Provider,
+    token: &str,
+    now: i64,
+    host: &FakeHost,
+) -> (Result<(), JwtError>, Checks) {
+    let mut checks = Checks::default();
+    let t = match decode(token.as_bytes(), 8192) {
+        Ok(t) => t,
+        Err(e) => return (Err(e), checks),
+    };
     let KeySource::Inline(keys) = &p.keys else {
         unreachable!()
     };
-    verify(&t, p, keys, now).map(|_| ())
+    let result = verify(&t, p, keys, now, host, &mut checks).map(|_| ());
+    (result, checks)
+}
+
+/// Whether the host checks `alg`'s signatures natively.
+fn host_checked(alg: Alg) -> bool {
+    matches!(
+        alg,
+        Alg::Rs256 | Alg::Rs384 | Alg::Rs512 | Alg::Es256 | Alg::Es384
+    )
+}
+
+/// `token` with the last byte of its signature changed (still well-formed base64url).
+fn tampered(token: &str) -> String {
+    let (rest, sig) = token.rsplit_once('.').unwrap();
+    let mut sig =
+        base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig).unwrap();
+    *sig.last_mut().unwrap() ^= 1;
+    format!("{rest}.{}", b64(&sig))
 }
 
 #[test]
@@ -794,4 +829,101 @@ fn claim_window_bounds_where_check_passes() {
     assert!(from > until, "a malformed date leaves no window");
     let open = claims(json!({"iss": "iss", "aud": "gateway", "exp": NOW}));
     assert_eq!(rules.window(&open), (i64::MIN, NOW + 60));
+}
+
+#[test]
+fn envoy_checks_rsa_pkcs1_and_ecdsa_signatures_natively() {
+    let p = provider("https://issuer.example", all_keys());
+    let host = envoy_host();
+    for alg in algs() {
+        let t = token(alg, alg.as_str(), &claims());
+        let (result, checks) = check_on(&p, &t, NOW, &host);
+        assert_eq!(result, Ok(()), "{}", alg.as_str());
+        let expected = if host_checked(alg) {
+            Checks { host: 1, module: 0 }
+        } else {
+            Checks { host: 0, module: 1 }
+        };
+        assert_eq!(checks, expected, "{}", alg.as_str());
+        let (result, _) = check_on(&p, &tampered(&t), NOW, &host);
+        assert_eq!(
+            result,
+            Err(JwtError::BadSignature),
+            "{} tampered",
+            alg.as_str()
+        );
+    }
+}
+
+#[test]
+fn once_the_host_accepted_a_key_its_refusals_stand_without_a_module_check() {
+    let p = provider(
+        "https://issuer.example",
+        set(json!({"keys": [jwk(Alg::Rs256, "rs")]})),
+    );
+    let host = envoy_host();
+    let (ok, _) = check_on(&p, &token(Alg::Rs256, "rs", &claims()), NOW, &host);
+    assert_eq!(ok, Ok(()));
+    let mut c = claims();
+    c["sub"] = json!("mallory");
+    let forged = tampered(&token(Alg::Rs256, "rs", &c));
+    let (result, checks) = check_on(&p, &forged, NOW, &host);
+    assert_eq!(result, Err(JwtError::BadSignature));
+    assert_eq!(
+        checks,
+        Checks { host: 1, module: 0 },
+        "no costly check in wasm"
+    );
+}
+
+#[test]
+fn before_the_host_is_proven_its_refusal_is_checked_in_the_module() {
+    let p = provider(
+        "https://issuer.example",
+        set(json!({"keys": [jwk(Alg::Es256, "ec")]})),
+    );
+    let host = envoy_host();
+    let mut c = claims();
+    c["sub"] = json!("mallory");
+    let forged = tampered(&token(Alg::Es256, "ec", &c));
+    let (result, checks) = check_on(&p, &forged, NOW, &host);
+    assert_eq!(result, Err(JwtError::BadSignature));
+    assert_eq!(checks, Checks { host: 1, module: 1 });
+}
+
+#[test]
+fn a_host_refusing_valid_signatures_costs_speed_never_a_valid_token() {
+    let p = provider(
+        "https://issuer.example",
+        set(json!({"keys": [jwk(Alg::Rs256, "rs")]})),
+    );
+    let host = host_answering(|_| Some(false));
+    for i in 0..3 {
+        let mut c = claims();
+        c["jti"] = json!(i);
+        let (result, _) = check_on(&p, &token(Alg::Rs256, "rs", &c), NOW, &host);
+        assert_eq!(result, Ok(()), "token {i}");
+    }
+    assert_eq!(
+        host.signature_checks.get(),
+        1,
+        "after one disagreement the key is checked in the module only"
+    );
+}
+
+#[test]
+fn a_host_without_native_checks_is_asked_once_per_key() {
+    let p = provider("https://issuer.example", all_keys());
+    let host = FakeHost::new();
+    for i in 0..3 {
+        for alg in algs() {
+            let mut c = claims();
+            c["jti"] = json!(i);
+            let (result, checks) = check_on(&p, &token(alg, alg.as_str(), &c), NOW, &host);
+            assert_eq!(result, Ok(()), "{}", alg.as_str());
+            assert_eq!(checks, Checks { host: 0, module: 1 }, "{}", alg.as_str());
+        }
+    }
+    let asked = algs().into_iter().filter(|a| host_checked(*a)).count();
+    assert_eq!(host.signature_checks.get(), asked);
 }
