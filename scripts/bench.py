@@ -4,7 +4,9 @@ Envoy runs with --concurrency 1 pinned to core 0; wrk and the upstream (a second
 with a direct response) share core 1. Every case runs once per round, rounds interleave the cases,
 and each case is reported by its median round, as requests per second, p50 and p99 latency and
 ratios to the router-only case and to Envoy's native chain (jwt_authn RS256 + local_ratelimit).
-Also reported: Envoy's resident memory with the suite at concurrency 1 and 2, each .wasm's size,
+Auth alone, the bundle and the native chain run again with a new token on every request, so that
+every signature is checked. Also reported: Envoy's resident memory with the suite at concurrency 1
+and 2, each .wasm's size,
 host-test's deterministic per-request cost (wasmtime fuel) of each filter, and where Envoy's time
 goes (perf samples: Envoy's own code against the modules' compiled wasm).
 
@@ -73,6 +75,21 @@ class Rs256:
         )
         sig = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         self.token = signing_input + "." + b64url(sig)
+        self._key, self._header, self._claims = key, header, claims
+
+    def fresh_tokens(self, n: int) -> list[str]:
+        """`n` tokens like `token`, each with its own `jti` (so its own signature)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        head = b64url(json.dumps(self._header, separators=(",", ":")).encode())
+        out = []
+        for i in range(n):
+            claims = dict(self._claims, jti=f"bench-{i}")
+            signing_input = head + "." + b64url(json.dumps(claims, separators=(",", ":")).encode())
+            sig = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+            out.append(signing_input + "." + b64url(sig))
+        return out
 
 
 def plugin_configs(rs: Rs256) -> dict[str, dict]:
@@ -250,6 +267,31 @@ def cases(rs: Rs256) -> list[tuple[str, str]]:
     return out
 
 
+FRESH_TOKENS = 3000
+"""Tokens the fresh-token cases rotate through: more than auth's verified-token cache holds (1024
+per worker), so every request's signature is checked."""
+
+
+def fresh_cases(rs: Rs256) -> list[tuple[str, str]]:
+    """(name, http_filters YAML) of the cases run with a new token on every request."""
+    c = plugin_configs(rs)
+    out = [("auth alone", wasm_filter("auth", "filter_auth.wasm", "auth", c["auth"]))]
+    if (DIST / "filter_bundle.wasm").exists():
+        out.append(("bundle gateway root", wasm_filter("gateway", "filter_bundle.wasm", "gateway", c)))
+    out.append(("native jwt_authn + local_ratelimit", native_chain(rs)))
+    return out
+
+
+def token_script(tokens: list[str], path: Path) -> Path:
+    """A wrk Lua script sending `tokens` in rotation, with the bench request's other headers."""
+    others = "".join(f', ["{k}"] = "{v}"' for k, v in request_headers("").items() if k != "authorization")
+    path.write_text("tokens = {" + ",".join(f'"{t}"' for t in tokens) + "}\ni = 0\n"
+                    "request = function()\n  i = i % #tokens + 1\n"
+                    f'  return wrk.format(nil, nil, {{["authorization"] = "Bearer " .. tokens[i]{others}}})\n'
+                    "end\n")
+    return path
+
+
 def pinned(cpu: int, argv: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *argv]
 
@@ -293,8 +335,9 @@ def parse_wrk(out: str) -> dict:
 
 
 def run_case(name: str, filters: str, upstream_port: int, seconds: int, token: str, work: Path, concurrency=1,
-             sample: Path | None = None):
-    """One load run of a case; with `sample`, Envoy is also sampled by `perf record` into that file."""
+             sample: Path | None = None, script: Path | None = None):
+    """One load run of a case; with `sample`, Envoy is also sampled by `perf record` into that file;
+    with `script`, wrk sends the requests that wrk Lua script makes (instead of `token`'s)."""
     listen, admin = free_port(), free_port()
     env = PinnedEnvoy(gateway_yaml(listen, admin, upstream_port, filters), work / re.sub(r"\W+", "-", name),
                       admin_port=admin, concurrency=concurrency, log_level="warn", cpu=0)
@@ -305,7 +348,8 @@ def run_case(name: str, filters: str, upstream_port: int, seconds: int, token: s
                                capture_output=True, text=True)
         if check.stdout != "200":
             raise SystemExit(f"{name}: a probe request answered {check.stdout}, not 200\n{env.log_tail()}")
-        subprocess.run(pinned(1, ["wrk", "-t1", "-c16", "-d2s", *header, url]), capture_output=True)  # warm-up
+        load = ["-s", str(script)] if script is not None else header
+        subprocess.run(pinned(1, ["wrk", "-t1", "-c16", "-d2s", *load, url]), capture_output=True)  # warm-up
         perf = None
         if sample is not None:
             # Sampled by wall clock, so it sees JIT-compiled wasm as well as Envoy's own code.
@@ -313,7 +357,7 @@ def run_case(name: str, filters: str, upstream_port: int, seconds: int, token: s
                                      "-o", str(sample), "--", "sleep", str(max(seconds - 1, 1))],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cpu_before = cpu_seconds(env.pid)
-        out = subprocess.run(pinned(1, ["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", *header, url]),
+        out = subprocess.run(pinned(1, ["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", *load, url]),
                              capture_output=True, text=True, check=True).stdout
         cpu = cpu_seconds(env.pid) - cpu_before
         if perf is not None:
@@ -483,6 +527,36 @@ def verdict(met: bool) -> str:
     return "met" if met else "**missed**"
 
 
+def fresh_lines(fresh: dict[str, list[dict]], router: list[dict], native: str) -> list[str]:
+    """The fresh-token cases: every request's signature is checked, as when many clients each
+    present their own token."""
+    if not all(fresh.values()):
+        return []
+    lines = [
+        "",
+        "## A new token on every request",
+        "",
+        f"The same cases in the same rounds, but wrk sends {FRESH_TOKENS:,} RS256 tokens in rotation (each",
+        "with its own `jti`): more than auth's verified-token cache holds, so every request's signature",
+        "is checked. Native `jwt_authn` checks every signature in either case. Ratios are paired",
+        "within each round, as above.",
+        "",
+        "| case | req/s | p50 ms | p99 ms | Envoy CPU µs/req | vs router only | vs native chain | rounds (req/s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, runs in fresh.items():
+        def med(key):
+            return statistics.median(r[key] for r in runs)
+        to_router = statistics.median(a["rps"] / b["rps"] for a, b in zip(runs, router))
+        to_native = statistics.median(a["rps"] / b["rps"] for a, b in zip(runs, fresh[native]))
+        errors = sum(r["errors"] for r in runs)
+        note = f" ({errors} non-2xx)" if errors else ""
+        rounds = " / ".join(f"{r['rps']:.0f}" for r in runs)
+        lines.append(f"| {name}{note} | {med('rps'):.0f} | {med('p50'):.2f} | {med('p99'):.2f} | "
+                     f"{med('cpu_us'):.1f} | {to_router:.2f} | {to_native:.2f} | {rounds} |")
+    return lines
+
+
 def goal_lines(all_cases, ratio, router: str, native: str) -> list[str]:
     """The goals, each with its measured value, met or missed, and by how much."""
     lines = ["", "## Goals", "", "| goal | measured | verdict |", "|---|---:|---|"]
@@ -636,8 +710,11 @@ def main() -> None:
         profile = guest_profile(rs, Path(tmp))
     print(json.dumps(costs), flush=True)
     results: dict[str, list[dict]] = {name: [] for name, _ in all_cases}
+    fresh = fresh_cases(rs)
+    fresh_results: dict[str, list[dict]] = {name: [] for name, _ in fresh}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
+        script = token_script(rs.fresh_tokens(FRESH_TOKENS), work / "fresh-tokens.lua")
         up_listen, up_admin = free_port(), free_port()
         upstream = PinnedEnvoy(upstream_yaml(up_listen, up_admin), work / "upstream", admin_port=up_admin,
                                concurrency=1, log_level="warn", cpu=1)
@@ -649,6 +726,13 @@ def main() -> None:
                           f"p99 {res['p99']:.2f} ms  cpu {res['cpu_us']:.1f} us/req  errors {res['errors']}",
                           flush=True)
                     results[name].append(res)
+                for name, filters in fresh:
+                    res = run_case(f"fresh {name}", filters, up_listen, args.seconds, rs.token, work / f"f{r}",
+                                   script=script)
+                    print(f"round {r + 1} fresh tokens {name:27} {res['rps']:>10.0f} req/s  p50 {res['p50']:.2f} ms  "
+                          f"p99 {res['p99']:.2f} ms  cpu {res['cpu_us']:.1f} us/req  errors {res['errors']}",
+                          flush=True)
+                    fresh_results[name].append(res)
             memory: dict[tuple[str, int], int] = {}
             memory_cases = dict(all_cases)
             if COST_MODULE.exists():
@@ -715,6 +799,7 @@ def main() -> None:
         lines.append(f"| {name}{note} | {median(name, 'rps'):.0f} | {median(name, 'p50'):.2f} | "
                      f"{median(name, 'p99'):.2f} | {median(name, 'cpu_us'):.1f} | {ratio(name, ROUTER):.2f} | "
                      f"{ratio(name, NATIVE):.2f} | {rounds} |")
+    lines += fresh_lines(fresh_results, results[ROUTER], NATIVE)
     lines += goal_lines(all_cases, ratio, ROUTER, NATIVE)
     lines += [
         "",

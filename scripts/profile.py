@@ -1,7 +1,8 @@
 """Native perf profile of the gateway chain (see scripts/profile, which builds what this runs).
 
 Writes the bench's configuration and token to a temporary folder, runs the `profile` example under
-`perf record --call-graph dwarf`, and prints the suite's functions by inclusive share of the time.
+`perf record --call-graph dwarf`, and prints the suite's functions by inclusive share of the time,
+then the heap allocations the chain makes per request (which the example counts).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ BINARY = ROOT / "target" / "profiling" / "examples" / "profile"
 OURS = re.compile(r"filter_(core|auth|quota|analytics|routing|bundle)::")
 
 
-def profile(members: list[str], requests: int, top: int) -> list[str]:
-    """`perf report` lines of the suite's functions, most time first."""
+def profile(members: list[str], requests: int, top: int) -> tuple[list[str], str]:
+    """`perf report` lines of the suite's functions, most time first, and the example's count of
+    allocations per request."""
     rs = Rs256()
     config = {k: v for k, v in plugin_configs(rs).items() if k in members}
     with tempfile.TemporaryDirectory(prefix="profile-") as tmp:
@@ -32,9 +34,9 @@ def profile(members: list[str], requests: int, top: int) -> list[str]:
         (work / "config.json").write_text(json.dumps(config))
         (work / "token").write_text(rs.token)
         data = work / "perf.data"
-        subprocess.run(["perf", "record", "-q", "--call-graph", "dwarf", "-o", str(data), str(BINARY),
-                        str(work / "config.json"), str(work / "token"), str(requests)],
-                       check=True, capture_output=True)
+        run = subprocess.run(["perf", "record", "-q", "--call-graph", "dwarf", "-o", str(data), str(BINARY),
+                              str(work / "config.json"), str(work / "token"), str(requests)],
+                             check=True, capture_output=True, text=True)
         report = subprocess.run(["perf", "report", "-i", str(data), "--children", "--sort", "sym", "-g", "none",
                                  "--percent-limit", "1", "--stdio"],
                                 check=True, capture_output=True, text=True).stdout
@@ -43,7 +45,9 @@ def profile(members: list[str], requests: int, top: int) -> list[str]:
         m = re.match(r"\s+([\d.]+)%\s+([\d.]+)%\s+\[\.\]\s+(.*)", line)
         if m and OURS.search(m.group(3)) and "(inlined)" not in m.group(3):
             rows.append(f"| {m.group(1)} % | {m.group(2)} % | `{m.group(3).strip()}` |")
-    return rows[:top]
+    allocations = next((line for line in run.stderr.splitlines() if line.startswith("allocations per request")),
+                       "allocations per request: not reported")
+    return rows[:top], allocations
 
 
 def main() -> None:
@@ -52,8 +56,10 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--top", type=int, default=25)
     args = ap.parse_args()
+    rows, allocations = profile(args.members.split(","), args.requests, args.top)
     print("| inclusive | self | function |\n|---:|---:|---|")
-    print("\n".join(profile(args.members.split(","), args.requests, args.top)))
+    print("\n".join(rows))
+    print(f"\n{allocations}")
 
 
 if __name__ == "__main__":
