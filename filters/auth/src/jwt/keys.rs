@@ -146,15 +146,12 @@ impl Verifier {
         use rsa::traits::PublicKeyParts as _;
         match self {
             Self::Rsa(_, key) => (sig.len() == key.size()).then(|| sig.to_vec()),
-            Self::P256(_) => {
-                let s = p256::ecdsa::Signature::from_slice(sig).ok()?;
-                (sig.len() == 64).then(|| s.to_der().as_bytes().to_vec())
-            }
+            // r and s must be in 1..n, as the module's own check requires.
+            Self::P256(_) => (sig.len() == 64 && p256::ecdsa::Signature::from_slice(sig).is_ok())
+                .then(|| der::ecdsa_signature(sig)),
             #[cfg(feature = "es384")]
-            Self::P384(_) => {
-                let s = p384::ecdsa::Signature::from_slice(sig).ok()?;
-                (sig.len() == 96).then(|| s.to_der().as_bytes().to_vec())
-            }
+            Self::P384(_) => (sig.len() == 96 && p384::ecdsa::Signature::from_slice(sig).is_ok())
+                .then(|| der::ecdsa_signature(sig)),
             _ => None,
         }
     }
@@ -395,6 +392,18 @@ impl Key {
         }))
     }
 
+    /// The key as the host's check takes it (DER `SubjectPublicKeyInfo`), if it does.
+    #[cfg(test)]
+    pub fn native_key(&self) -> Option<&[u8]> {
+        self.native.as_ref().map(|n| n.spki.as_slice())
+    }
+
+    /// `sig` as the host's check takes it.
+    #[cfg(test)]
+    pub fn native_signature(&self, sig: &[u8]) -> Option<Vec<u8>> {
+        self.verifier.native_signature(sig)
+    }
+
     /// The host's own verdict on `sig`, without this key's bookkeeping: `Some(false)` for a
     /// signature that cannot be one of this key, `None` if the host cannot check it or the
     /// algorithm is not checked by hosts.
@@ -408,17 +417,101 @@ impl Key {
 /// The hash and DER `SubjectPublicKeyInfo` under which the host checks `verifier`'s signatures:
 /// RSASSA-PKCS1-v1_5 and ECDSA only (Envoy's check has no PSS, and EdDSA is cheap in wasm).
 fn native_form(verifier: &Verifier) -> Option<(&'static str, Vec<u8>)> {
-    use rsa::pkcs8::EncodePublicKey as _;
-    let (hash, der) = match verifier {
-        Verifier::Rsa(Alg::Rs256, key) => ("sha256", key.to_public_key_der()),
-        Verifier::Rsa(Alg::Rs384, key) => ("sha384", key.to_public_key_der()),
-        Verifier::Rsa(Alg::Rs512, key) => ("sha512", key.to_public_key_der()),
-        Verifier::P256(key) => ("sha256", p256::PublicKey::from(key).to_public_key_der()),
-        #[cfg(feature = "es384")]
-        Verifier::P384(key) => ("sha384", p384::PublicKey::from(key).to_public_key_der()),
-        _ => return None,
+    use rsa::traits::PublicKeyParts as _;
+    let rsa = |key: &RsaPublicKey| {
+        let mut numbers = Vec::new();
+        der::uint(&mut numbers, &key.n().to_bytes_be());
+        der::uint(&mut numbers, &key.e().to_bytes_be());
+        der::spki(der::RSA_ENCRYPTION, &der::tlv(der::SEQUENCE, &numbers))
     };
-    Some((hash, der.ok()?.as_bytes().to_vec()))
+    match verifier {
+        Verifier::Rsa(Alg::Rs256, key) => Some(("sha256", rsa(key))),
+        Verifier::Rsa(Alg::Rs384, key) => Some(("sha384", rsa(key))),
+        Verifier::Rsa(Alg::Rs512, key) => Some(("sha512", rsa(key))),
+        Verifier::P256(key) => {
+            let point = key.to_encoded_point(false);
+            Some(("sha256", der::spki(der::EC_P256, point.as_bytes())))
+        }
+        #[cfg(feature = "es384")]
+        Verifier::P384(key) => {
+            let point = key.to_encoded_point(false);
+            Some(("sha384", der::spki(der::EC_P384, point.as_bytes())))
+        }
+        _ => None,
+    }
+}
+
+/// The few fixed DER shapes the host's check takes, written directly: the `der`/`spki`/`pkcs8`
+/// encoders cost the module about 25 KB for three structures. Tests parse every shape back with
+/// those crates, and a key the host cannot read only sends its checks back to the module.
+pub(crate) mod der {
+    pub const SEQUENCE: u8 = 0x30;
+    const INTEGER: u8 = 0x02;
+    const BIT_STRING: u8 = 0x03;
+
+    /// `AlgorithmIdentifier` contents: rsaEncryption with NULL parameters.
+    pub const RSA_ENCRYPTION: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    /// `AlgorithmIdentifier` contents: id-ecPublicKey on prime256v1.
+    pub const EC_P256: &[u8] = &[
+        0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+        0x3d, 0x03, 0x01, 0x07,
+    ];
+    /// `AlgorithmIdentifier` contents: id-ecPublicKey on secp384r1.
+    #[cfg(feature = "es384")]
+    pub const EC_P384: &[u8] = &[
+        0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00,
+        0x22,
+    ];
+
+    /// A tag, its definite length and `content`.
+    pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(content.len() + 6);
+        out.push(tag);
+        let len = content.len();
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes = len.to_be_bytes();
+            let skip = bytes.iter().take_while(|b| **b == 0).count();
+            out.push(0x80 | (bytes.len() - skip) as u8);
+            out.extend_from_slice(&bytes[skip..]);
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// Appends the INTEGER of an unsigned big-endian number: minimal (leading zeros dropped),
+    /// with a zero byte in front when the top bit is set (else it would read as negative).
+    pub fn uint(out: &mut Vec<u8>, be: &[u8]) {
+        let digits = &be[be.iter().take_while(|b| **b == 0).count()..];
+        let mut content = Vec::with_capacity(digits.len() + 1);
+        if digits.first().is_none_or(|b| *b >= 0x80) {
+            content.push(0);
+        }
+        content.extend_from_slice(digits);
+        out.extend_from_slice(&tlv(INTEGER, &content));
+    }
+
+    /// A `SubjectPublicKeyInfo`: the algorithm identifier `algorithm` and the key bytes.
+    pub fn spki(algorithm: &[u8], key: &[u8]) -> Vec<u8> {
+        let mut bits = Vec::with_capacity(key.len() + 1);
+        bits.push(0); // no unused bits
+        bits.extend_from_slice(key);
+        let mut body = tlv(SEQUENCE, algorithm);
+        body.extend_from_slice(&tlv(BIT_STRING, &bits));
+        tlv(SEQUENCE, &body)
+    }
+
+    /// An `ECDSA-Sig-Value` from JWS's fixed-size `r || s`.
+    pub fn ecdsa_signature(raw: &[u8]) -> Vec<u8> {
+        let (r, s) = raw.split_at(raw.len() / 2);
+        let mut body = Vec::with_capacity(raw.len() + 6);
+        uint(&mut body, r);
+        uint(&mut body, s);
+        tlv(SEQUENCE, &body)
+    }
 }
 
 /// The keys of one issuer.

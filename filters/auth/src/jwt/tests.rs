@@ -927,3 +927,43 @@ fn a_host_without_native_checks_is_asked_once_per_key() {
     let asked = algs().into_iter().filter(|a| host_checked(*a)).count();
     assert_eq!(host.signature_checks.get(), asked);
 }
+
+#[test]
+fn the_der_the_host_gets_parses_back_with_the_der_crates() {
+    use p256::pkcs8::DecodePublicKey as _;
+    let rsa = load_jwk(&jwk(Alg::Rs256, "rs"), Origin::Inline, "k").unwrap();
+    let spki = rsa.native_key().unwrap();
+    assert_eq!(
+        rsa::RsaPublicKey::from_public_key_der(spki).unwrap(),
+        crate::testkit::rsa_key().to_public_key()
+    );
+    let ec = load_jwk(&jwk(Alg::Es256, "ec"), Origin::Inline, "k").unwrap();
+    let parsed = p256::ecdsa::VerifyingKey::from_public_key_der(ec.native_key().unwrap()).unwrap();
+    let crate::jwt::keys::Verifier::P256(key) = &ec.verifier else {
+        unreachable!()
+    };
+    assert_eq!(&parsed, key);
+    // Signatures: r and s of every length DER can give them (leading zeros, top bit set).
+    let mut lengths = std::collections::BTreeSet::new();
+    for i in 0..400u32 {
+        let raw = signature(Alg::Es256, &i.to_be_bytes());
+        let ours = ec.native_signature(&raw).unwrap();
+        let theirs = p256::ecdsa::Signature::from_slice(&raw).unwrap().to_der();
+        assert_eq!(ours, theirs.as_bytes(), "signature {i}");
+        lengths.insert(ours.len());
+    }
+    assert!(lengths.len() >= 3, "lengths seen: {lengths:?}");
+    #[cfg(feature = "es384")]
+    {
+        let ec = load_jwk(&jwk(Alg::Es384, "ec"), Origin::Inline, "k").unwrap();
+        let parsed =
+            p384::ecdsa::VerifyingKey::from_public_key_der(ec.native_key().unwrap()).unwrap();
+        let crate::jwt::keys::Verifier::P384(key) = &ec.verifier else {
+            unreachable!()
+        };
+        assert_eq!(&parsed, key);
+        let raw = signature(Alg::Es384, b"x");
+        let theirs = p384::ecdsa::Signature::from_slice(&raw).unwrap().to_der();
+        assert_eq!(ec.native_signature(&raw).unwrap(), theirs.as_bytes());
+    }
+}
