@@ -557,24 +557,39 @@ def fresh_lines(fresh: dict[str, list[dict]], router: list[dict], native: str) -
     return lines
 
 
-def goal_lines(all_cases, ratio, router: str, native: str) -> list[str]:
-    """The goals, each with its measured value, met or missed, and by how much."""
-    lines = ["", "## Goals", "", "| goal | measured | verdict |", "|---|---:|---|"]
+def goal_lines(all_cases, ratio, cpu_ratio, router: str, native: str) -> list[str]:
+    """The goals, each with its measured value, met or missed, and by how much. A throughput goal
+    is judged on the lower of two ratios: requests per second (paired in each round) and Envoy CPU
+    per request (what the reference case's cost per request is over the case's, paired the same
+    way). A slow spell of this machine in one case's run moves the first; a client that cannot
+    keep Envoy busy (router only can be client-bound) moves the second less."""
+    lines = [
+        "",
+        "## Goals",
+        "",
+        "Throughput goals are judged on the lower of the req/s ratio and the Envoy CPU ratio.",
+        "",
+        "| goal | req/s ratio | CPU ratio | verdict |",
+        "|---|---:|---:|---|",
+    ]
     names = [n for n, _ in all_cases]
+
+    def judged(n, to, goal, label, unit):
+        r, c = ratio(n, to), cpu_ratio(n, to)
+        low = min(r, c)
+        by = f" by {(goal - low) * 100:.0f} {unit}" if low < goal else ""
+        lines.append(f"| {label} | {r:.2f} | {c:.2f} | {verdict(low >= goal)}{by} |")
+
     if "bundle gateway root" in names:
-        r = ratio("bundle gateway root", native)
-        lines.append(f"| bundle gateway root ≥ 1.00 × native chain throughput | {r:.2f} | {verdict(r >= 1.0)}"
-                     + ("" if r >= 1.0 else f" by {(1 - r) * 100:.0f} %") + " |")
+        judged("bundle gateway root", native, 1.0, "bundle gateway root ≥ 1.00 × native chain", "%")
     for n in names:
         if n.endswith(" alone"):
-            r = ratio(n, router)
-            lines.append(f"| {n} ≥ 0.85 × router only | {r:.2f} | {verdict(r >= 0.85)}"
-                         + ("" if r >= 0.85 else f" by {(0.85 - r) * 100:.0f} points") + " |")
+            judged(n, router, 0.85, f"{n} ≥ 0.85 × router only", "points")
     for module, limit in SIZE_GOALS.items():
         path = DIST / module
         if path.exists():
             size = path.stat().st_size
-            lines.append(f"| {module} ≤ {limit // 1000} KB | {size / 1000:.0f} KB | {verdict(size <= limit)}"
+            lines.append(f"| {module} ≤ {limit // 1000} KB | {size / 1000:.0f} KB | | {verdict(size <= limit)}"
                          + ("" if size <= limit else f" by {(size - limit) / 1000:.0f} KB") + " |")
     return lines
 
@@ -775,6 +790,10 @@ def main() -> None:
         machine, so pairing the cases of one round cancels most of the drift."""
         return statistics.median(a["rps"] / b["rps"] for a, b in zip(results[name], results[to]))
 
+    def cpu_ratio(name, to):
+        """Median over rounds of the reference case's Envoy CPU per request over this case's."""
+        return statistics.median(b["cpu_us"] / a["cpu_us"] for a, b in zip(results[name], results[to]))
+
     ROUTER, NATIVE = "router only", "native jwt_authn + local_ratelimit"
     lines = [
         "# Benchmark results",
@@ -800,7 +819,7 @@ def main() -> None:
                      f"{median(name, 'p99'):.2f} | {median(name, 'cpu_us'):.1f} | {ratio(name, ROUTER):.2f} | "
                      f"{ratio(name, NATIVE):.2f} | {rounds} |")
     lines += fresh_lines(fresh_results, results[ROUTER], NATIVE)
-    lines += goal_lines(all_cases, ratio, ROUTER, NATIVE)
+    lines += goal_lines(all_cases, ratio, cpu_ratio, ROUTER, NATIVE)
     lines += [
         "",
         "## Memory (Envoy resident set after a 2 s load)",

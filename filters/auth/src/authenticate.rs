@@ -342,12 +342,10 @@ impl AuthPlugin {
     ) -> Result<Verified, Halt> {
         let mut checks = Checks::default();
         let result = self.verify_jwt_counted(value, cfg, host, may_fetch, now, &mut checks);
-        for _ in 0..checks.host {
-            self.metrics.count(host, Metric::JwtSignatureHost);
-        }
-        for _ in 0..checks.module {
-            self.metrics.count(host, Metric::JwtSignatureModule);
-        }
+        self.metrics
+            .add(host, Metric::JwtSignatureHost, checks.host);
+        self.metrics
+            .add(host, Metric::JwtSignatureModule, checks.module);
         result
     }
 

@@ -91,8 +91,13 @@ impl Metrics {
 
     /// Counts one `metric`.
     pub fn count(&self, host: &mut dyn Host, metric: Metric) {
-        if let Some(Some(id)) = self.ids.get(metric as usize) {
-            host.increment_metric(*id, 1);
+        self.add(host, metric, 1);
+    }
+
+    /// Counts `n` of `metric` (nothing for 0: Envoy refuses increments that are not positive).
+    pub fn add(&self, host: &mut dyn Host, metric: Metric, n: u32) {
+        if let (Some(Some(id)), true) = (self.ids.get(metric as usize), n > 0) {
+            host.increment_metric(*id, i64::from(n));
         }
     }
 }
