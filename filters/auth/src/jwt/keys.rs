@@ -136,9 +136,7 @@ impl Verifier {
             }),
         }
     }
-}
 
-impl Verifier {
     /// `sig` as the host's check takes it: RSA signatures as they are (of the modulus' length),
     /// ECDSA ones converted from JWS's fixed `r || s` to DER. `None` if `sig` cannot be a valid
     /// signature for this key.
@@ -312,13 +310,6 @@ impl Key {
     /// How many verified signatures the key remembers now.
     pub fn cached_verifications(&self) -> usize {
         self.verified.0.borrow().len()
-    }
-
-    /// Whether the host's native checks of this key have been confirmed (see [`HostState`]).
-    pub fn host_proven(&self) -> bool {
-        self.native
-            .as_ref()
-            .is_some_and(|n| n.state.get() == HostState::Proven)
     }
 
     /// The verdict on `sig` when the host can give it (`None`: the module must check).
