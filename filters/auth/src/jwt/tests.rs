@@ -967,3 +967,28 @@ fn the_der_the_host_gets_parses_back_with_the_der_crates() {
         assert_eq!(ec.native_signature(&raw).unwrap(), theirs.as_bytes());
     }
 }
+
+#[test]
+fn signatures_the_host_checks_are_not_remembered_by_the_key() {
+    let p = provider(
+        "https://issuer.example",
+        set(json!({"keys": [jwk(Alg::Rs256, "rs")]})),
+    );
+    let KeySource::Inline(keys) = &p.keys else {
+        unreachable!()
+    };
+    let host = envoy_host();
+    for i in 0..3 {
+        let mut c = claims();
+        c["jti"] = json!(i);
+        let t = token(Alg::Rs256, "rs", &c);
+        assert_eq!(check_on(&p, &t, NOW, &host).0, Ok(()));
+        assert_eq!(
+            check_on(&p, &tampered(&t), NOW, &host).0,
+            Err(JwtError::BadSignature)
+        );
+    }
+    // The first signature proved the host (remembered as before); later ones skip the digest.
+    assert_eq!(keys.keys[0].cached_verifications(), 1);
+    assert_eq!(host.signature_checks.get(), 6);
+}
