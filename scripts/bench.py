@@ -527,6 +527,28 @@ def verdict(met: bool) -> str:
     return "met" if met else "**missed**"
 
 
+def rps_ratio(runs: list[dict], refs: list[dict]) -> float:
+    """Median over rounds of the per-round throughput ratio: rounds drift together on a noisy
+    machine, so pairing the cases of one round cancels most of the drift."""
+    return statistics.median(a["rps"] / b["rps"] for a, b in zip(runs, refs))
+
+
+def cpu_ratio_of(runs: list[dict], refs: list[dict]) -> float:
+    """Median over rounds of the reference case's Envoy CPU per request over this case's."""
+    return statistics.median(b["cpu_us"] / a["cpu_us"] for a, b in zip(runs, refs))
+
+
+def case_row(name: str, runs: list[dict], router: list[dict], native: list[dict]) -> str:
+    """One case's row of a results table: medians over rounds, paired ratios, each round's req/s."""
+    def med(key):
+        return statistics.median(r[key] for r in runs)
+    errors = sum(r["errors"] for r in runs)
+    note = f" ({errors} non-2xx)" if errors else ""
+    rounds = " / ".join(f"{r['rps']:.0f}" for r in runs)
+    return (f"| {name}{note} | {med('rps'):.0f} | {med('p50'):.2f} | {med('p99'):.2f} | {med('cpu_us'):.1f} | "
+            f"{rps_ratio(runs, router):.2f} | {rps_ratio(runs, native):.2f} | {rounds} |")
+
+
 def fresh_lines(fresh: dict[str, list[dict]], router: list[dict], native: str) -> list[str]:
     """The fresh-token cases: every request's signature is checked, as when many clients each
     present their own token."""
@@ -544,16 +566,7 @@ def fresh_lines(fresh: dict[str, list[dict]], router: list[dict], native: str) -
         "| case | req/s | p50 ms | p99 ms | Envoy CPU µs/req | vs router only | vs native chain | rounds (req/s) |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for name, runs in fresh.items():
-        def med(key):
-            return statistics.median(r[key] for r in runs)
-        to_router = statistics.median(a["rps"] / b["rps"] for a, b in zip(runs, router))
-        to_native = statistics.median(a["rps"] / b["rps"] for a, b in zip(runs, fresh[native]))
-        errors = sum(r["errors"] for r in runs)
-        note = f" ({errors} non-2xx)" if errors else ""
-        rounds = " / ".join(f"{r['rps']:.0f}" for r in runs)
-        lines.append(f"| {name}{note} | {med('rps'):.0f} | {med('p50'):.2f} | {med('p99'):.2f} | "
-                     f"{med('cpu_us'):.1f} | {to_router:.2f} | {to_native:.2f} | {rounds} |")
+    lines += [case_row(name, runs, router, fresh[native]) for name, runs in fresh.items()]
     return lines
 
 
@@ -786,13 +799,10 @@ def main() -> None:
         return statistics.median(r[key] for r in results[name])
 
     def ratio(name, to):
-        """Median over rounds of the per-round throughput ratio: rounds drift together on a noisy
-        machine, so pairing the cases of one round cancels most of the drift."""
-        return statistics.median(a["rps"] / b["rps"] for a, b in zip(results[name], results[to]))
+        return rps_ratio(results[name], results[to])
 
     def cpu_ratio(name, to):
-        """Median over rounds of the reference case's Envoy CPU per request over this case's."""
-        return statistics.median(b["cpu_us"] / a["cpu_us"] for a, b in zip(results[name], results[to]))
+        return cpu_ratio_of(results[name], results[to])
 
     ROUTER, NATIVE = "router only", "native jwt_authn + local_ratelimit"
     lines = [
@@ -811,13 +821,7 @@ def main() -> None:
         "| case | req/s | p50 ms | p99 ms | Envoy CPU µs/req | vs router only | vs native chain | rounds (req/s) |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for name, _ in all_cases:
-        rounds = " / ".join(f"{r['rps']:.0f}" for r in results[name])
-        errors = sum(r["errors"] for r in results[name])
-        note = f" ({errors} non-2xx)" if errors else ""
-        lines.append(f"| {name}{note} | {median(name, 'rps'):.0f} | {median(name, 'p50'):.2f} | "
-                     f"{median(name, 'p99'):.2f} | {median(name, 'cpu_us'):.1f} | {ratio(name, ROUTER):.2f} | "
-                     f"{ratio(name, NATIVE):.2f} | {rounds} |")
+    lines += [case_row(name, results[name], results[ROUTER], results[NATIVE]) for name, _ in all_cases]
     lines += fresh_lines(fresh_results, results[ROUTER], NATIVE)
     lines += goal_lines(all_cases, ratio, cpu_ratio, ROUTER, NATIVE)
     lines += [
