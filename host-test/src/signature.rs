@@ -79,19 +79,25 @@ fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
     None
 }
 
+/// Appends length-delimited field `number` holding `value`.
+fn put_field(out: &mut Vec<u8>, number: u8, value: &[u8]) {
+    out.push(number << 3 | 2);
+    let mut len = value.len();
+    while len >= 0x80 {
+        out.push(len as u8 | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    out.extend_from_slice(value);
+}
+
 fn encode_result(verdict: Result<(), String>) -> Vec<u8> {
     match verdict {
         Ok(()) => vec![0x08, 1],
         Err(error) => {
             // proto3 leaves out a false `result`.
-            let mut out = vec![0x12];
-            let mut len = error.len();
-            while len >= 0x80 {
-                out.push(len as u8 | 0x80);
-                len >>= 7;
-            }
-            out.push(len as u8);
-            out.extend_from_slice(error.as_bytes());
+            let mut out = Vec::new();
+            put_field(&mut out, 2, error.as_bytes());
             out
         }
     }
@@ -167,23 +173,12 @@ mod tests {
     use rsa::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
     use rsa::signature::{SignatureEncoding as _, Signer as _};
 
-    fn field(out: &mut Vec<u8>, number: u8, value: &[u8]) {
-        out.push(number << 3 | 2);
-        let mut len = value.len();
-        while len >= 0x80 {
-            out.push(len as u8 | 0x80);
-            len >>= 7;
-        }
-        out.push(len as u8);
-        out.extend_from_slice(value);
-    }
-
     fn args(hash: &str, key: &[u8], sig: &[u8], text: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        field(&mut out, 1, hash.as_bytes());
-        field(&mut out, 2, key);
-        field(&mut out, 3, sig);
-        field(&mut out, 4, text);
+        put_field(&mut out, 1, hash.as_bytes());
+        put_field(&mut out, 2, key);
+        put_field(&mut out, 3, sig);
+        put_field(&mut out, 4, text);
         out
     }
 
@@ -228,7 +223,7 @@ mod tests {
         );
         assert_eq!(verify_signature(&[0xff]), Err(status::BAD_ARGUMENT));
         let mut pem = args("sha256", b"", b"", b"");
-        field(&mut pem, 5, b"-----BEGIN PUBLIC KEY-----");
+        put_field(&mut pem, 5, b"-----BEGIN PUBLIC KEY-----");
         assert_eq!(verify_signature(&pem), Err(status::BAD_ARGUMENT));
     }
 }

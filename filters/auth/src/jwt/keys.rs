@@ -450,7 +450,7 @@ fn native_form(verifier: &Verifier) -> Option<(&'static str, Vec<u8>)> {
 /// The few fixed DER shapes the host's check takes, written directly: the `der`/`spki`/`pkcs8`
 /// encoders cost the module about 25 KB for three structures. Tests parse every shape back with
 /// those crates, and a key the host cannot read only sends its checks back to the module.
-pub(crate) mod der {
+mod der {
     pub const SEQUENCE: u8 = 0x30;
     const INTEGER: u8 = 0x02;
     const BIT_STRING: u8 = 0x03;
