@@ -1,7 +1,9 @@
-//! Builds wasm modules with cargo, once per process per (package, target): workspace crates
-//! with [`cargo_wasm`], standalone crates (test guests) with [`cargo_wasm_manifest`]. Builds
-//! use their own target directory (`<workspace>/target/host-test-wasm`) so they never wait
-//! for the outer cargo's lock.
+//! Builds wasm modules with cargo, once per process per (package, features, target): workspace
+//! crates with [`cargo_wasm`] (or [`cargo_wasm_args`] for other features), standalone crates
+//! (test guests) with [`cargo_wasm_manifest`]. Builds use their own target directory
+//! (`<workspace>/target/host-test-wasm`) so they never wait for the outer cargo's lock, and each
+//! module is copied to a folder of its own (`release/host-test/<build>/`), so that a build of the same
+//! package with other features never replaces a module a test is about to load.
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;
@@ -26,13 +28,25 @@ pub fn cargo_wasm(pkg: &str) -> Result<PathBuf> {
 
 /// Like [`cargo_wasm`] for another target (`wasm32-unknown-unknown`).
 pub fn cargo_wasm_target(pkg: &str, target: &str) -> Result<PathBuf> {
+    cargo_wasm_build(pkg, target, &[])
+}
+
+/// Like [`cargo_wasm`] with more cargo arguments, such as other features:
+/// `cargo_wasm_args("filter-auth", &["--no-default-features", "--features", "export"])`.
+pub fn cargo_wasm_args(pkg: &str, args: &[&str]) -> Result<PathBuf> {
+    cargo_wasm_build(pkg, "wasm32-wasip1", args)
+}
+
+fn cargo_wasm_build(pkg: &str, target: &str, args: &[&str]) -> Result<PathBuf> {
     let root = workspace_root();
     let dir = root.join("target/host-test-wasm");
+    let mut select = vec!["-p", pkg];
+    select.extend_from_slice(args);
     build(
-        pkg,
+        &select[1..].join(" "),
         target,
         &dir,
-        &["-p", pkg],
+        &select,
         &root,
         &pkg.replace('-', "_"),
     )
@@ -104,16 +118,26 @@ fn build(
             message: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
         });
     }
-    let path = target_dir
-        .join(target)
-        .join("release")
-        .join(format!("{artifact}.wasm"));
-    if !path.exists() {
+    let release = target_dir.join(target).join("release");
+    let built = release.join(format!("{artifact}.wasm"));
+    // A folder per build, and the module's own file name in it (its stem names the filter).
+    let own = release
+        .join("host-test")
+        .join(key.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_"))
+        .join(format!(
+            "{}.wasm",
+            artifact.rsplit('/').next().unwrap_or(artifact)
+        ));
+    let copied = own
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::copy(&built, &own));
+    if let Err(e) = copied {
         return Err(Error::Build {
             package: key.to_string(),
-            message: format!("no artifact at {}", path.display()),
+            message: format!("no module at {}: {e}", built.display()),
         });
     }
-    cache.insert(k, path.clone());
-    Ok(path)
+    cache.insert(k, own.clone());
+    Ok(own)
 }

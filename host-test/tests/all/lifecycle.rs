@@ -107,13 +107,30 @@ fn logs_have_levels_and_respect_the_log_level() {
 #[test]
 fn cargo_wasm_builds_a_workspace_crate() {
     let p = host_test::build::cargo_wasm("filter-auth").unwrap();
-    assert!(p.ends_with("target/host-test-wasm/wasm32-wasip1/release/filter_auth.wasm"));
-    assert!(p.exists());
+    assert!(p.ends_with(
+        "target/host-test-wasm/wasm32-wasip1/release/host-test/filter-auth/filter_auth.wasm"
+    ));
+    let module = std::fs::read(&p).unwrap();
     assert_eq!(
         host_test::build::cargo_wasm("filter-auth").unwrap(),
         p,
         "cached"
     );
+    // The same package with other features: a module of its own, and the first one untouched
+    // (cargo itself writes both builds to one file name).
+    let other = host_test::build::cargo_wasm_args(
+        "filter-auth",
+        &["--no-default-features", "--features", "export"],
+    )
+    .unwrap();
+    assert_ne!(other, p);
+    assert_eq!(
+        other.file_name(),
+        p.file_name(),
+        "the stem names the filter"
+    );
+    assert_ne!(std::fs::read(&other).unwrap(), module);
+    assert_eq!(std::fs::read(&p).unwrap(), module);
 }
 
 #[test]
