@@ -29,6 +29,11 @@ pub mod strict_json;
 #[cfg(test)]
 pub mod testkit;
 
+// The unit tests check signatures in the module as well as through the host; the build that
+// leaves RSA and ECDSA to Envoy is tested as a module (tests/wasm.rs) and end to end.
+#[cfg(all(test, not(feature = "portable")))]
+compile_error!("filter-auth's unit tests need the `portable` feature (on by default)");
+
 pub use filter::{AuthPlugin, AuthStream};
 
 // Off (`default-features = false`) when the crate is linked into the bundle module.

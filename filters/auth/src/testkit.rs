@@ -24,7 +24,6 @@ pub const HS_SECRET: &[u8] = b"test-secret-test-secret-test-secret-test-secret-t
 /// P-256 private scalar for tests.
 pub const P256_D: [u8; 32] = [7; 32];
 /// P-384 private scalar for tests.
-#[cfg(feature = "es384")]
 pub const P384_D: [u8; 48] = [9; 48];
 /// Ed25519 seed for tests.
 pub const ED_SEED: [u8; 32] = [5; 32];
@@ -75,14 +74,11 @@ pub fn jwk(alg: Alg, kid: &str) -> Value {
             let p = sk.verifying_key().to_encoded_point(false);
             json!({"kty": "EC", "crv": "P-256", "x": b64(p.x().unwrap()), "y": b64(p.y().unwrap())})
         }
-        #[cfg(feature = "es384")]
         Alg::Es384 => {
             let sk = p384::ecdsa::SigningKey::from_slice(&P384_D).unwrap();
             let p = sk.verifying_key().to_encoded_point(false);
             json!({"kty": "EC", "crv": "P-384", "x": b64(p.x().unwrap()), "y": b64(p.y().unwrap())})
         }
-        #[cfg(not(feature = "es384"))]
-        Alg::Es384 => unimplemented!("built without es384"),
         Alg::EdDsa => {
             let sk = ed25519_dalek::SigningKey::from_bytes(&ED_SEED);
             json!({"kty": "OKP", "crv": "Ed25519", "x": b64(sk.verifying_key().as_bytes())})
@@ -132,14 +128,11 @@ pub fn signature(alg: Alg, input: &[u8]) -> Vec<u8> {
             let s: p256::ecdsa::Signature = sk.sign(input);
             s.to_bytes().to_vec()
         }
-        #[cfg(feature = "es384")]
         Alg::Es384 => {
             let sk = p384::ecdsa::SigningKey::from_slice(&P384_D).unwrap();
             let s: p384::ecdsa::Signature = sk.sign(input);
             s.to_bytes().to_vec()
         }
-        #[cfg(not(feature = "es384"))]
-        Alg::Es384 => unimplemented!("built without es384"),
         Alg::EdDsa => {
             use ed25519_dalek::Signer as _;
             ed25519_dalek::SigningKey::from_bytes(&ED_SEED)

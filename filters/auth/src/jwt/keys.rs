@@ -9,8 +9,9 @@
 //!
 //! Where the host checks signatures natively (Envoy's `verify_signature`, see
 //! [`filter_core::signature`]), RS256/384/512, ES256 and ES384 signatures are checked there:
-//! microseconds instead of tens of millions of wasm instructions per new token. The module
-//! checks them itself on hosts without it, and for a key the host refuses or disagrees on.
+//! microseconds instead of tens of millions of wasm instructions per new token. The `portable`
+//! build (the default) checks them in the module on hosts without it, and for a key the host
+//! refuses or disagrees on; the build for Envoy leaves them to Envoy (see [`public_key`]).
 
 use std::cell::Cell;
 
@@ -18,10 +19,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use filter_core::{Host, SignatureCheck};
 use hmac::{Hmac, Mac};
-use rsa::signature::Verifier as _;
-use rsa::{BigUint, RsaPublicKey};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
+
+use super::public_key::{self, Curve, EcKey, RsaKey};
 
 /// A JWS algorithm this filter verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,12 +89,9 @@ pub enum Verifier {
     /// HMAC secret (HS256/384/512).
     Hmac(Alg, Vec<u8>),
     /// RSA public key (RS*/PS*).
-    Rsa(Alg, RsaPublicKey),
-    /// P-256 public key (ES256).
-    P256(p256::ecdsa::VerifyingKey),
-    /// P-384 public key (ES384).
-    #[cfg(feature = "es384")]
-    P384(p384::ecdsa::VerifyingKey),
+    Rsa(Alg, RsaKey),
+    /// ECDSA public key (ES256 on P-256, ES384 on P-384).
+    Ec(EcKey),
     /// Ed25519 public key (EdDSA).
     Ed25519(ed25519_dalek::VerifyingKey),
 }
@@ -110,46 +108,41 @@ impl Verifier {
     pub fn alg(&self) -> Alg {
         match self {
             Self::Hmac(alg, _) | Self::Rsa(alg, _) => *alg,
-            Self::P256(_) => Alg::Es256,
-            #[cfg(feature = "es384")]
-            Self::P384(_) => Alg::Es384,
+            Self::Ec(key) => match key.curve() {
+                Curve::P256 => Alg::Es256,
+                Curve::P384 => Alg::Es384,
+            },
             Self::Ed25519(_) => Alg::EdDsa,
         }
     }
 
-    /// Whether `sig` is a valid signature of `msg` under this key with its algorithm.
-    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
-        match self {
+    /// Whether `sig` is a valid signature of `msg` under this key with its algorithm, as the
+    /// module checks it: `None` for RSA and ECDSA keys in a build that leaves them to the host
+    /// (see [`public_key`]).
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Option<bool> {
+        Some(match self {
             Self::Hmac(Alg::Hs256, k) => hmac_ok::<Hmac<Sha256>>(k, msg, sig),
             Self::Hmac(Alg::Hs384, k) => hmac_ok::<Hmac<Sha384>>(k, msg, sig),
             Self::Hmac(Alg::Hs512, k) => hmac_ok::<Hmac<Sha512>>(k, msg, sig),
             Self::Hmac(..) => false,
-            Self::Rsa(alg, key) => rsa_ok(*alg, key, msg, sig),
-            Self::P256(key) => p256::ecdsa::Signature::from_slice(sig)
-                .is_ok_and(|s| sig.len() == 64 && key.verify(msg, &s).is_ok()),
-            #[cfg(feature = "es384")]
-            Self::P384(key) => p384::ecdsa::Signature::from_slice(sig)
-                .is_ok_and(|s| sig.len() == 96 && key.verify(msg, &s).is_ok()),
+            Self::Rsa(alg, key) => return key.verify(*alg, msg, sig),
+            Self::Ec(key) => return key.verify(msg, sig),
             Self::Ed25519(key) => <[u8; 64]>::try_from(sig).is_ok_and(|bytes| {
                 let s = ed25519_dalek::Signature::from_bytes(&bytes);
                 key.verify_strict(msg, &s).is_ok()
             }),
-        }
+        })
     }
 
     /// `sig` as the host's check takes it: RSA signatures as they are (of the modulus' length),
     /// ECDSA ones converted from JWS's fixed `r || s` to DER. `None` if `sig` cannot be a valid
-    /// signature for this key.
+    /// signature for this key (a wrong length; a zero or oversized `r` or `s` the host refuses).
     fn native_signature(&self, sig: &[u8]) -> Option<Vec<u8>> {
-        use rsa::traits::PublicKeyParts as _;
         match self {
             Self::Rsa(_, key) => (sig.len() == key.size()).then(|| sig.to_vec()),
-            // r and s must be in 1..n, as the module's own check requires.
-            Self::P256(_) => (sig.len() == 64 && p256::ecdsa::Signature::from_slice(sig).is_ok())
-                .then(|| der::ecdsa_signature(sig)),
-            #[cfg(feature = "es384")]
-            Self::P384(_) => (sig.len() == 96 && p384::ecdsa::Signature::from_slice(sig).is_ok())
-                .then(|| der::ecdsa_signature(sig)),
+            Self::Ec(key) => {
+                (sig.len() == 2 * key.curve().size()).then(|| der::ecdsa_signature(sig))
+            }
             _ => None,
         }
     }
@@ -163,44 +156,6 @@ fn hmac_ok<M: Mac + hmac::digest::KeyInit>(key: &[u8], msg: &[u8], sig: &[u8]) -
             mac.verify_slice(sig).is_ok()
         }
         Err(_) => false,
-    }
-}
-
-fn rsa_ok(alg: Alg, key: &RsaPublicKey, msg: &[u8], sig: &[u8]) -> bool {
-    use rsa::traits::PublicKeyParts as _;
-    if sig.len() != key.size() {
-        return false;
-    }
-    fn pkcs1<D>(key: &RsaPublicKey, msg: &[u8], sig: &[u8]) -> bool
-    where
-        D: Digest + rsa::pkcs8::AssociatedOid,
-    {
-        let Ok(sig) = rsa::pkcs1v15::Signature::try_from(sig) else {
-            return false;
-        };
-        rsa::pkcs1v15::VerifyingKey::<D>::new(key.clone())
-            .verify(msg, &sig)
-            .is_ok()
-    }
-    fn pss<D>(key: &RsaPublicKey, msg: &[u8], sig: &[u8]) -> bool
-    where
-        D: Digest + rsa::signature::digest::FixedOutputReset,
-    {
-        let Ok(sig) = rsa::pss::Signature::try_from(sig) else {
-            return false;
-        };
-        rsa::pss::VerifyingKey::<D>::new(key.clone())
-            .verify(msg, &sig)
-            .is_ok()
-    }
-    match alg {
-        Alg::Rs256 => pkcs1::<Sha256>(key, msg, sig),
-        Alg::Rs384 => pkcs1::<Sha384>(key, msg, sig),
-        Alg::Rs512 => pkcs1::<Sha512>(key, msg, sig),
-        Alg::Ps256 => pss::<Sha256>(key, msg, sig),
-        Alg::Ps384 => pss::<Sha384>(key, msg, sig),
-        Alg::Ps512 => pss::<Sha512>(key, msg, sig),
-        _ => false,
     }
 }
 
@@ -307,10 +262,7 @@ impl Key {
         }
         let ok = match self.host_verdict(msg, sig, host, checks) {
             Some(ok) => ok,
-            None => {
-                checks.module += 1;
-                self.verifier.verify(msg, sig)
-            }
+            None => self.module_verdict(msg, sig, checks).unwrap_or(false),
         };
         if ok {
             let mut seen = self.verified.0.borrow_mut();
@@ -320,6 +272,13 @@ impl Key {
             seen.insert(digest);
         }
         ok
+    }
+
+    /// The module's own verdict, counted; `None` where this build leaves the check to the host.
+    fn module_verdict(&self, msg: &[u8], sig: &[u8], checks: &mut Checks) -> Option<bool> {
+        let ok = self.verifier.verify(msg, sig)?;
+        checks.module += 1;
+        Some(ok)
     }
 
     /// How many verified signatures the key remembers now.
@@ -333,7 +292,8 @@ impl Key {
     /// for it. Until the host has accepted one signature of the key, a refusal is checked again
     /// in the module, and if the module accepts it the host is not asked again for this key: a
     /// host that refuses valid signatures (a key it imports differently, say) costs speed, never
-    /// a valid token.
+    /// a valid token. A build that leaves RSA and ECDSA to the host takes its refusals as they
+    /// are, and refuses every signature of a key the host cannot check.
     fn host_verdict(
         &self,
         msg: &[u8],
@@ -352,7 +312,15 @@ impl Key {
         let alg = self.verifier.alg().as_str();
         match answer {
             None => {
-                log::info!("the host does not check {alg} signatures: checking them in the module");
+                if public_key::MODULE_CHECKS {
+                    log::info!(
+                        "the host does not check {alg} signatures: checking them in the module"
+                    );
+                } else {
+                    log::error!(
+                        "the host cannot check this {alg} key, and this build of auth leaves {alg} to the host: its tokens are refused (on hosts without Envoy's verify_signature, load filter_auth_portable.wasm)"
+                    );
+                }
                 native.state.set(HostState::Unusable);
                 None
             }
@@ -367,8 +335,8 @@ impl Key {
             }
             Some(false) => {
                 checks.host += 1;
-                checks.module += 1;
-                let ok = self.verifier.verify(msg, sig);
+                // A build that leaves the check to the host takes its refusal.
+                let ok = self.module_verdict(msg, sig, checks).unwrap_or(false);
                 if ok {
                     log::warn!(
                         "the host refused an {alg} signature the module accepts: checking this key's signatures in the module"
@@ -423,26 +391,20 @@ impl Key {
 /// The hash and DER `SubjectPublicKeyInfo` under which the host checks `verifier`'s signatures:
 /// RSASSA-PKCS1-v1_5 and ECDSA only (Envoy's check has no PSS, and EdDSA is cheap in wasm).
 fn native_form(verifier: &Verifier) -> Option<(&'static str, Vec<u8>)> {
-    use rsa::traits::PublicKeyParts as _;
-    let rsa = |key: &RsaPublicKey| {
+    let rsa = |key: &RsaKey| {
         let mut numbers = Vec::new();
-        der::uint(&mut numbers, &key.n().to_bytes_be());
-        der::uint(&mut numbers, &key.e().to_bytes_be());
+        der::uint(&mut numbers, key.modulus());
+        der::uint(&mut numbers, &public_key::RSA_EXPONENT);
         der::spki(der::RSA_ENCRYPTION, &der::tlv(der::SEQUENCE, &numbers))
     };
     match verifier {
         Verifier::Rsa(Alg::Rs256, key) => Some(("sha256", rsa(key))),
         Verifier::Rsa(Alg::Rs384, key) => Some(("sha384", rsa(key))),
         Verifier::Rsa(Alg::Rs512, key) => Some(("sha512", rsa(key))),
-        Verifier::P256(key) => {
-            let point = key.to_encoded_point(false);
-            Some(("sha256", der::spki(der::EC_P256, point.as_bytes())))
-        }
-        #[cfg(feature = "es384")]
-        Verifier::P384(key) => {
-            let point = key.to_encoded_point(false);
-            Some(("sha384", der::spki(der::EC_P384, point.as_bytes())))
-        }
+        Verifier::Ec(key) => Some(match key.curve() {
+            Curve::P256 => ("sha256", der::spki(der::EC_P256, key.point())),
+            Curve::P384 => ("sha384", der::spki(der::EC_P384, key.point())),
+        }),
         _ => None,
     }
 }
@@ -465,7 +427,6 @@ mod der {
         0x3d, 0x03, 0x01, 0x07,
     ];
     /// `AlgorithmIdentifier` contents: id-ecPublicKey on secp384r1.
-    #[cfg(feature = "es384")]
     pub const EC_P384: &[u8] = &[
         0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00,
         0x22,
@@ -655,26 +616,31 @@ pub fn load_jwk(jwk: &Value, origin: Origin, at: &str) -> Result<Key, KeyError> 
         "RSA" => {
             use Alg::*;
             let alg = want(&[Rs256, Rs384, Rs512, Ps256, Ps384, Ps512], Rs256)?;
+            if !public_key::MODULE_CHECKS && matches!(alg, Ps256 | Ps384 | Ps512) {
+                return Err(err(
+                    format!("{at}.alg"),
+                    format!(
+                        "{} is checked in the module only, and this build of auth leaves RSA to Envoy: load filter_auth_portable.wasm for PS* keys",
+                        alg.as_str()
+                    ),
+                ));
+            }
             Verifier::Rsa(alg, load_rsa(jwk, at)?)
         }
-        "EC" => match text("crv") {
-            Some("P-256") => {
-                want(&[Alg::Es256], Alg::Es256)?;
-                let point = ec_point(jwk, at, 32)?;
-                let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                    .map_err(|_| err(at, "not a point on P-256"))?;
-                Verifier::P256(key)
+        "EC" => {
+            let (curve, alg) = match text("crv") {
+                Some("P-256") => (Curve::P256, Alg::Es256),
+                Some("P-384") => (Curve::P384, Alg::Es384),
+                _ => return Err(err(format!("{at}.crv"), "unsupported curve")),
+            };
+            want(&[alg], alg)?;
+            let (x, y) = (b64(jwk, at, "x")?, b64(jwk, at, "y")?);
+            let len = curve.size();
+            if x.len() != len || y.len() != len {
+                return Err(err(at, format!("coordinates must be {len} bytes each")));
             }
-            #[cfg(feature = "es384")]
-            Some("P-384") => {
-                want(&[Alg::Es384], Alg::Es384)?;
-                let point = ec_point(jwk, at, 48)?;
-                let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-                    .map_err(|_| err(at, "not a point on P-384"))?;
-                Verifier::P384(key)
-            }
-            _ => return Err(err(format!("{at}.crv"), "unsupported curve")),
-        },
+            Verifier::Ec(EcKey::new(curve, &x, &y).map_err(|e| err(at, e))?)
+        }
         "OKP" => {
             if text("crv") != Some("Ed25519") {
                 return Err(err(format!("{at}.crv"), "unsupported curve"));
@@ -713,37 +679,14 @@ pub fn load_jwk(jwk: &Value, origin: Origin, at: &str) -> Result<Key, KeyError> 
     Ok(Key::new(kid, verifier))
 }
 
-fn load_rsa(jwk: &Map<String, Value>, at: &str) -> Result<RsaPublicKey, KeyError> {
+fn load_rsa(jwk: &Map<String, Value>, at: &str) -> Result<RsaKey, KeyError> {
     let n = b64(jwk, at, "n")?;
     let e = b64(jwk, at, "e")?;
-    let e_trimmed: Vec<u8> = e.iter().copied().skip_while(|b| *b == 0).collect();
-    if e_trimmed != [1, 0, 1] {
+    if e[e.iter().take_while(|b| **b == 0).count()..] != public_key::RSA_EXPONENT {
         return Err(err(
             format!("{at}.e"),
             "only the exponent 65537 is accepted",
         ));
     }
-    let n = BigUint::from_bytes_be(&n);
-    let bits = n.bits();
-    if bits < 2048 {
-        return Err(err(
-            format!("{at}.n"),
-            format!("RSA modulus of {bits} bits, under 2048"),
-        ));
-    }
-    RsaPublicKey::new_with_max_size(n, BigUint::from(65537u32), 8192)
-        .map_err(|_| err(format!("{at}.n"), "invalid RSA key (at most 8192 bits)"))
-}
-
-fn ec_point(jwk: &Map<String, Value>, at: &str, len: usize) -> Result<Vec<u8>, KeyError> {
-    let x = b64(jwk, at, "x")?;
-    let y = b64(jwk, at, "y")?;
-    if x.len() != len || y.len() != len {
-        return Err(err(at, format!("coordinates must be {len} bytes each")));
-    }
-    let mut point = Vec::with_capacity(1 + 2 * len);
-    point.push(4);
-    point.extend_from_slice(&x);
-    point.extend_from_slice(&y);
-    Ok(point)
+    RsaKey::new(&n).map_err(|e| err(format!("{at}.n"), e))
 }

@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod claims;
 pub mod keys;
+pub mod public_key;
 pub mod token;
 
 #[cfg(test)]

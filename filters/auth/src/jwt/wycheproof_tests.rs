@@ -18,7 +18,9 @@ struct Tally {
 /// Checks a vector in the module and, for the algorithms hosts check, through Envoy's native
 /// check as host-test implements it (JWS signature converted to DER, key to SPKI).
 fn check(name: &str, verifier: &Verifier, msg: &[u8], sig: &[u8], result: TestResult, tc: usize) {
-    let got = verifier.verify(msg, sig);
+    let got = verifier
+        .verify(msg, sig)
+        .expect("the portable build checks every algorithm");
     let native = Key::new(None, verifier.clone()).host_only(msg, sig, &envoy_host());
     for (by, got) in [("module", Some(got)), ("host", native)] {
         let Some(got) = got else { continue };
@@ -84,7 +86,6 @@ fn wycheproof_ecdsa_p256_p1363() {
     assert!(t.checked > 200, "{} vectors checked", t.checked);
 }
 
-#[cfg(feature = "es384")]
 #[test]
 fn wycheproof_ecdsa_p384_p1363() {
     let t = ecdsa(
