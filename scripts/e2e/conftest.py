@@ -61,8 +61,12 @@ def stack_factory(tmp_path_factory):
     module are stopped at module teardown, whatever happens."""
     started: list[Stack] = []
 
-    def make(template_name: str, before_start=None, **kw) -> Stack:
+    def make(template_name: str, before_start=None, modules: dict[str, str] | None = None, **kw) -> Stack:
+        """`modules` loads other builds of the template's filters: {"auth": "auth_portable"}
+        loads dist/filter_auth_portable.wasm where the template names dist/filter_auth.wasm."""
         stack = Stack(template_name, workdir=tmp_path_factory.mktemp(Path(template_name).stem), **kw)
+        for name, build in (modules or {}).items():
+            stack.template_text = stack.template_text.replace(f"/filter_{name}.wasm", f"/filter_{build}.wasm")
         skip_or_fail_missing(stack.missing_filters(), template_name)
         started.append(stack)
         _ACTIVE.append(stack)

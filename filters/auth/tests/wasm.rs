@@ -436,11 +436,30 @@ fn native_key(alg: &str) -> (Value, Sign) {
     }
 }
 
-/// New RS256, ES256 and ES384 tokens are checked by Envoy's `verify_signature` (host-test
-/// implements it as Envoy does), not in wasm; on an NGINX host, which has no such function, the
-/// module checks them itself. Forged signatures are refused either way.
-#[test]
-fn envoy_checks_new_rsa_and_ecdsa_tokens_natively() {
+/// The build of auth for Envoy (no `portable` feature): RSA and ECDSA are Envoy's to check.
+fn wasm_for_envoy() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        host_test::build::cargo_wasm_args(
+            "filter-auth",
+            &["--no-default-features", "--features", "export"],
+        )
+        .unwrap()
+    })
+    .clone()
+}
+
+/// How many RS256, ES256 and ES384 checks a run of [`native_algs`] made: calls of the host's
+/// `verify_signature`, then `auth_jwt_signature_host_total` and `auth_jwt_signature_module_total`.
+type NativeChecks = (usize, i64, i64);
+
+/// Sends two valid tokens and a forged one for each of RS256, ES256 and ES384 through `module`
+/// on a host of `profile`; `valid` says whether valid tokens must pass (forged ones never do).
+fn native_algs(
+    module: PathBuf,
+    profile: host_test::HostProfile,
+    valid: bool,
+) -> (NativeChecks, Gateway) {
     const ALGS: [&str; 3] = ["RS256", "ES256", "ES384"];
     let keys: Vec<_> = ALGS.iter().map(|a| native_key(a)).collect();
     let config = json!({
@@ -449,76 +468,138 @@ fn envoy_checks_new_rsa_and_ecdsa_tokens_natively() {
                                "jwks": {"keys": keys.iter().map(|(jwk, _)| jwk.clone()).collect::<Vec<_>>()}}]},
         "rules": [{"prefix": "/", "any_of": ["jwt"]}]
     });
-    for profile in [host_test::HostProfile::Envoy, host_test::HostProfile::Nginx] {
-        let mut gw = Harness::new()
-            .filter(
-                FilterSpec::wasm(wasm())
-                    .name("auth")
-                    .config(config.to_string()),
-            )
-            .profile(profile)
-            .start_time(UNIX_EPOCH + Duration::from_secs(START))
-            .build()
-            .unwrap();
-        let token = |alg: &str, sign: &dyn Fn(&[u8]) -> Vec<u8>, sub: &str, i: u32| {
-            let header = json!({"alg": alg, "kid": alg, "typ": "JWT"});
-            let claims = json!({"iss": "https://issuer.example", "aud": "gateway", "sub": sub, "exp": START + 300, "jti": i});
-            let input = format!(
-                "{}.{}",
-                URL_SAFE_NO_PAD.encode(header.to_string()),
-                URL_SAFE_NO_PAD.encode(claims.to_string())
-            );
-            let sig = URL_SAFE_NO_PAD.encode(sign(input.as_bytes()));
-            format!("Bearer {input}.{sig}")
-        };
-        let send = |gw: &mut Gateway, bearer: &str| {
-            gw.request(Request::get("/v1/items").header("authorization", bearer))
-                .respond_with(Response::ok())
-                .unwrap()
-        };
-        for (alg, (_, sign)) in ALGS.iter().zip(&keys) {
-            for i in 0..2 {
-                let out = send(&mut gw, &token(alg, sign.as_ref(), "alice", i));
+    let mut gw = Harness::new()
+        .filter(
+            FilterSpec::wasm(module)
+                .name("auth")
+                .config(config.to_string()),
+        )
+        .profile(profile)
+        .start_time(UNIX_EPOCH + Duration::from_secs(START))
+        .build()
+        .unwrap();
+    let token = |alg: &str, sign: &dyn Fn(&[u8]) -> Vec<u8>, sub: &str, i: u32| {
+        let header = json!({"alg": alg, "kid": alg, "typ": "JWT"});
+        let claims = json!({"iss": "https://issuer.example", "aud": "gateway", "sub": sub, "exp": START + 300, "jti": i});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig = URL_SAFE_NO_PAD.encode(sign(input.as_bytes()));
+        format!("Bearer {input}.{sig}")
+    };
+    let send = |gw: &mut Gateway, bearer: &str| {
+        gw.request(Request::get("/v1/items").header("authorization", bearer))
+            .respond_with(Response::ok())
+            .unwrap()
+    };
+    for (alg, (_, sign)) in ALGS.iter().zip(&keys) {
+        for i in 0..2 {
+            let out = send(&mut gw, &token(alg, sign.as_ref(), "alice", i));
+            if valid {
                 assert_eq!(
                     out.upstream_request().header("x-gateway-consumer"),
                     Some("alice"),
                     "{profile:?} {alg}"
                 );
+            } else {
+                assert_eq!(
+                    out.local_reply().map(|r| r.status),
+                    Some(401),
+                    "{profile:?} {alg}"
+                );
             }
-            let valid = token(alg, sign.as_ref(), "alice", 9);
-            let forged_claims = token(alg, sign.as_ref(), "mallory", 9);
-            let (head_and_claims, _) = forged_claims.rsplit_once('.').unwrap();
-            let (_, sig) = valid.rsplit_once('.').unwrap();
-            let out = send(&mut gw, &format!("{head_and_claims}.{sig}"));
-            assert_eq!(
-                out.local_reply().map(|r| r.status),
-                Some(401),
-                "{profile:?} {alg} forged"
-            );
         }
-        let asked = gw
-            .foreign_calls()
-            .iter()
-            .filter(|(name, _)| name == "verify_signature")
-            .count();
-        // NGINX hosts prefix metric names with `pw:<filter>:`.
-        let prefix = match profile {
-            host_test::HostProfile::Envoy => "",
-            _ => "pw:auth:",
-        };
-        let count = |name: &str| gw.metric(&format!("{prefix}{name}")).unwrap_or(0);
-        let (host, module) = (
-            count("auth_jwt_signature_host_total"),
-            count("auth_jwt_signature_module_total"),
+        let valid = token(alg, sign.as_ref(), "alice", 9);
+        let forged_claims = token(alg, sign.as_ref(), "mallory", 9);
+        let (head_and_claims, _) = forged_claims.rsplit_once('.').unwrap();
+        let (_, sig) = valid.rsplit_once('.').unwrap();
+        let out = send(&mut gw, &format!("{head_and_claims}.{sig}"));
+        assert_eq!(
+            out.local_reply().map(|r| r.status),
+            Some(401),
+            "{profile:?} {alg} forged"
         );
-        match profile {
-            host_test::HostProfile::Envoy => {
-                assert_eq!((asked, host, module), (9, 9, 0), "every check in the host");
-            }
-            _ => {
-                assert_eq!(asked, 3, "asked once per key, then never again");
-                assert_eq!((host, module), (0, 9), "every check in the module");
-            }
+    }
+    let asked = gw
+        .foreign_calls()
+        .iter()
+        .filter(|(name, _)| name == "verify_signature")
+        .count();
+    // NGINX hosts prefix metric names with `pw:<filter>:`.
+    let prefix = match profile {
+        host_test::HostProfile::Envoy => "",
+        _ => "pw:auth:",
+    };
+    let count = |name: &str| gw.metric(&format!("{prefix}{name}")).unwrap_or(0);
+    let checks = (
+        asked,
+        count("auth_jwt_signature_host_total"),
+        count("auth_jwt_signature_module_total"),
+    );
+    (checks, gw)
+}
+
+/// New RS256, ES256 and ES384 tokens are checked by Envoy's `verify_signature` (host-test
+/// implements it as Envoy does), not in wasm; on an NGINX host, which has no such function, the
+/// portable module checks them itself. Forged signatures are refused either way.
+#[test]
+fn envoy_checks_new_rsa_and_ecdsa_tokens_natively() {
+    let (envoy, _) = native_algs(wasm(), host_test::HostProfile::Envoy, true);
+    assert_eq!(envoy, (9, 9, 0), "every check in the host");
+    let (nginx, _) = native_algs(wasm(), host_test::HostProfile::Nginx, true);
+    assert_eq!(
+        nginx,
+        (3, 0, 9),
+        "asked once per key, then every check in the module"
+    );
+}
+
+/// The build for Envoy links no RSA or ECDSA code: in Envoy it passes the same tokens through
+/// the host's check; on a host without one it refuses them, says in the log which module to
+/// load instead, and refuses PS256 keys, which only the module can check, when configured.
+#[test]
+fn the_build_for_envoy_leaves_rsa_and_ecdsa_to_envoy() {
+    let (envoy, _) = native_algs(wasm_for_envoy(), host_test::HostProfile::Envoy, true);
+    assert_eq!(envoy, (9, 9, 0));
+    let (nginx, gw) = native_algs(wasm_for_envoy(), host_test::HostProfile::Nginx, false);
+    assert_eq!(
+        nginx,
+        (3, 0, 0),
+        "asked once per key, and nothing checked in the module"
+    );
+    let errors = gw.logs_at(host_test::LogLevel::Error);
+    assert_eq!(
+        errors
+            .iter()
+            .filter(|l| l.contains("load filter_auth_portable.wasm"))
+            .count(),
+        3,
+        "one error per key: {errors:?}"
+    );
+    let (mut ps256, _) = native_key("RS256");
+    ps256["alg"] = json!("PS256");
+    let config = json!({
+        "jwt": {"providers": [{"name": "idp", "issuer": "https://issuer.example",
+                               "jwks": {"keys": [ps256]}}]},
+        "rules": [{"prefix": "/", "any_of": ["jwt"]}]
+    });
+    for (module, accepted) in [(wasm(), true), (wasm_for_envoy(), false)] {
+        let built = Harness::new()
+            .filter(
+                FilterSpec::wasm(module)
+                    .name("auth")
+                    .config(config.to_string()),
+            )
+            .build();
+        assert_eq!(built.is_ok(), accepted, "PS256 key");
+        if let Err(e) = built {
+            let e = e.to_string();
+            assert!(
+                e.contains("keys[0].alg") && e.contains("filter_auth_portable.wasm"),
+                "{e}"
+            );
         }
     }
 }
