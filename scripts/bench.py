@@ -661,9 +661,10 @@ def call_cost_lines(call_cpu: dict[str, list[float]], costs: dict[str, dict], ca
 SPLIT_CASES = ("router only", "routing alone", "bundle gateway root", "native jwt_authn + local_ratelimit")
 
 NOTHING = "a module doing nothing"
+PORTABLE_AUTH = "auth alone, portable build"
 # Envoy's resident memory is measured for these, at concurrency 1 and 2.
-MEMORY_CASES = ("router only", "native jwt_authn + local_ratelimit", NOTHING, "auth alone", "quota alone",
-                "analytics alone", "routing alone", "four modules", "bundle gateway root")
+MEMORY_CASES = ("router only", "native jwt_authn + local_ratelimit", NOTHING, "auth alone", PORTABLE_AUTH,
+                "quota alone", "analytics alone", "routing alone", "four modules", "bundle gateway root")
 
 
 def dso_shares(sample: Path) -> dict[str, float]:
@@ -765,6 +766,9 @@ def main() -> None:
             memory_cases = dict(all_cases)
             if COST_MODULE.exists():
                 memory_cases[NOTHING] = cost_case("none")
+            if (DIST / "filter_auth_portable.wasm").exists():
+                memory_cases[PORTABLE_AUTH] = wasm_filter("auth", "filter_auth_portable.wasm", "auth",
+                                                          plugin_configs(rs)["auth"])
             for name in MEMORY_CASES:
                 filters = memory_cases.get(name)
                 for conc in (1, 2):
@@ -845,6 +849,9 @@ def main() -> None:
     lines += ["", "## Module sizes (after wasm-opt)", "", "| module | bytes |", "|---|---:|"]
     for wasm in sorted(DIST.glob("*.wasm")):
         lines.append(f"| {wasm.name} | {wasm.stat().st_size:,} |")
+    lines += ["", "filter_auth.wasm and filter_bundle.wasm are the builds for Envoy, which checks RS* and ES*",
+              "signatures itself (`verify_signature`); filter_auth_portable.wasm also checks them in the module,",
+              "for hosts without that function. The size goal is judged on the module for Envoy."]
     lines += split_lines(split)
     lines += cost_lines(costs)
     lines += profile
