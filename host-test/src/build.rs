@@ -2,8 +2,8 @@
 //! crates with [`cargo_wasm`] (or [`cargo_wasm_args`] for other features), standalone crates
 //! (test guests) with [`cargo_wasm_manifest`]. Builds use their own target directory
 //! (`<workspace>/target/host-test-wasm`) so they never wait for the outer cargo's lock, and each
-//! module is copied to a folder of its own (`release/host-test/<build>/`), so that a build of the same
-//! package with other features never replaces a module a test is about to load.
+//! module is copied to a folder of its own (`release/host-test/<build>/`), so that a build of
+//! the same package with other features never replaces a module a test is about to load.
 
 use crate::error::{Error, Result};
 use std::collections::HashMap;

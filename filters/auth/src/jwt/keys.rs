@@ -135,8 +135,8 @@ impl Verifier {
     }
 
     /// `sig` as the host's check takes it: RSA signatures as they are (of the modulus' length),
-    /// ECDSA ones converted from JWS's fixed `r || s` to DER. `None` if `sig` cannot be a valid
-    /// signature for this key (a wrong length; a zero or oversized `r` or `s` the host refuses).
+    /// ECDSA ones converted from JWS's fixed `r || s` to DER. `None` if `sig` has the wrong
+    /// length for this key (a zero or oversized `r` or `s` is the host's to refuse).
     fn native_signature(&self, sig: &[u8]) -> Option<Vec<u8>> {
         match self {
             Self::Rsa(_, key) => (sig.len() == key.size()).then(|| sig.to_vec()),
