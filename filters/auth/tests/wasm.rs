@@ -573,7 +573,7 @@ fn the_build_for_envoy_leaves_rsa_and_ecdsa_to_envoy() {
     assert_eq!(
         errors
             .iter()
-            .filter(|l| l.contains("load filter_auth_portable.wasm"))
+            .filter(|l| l.contains("load the portable build (filter_auth_portable.wasm"))
             .count(),
         3,
         "one error per key: {errors:?}"

@@ -24,6 +24,10 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use super::public_key::{self, Curve, EcKey, RsaKey};
 
+/// Where to find the build that checks RSA and ECDSA in the module, as error messages name it.
+const PORTABLE: &str =
+    "the portable build (filter_auth_portable.wasm, or the bundle built with --features portable)";
+
 /// A JWS algorithm this filter verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Alg {
@@ -318,7 +322,7 @@ impl Key {
                     );
                 } else {
                     log::error!(
-                        "the host cannot check this {alg} key, and this build of auth leaves {alg} to the host: its tokens are refused (on hosts without Envoy's verify_signature, load filter_auth_portable.wasm)"
+                        "the host cannot check this {alg} key, and this build of auth leaves {alg} to the host: its tokens are refused (on hosts without Envoy's verify_signature, load {PORTABLE})"
                     );
                 }
                 native.state.set(HostState::Unusable);
@@ -620,7 +624,7 @@ pub fn load_jwk(jwk: &Value, origin: Origin, at: &str) -> Result<Key, KeyError> 
                 return Err(err(
                     format!("{at}.alg"),
                     format!(
-                        "{} is checked in the module only, and this build of auth leaves RSA to Envoy: load filter_auth_portable.wasm for PS* keys",
+                        "{} is checked in the module only, and this build of auth leaves RSA to Envoy: load {PORTABLE} for PS* keys",
                         alg.as_str()
                     ),
                 ));
