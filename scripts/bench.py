@@ -655,6 +655,20 @@ def call_cost_lines(call_cpu: dict[str, list[float]], costs: dict[str, dict], ca
         added = case_cpu[case] - base
         fuel = sum(f["fuel_per_request"] for f in costs[module]["filters"])
         lines.append(f"| {module} | {added:.1f} | {fixed:.1f} | {calls:.1f} | {added - fixed - calls:.1f} | {fuel:,} |")
+    native = case_cpu.get("native jwt_authn + local_ratelimit")
+    if base is not None:
+        budget = base * (1 / 0.85 - 1)
+        lines += [
+            "",
+            f"What this means for the goals: to keep 0.85 of router only ({base:.1f} µs per request), a filter",
+            f"may add at most {budget:.1f} µs per request. A module doing nothing adds {fixed:.1f} µs: the SDK's",
+            "callbacks for each stream cost Envoy that much before any filter code or host call runs.",
+        ]
+        if native is not None and "bundle gateway root" in case_cpu:
+            lines += [
+                f"The native chain adds {native - base:.1f} µs over router only; the bundle adds "
+                f"{case_cpu['bundle gateway root'] - base:.1f} µs, as split in the table above.",
+            ]
     return lines
 
 
