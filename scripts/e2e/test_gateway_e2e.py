@@ -11,9 +11,15 @@ from checks import assert_problem, upstream_count, wasm_failures
 from harness.samples import API_KEYS, TRIAL_LIMIT
 
 
-@pytest.fixture(scope="module", params=["gateway.yaml", "gateway-bundle.yaml"])
+PORTABLE = {name: f"{name}_portable" for name in ("auth", "quota", "analytics", "routing")}
+
+
+@pytest.fixture(scope="module", params=["gateway.yaml", "gateway-bundle.yaml", "portable"])
 def gw(request, stack_factory, signer):
-    """The four filters as separate modules, and as the bundle's single `gateway` filter."""
+    """The four filters as separate modules built for Envoy, as the bundle's single `gateway`
+    filter, and as the portable modules (every stream callback exported, RSA and ECDSA in auth)."""
+    if request.param == "portable":
+        return stack_factory("gateway.yaml", jwks=signer.jwks(), modules=PORTABLE)
     return stack_factory(request.param, jwks=signer.jwks())
 
 
