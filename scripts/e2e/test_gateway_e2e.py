@@ -11,15 +11,9 @@ from checks import assert_problem, upstream_count, wasm_failures
 from harness.samples import API_KEYS, TRIAL_LIMIT
 
 
-PORTABLE = {name: f"{name}_portable" for name in ("auth", "quota", "analytics", "routing")}
-
-
-@pytest.fixture(scope="module", params=["gateway.yaml", "gateway-bundle.yaml", "portable"])
+@pytest.fixture(scope="module", params=["gateway.yaml", "gateway-bundle.yaml"])
 def gw(request, stack_factory, signer):
-    """The four filters as separate modules built for Envoy, as the bundle's single `gateway`
-    filter, and as the portable modules (every stream callback exported, RSA and ECDSA in auth)."""
-    if request.param == "portable":
-        return stack_factory("gateway.yaml", jwks=signer.jwks(), modules=PORTABLE)
+    """The four filters as separate modules, and as the bundle's single `gateway` filter."""
     return stack_factory(request.param, jwks=signer.jwks())
 
 
