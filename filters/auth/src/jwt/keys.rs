@@ -417,6 +417,8 @@ fn native_form(verifier: &Verifier) -> Option<(&'static str, Vec<u8>)> {
 /// encoders cost the module about 25 KB for three structures. Tests parse every shape back with
 /// those crates, and a key the host cannot read only sends its checks back to the module.
 mod der {
+    use crate::jwt::public_key::significant;
+
     pub const SEQUENCE: u8 = 0x30;
     const INTEGER: u8 = 0x02;
     const BIT_STRING: u8 = 0x03;
@@ -445,9 +447,9 @@ mod der {
             out.push(len as u8);
         } else {
             let bytes = len.to_be_bytes();
-            let skip = bytes.iter().take_while(|b| **b == 0).count();
-            out.push(0x80 | (bytes.len() - skip) as u8);
-            out.extend_from_slice(&bytes[skip..]);
+            let digits = significant(&bytes);
+            out.push(0x80 | digits.len() as u8);
+            out.extend_from_slice(digits);
         }
         out.extend_from_slice(content);
         out
@@ -456,7 +458,7 @@ mod der {
     /// Appends the INTEGER of an unsigned big-endian number: minimal (leading zeros dropped),
     /// with a zero byte in front when the top bit is set (else it would read as negative).
     pub fn uint(out: &mut Vec<u8>, be: &[u8]) {
-        let digits = &be[be.iter().take_while(|b| **b == 0).count()..];
+        let digits = significant(be);
         let mut content = Vec::with_capacity(digits.len() + 1);
         if digits.first().is_none_or(|b| *b >= 0x80) {
             content.push(0);
@@ -686,7 +688,7 @@ pub fn load_jwk(jwk: &Value, origin: Origin, at: &str) -> Result<Key, KeyError> 
 fn load_rsa(jwk: &Map<String, Value>, at: &str) -> Result<RsaKey, KeyError> {
     let n = b64(jwk, at, "n")?;
     let e = b64(jwk, at, "e")?;
-    if e[e.iter().take_while(|b| **b == 0).count()..] != public_key::RSA_EXPONENT {
+    if public_key::significant(&e) != public_key::RSA_EXPONENT {
         return Err(err(
             format!("{at}.e"),
             "only the exponent 65537 is accepted",

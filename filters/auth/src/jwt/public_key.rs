@@ -17,6 +17,11 @@ pub const RSA_EXPONENT: [u8; 3] = [1, 0, 1];
 /// Whether the module checks RSA and ECDSA signatures itself (the `portable` feature).
 pub const MODULE_CHECKS: bool = cfg!(feature = "portable");
 
+/// A big-endian unsigned number without its leading zero bytes (empty for zero).
+pub fn significant(be: &[u8]) -> &[u8] {
+    &be[be.iter().take_while(|b| **b == 0).count()..]
+}
+
 /// An RSA public key with the exponent 65537.
 #[derive(Clone)]
 pub struct RsaKey {
@@ -30,7 +35,7 @@ impl RsaKey {
     /// The key of modulus `n` (big-endian) and exponent 65537. Errors: a modulus under 2048 or
     /// over 8192 bits, or (`portable`) one RustCrypto refuses.
     pub fn new(n: &[u8]) -> Result<Self, String> {
-        let modulus = n[n.iter().take_while(|b| **b == 0).count()..].to_vec();
+        let modulus = significant(n).to_vec();
         let bits = modulus
             .first()
             .map_or(0, |top| modulus.len() * 8 - top.leading_zeros() as usize);
