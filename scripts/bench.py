@@ -38,6 +38,9 @@ from harness.envoy import Envoy  # noqa: E402
 from harness.ports import free_port  # noqa: E402
 
 DIST = ROOT / "dist"
+# The shipped modules' target (scripts/lib.sh, which scripts/bench sources, exports it).
+WASM_TARGET = os.environ.get("WASM_TARGET") or re.search(
+    r"^WASM_TARGET=(\S+)$", (ROOT / "scripts" / "lib.sh").read_text(), re.M).group(1)
 ISSUER = "https://bench.example"
 AUDIENCE = "bench"
 CONSUMER = "bench"
@@ -231,7 +234,7 @@ static_resources:
 """
 
 
-COST_MODULE = ROOT / "target" / "wasm32-wasip1" / "release" / "examples" / "hostcall_cost.wasm"
+COST_MODULE = ROOT / "target" / WASM_TARGET / "release" / "examples" / "hostcall_cost.wasm"
 COST_CALLS = ["increment_metric", "get_current_time", "get_header_absent", "get_header", "get_header_pairs",
               "get_property", "replace_header", "set_property", "get_shared_data", "set_shared_data"]
 COST_REPEAT = 100
@@ -393,7 +396,7 @@ def host_test(*args: str) -> str:
 
 # filter-core's example plugin: one header read, one set, one metric. Its fuel is what the
 # SDK and the generic adapter cost a module per request before any filter logic.
-PROBE_MODULE = ROOT / "target" / "wasm32-wasip1" / "release" / "examples" / "probe.wasm"
+PROBE_MODULE = ROOT / "target" / WASM_TARGET / "release" / "examples" / "probe.wasm"
 PROBE_CONFIG = {"deny_path": "/deny", "body_path": "/body", "call_path": "/call", "call_cluster": "api_v1"}
 
 
@@ -449,7 +452,7 @@ def crossings(spec: list, request: dict, work: Path) -> dict:
 def guest_profile(rs: Rs256, work: Path, samples: int = 1000, top: int = 30) -> list[str]:
     """`host-test profile --fuel` of the bundle's gateway root on the bench request: where its wasm
     operations go, by function (the module before wasm-opt, which keeps the function names)."""
-    named = ROOT / "target" / "wasm32-wasip1" / "bundle" / "filter_bundle.wasm"
+    named = ROOT / "target" / WASM_TARGET / "bundle" / "filter_bundle.wasm"
     if not named.exists():
         return []
     spec = [{"module": str(named), "name": "gateway", "root_id": "gateway", "config": plugin_configs(rs)}]

@@ -28,16 +28,18 @@ pub fn cargo_wasm(pkg: &str) -> Result<PathBuf> {
 
 /// Like [`cargo_wasm`] for another target (`wasm32-unknown-unknown`).
 pub fn cargo_wasm_target(pkg: &str, target: &str) -> Result<PathBuf> {
-    cargo_wasm_build(pkg, target, &[])
+    cargo_wasm_for(pkg, target, &[])
 }
 
 /// Like [`cargo_wasm`] with more cargo arguments, such as other features:
 /// `cargo_wasm_args("filter-auth", &["--no-default-features", "--features", "export"])`.
 pub fn cargo_wasm_args(pkg: &str, args: &[&str]) -> Result<PathBuf> {
-    cargo_wasm_build(pkg, "wasm32-wasip1", args)
+    cargo_wasm_for(pkg, "wasm32-wasip1", args)
 }
 
-fn cargo_wasm_build(pkg: &str, target: &str, args: &[&str]) -> Result<PathBuf> {
+/// Builds workspace package `pkg` for `target` with more cargo arguments: the general form of
+/// [`cargo_wasm`], [`cargo_wasm_target`] and [`cargo_wasm_args`].
+pub fn cargo_wasm_for(pkg: &str, target: &str, args: &[&str]) -> Result<PathBuf> {
     let root = workspace_root();
     let dir = root.join("target/host-test-wasm");
     let mut select = vec!["-p", pkg];

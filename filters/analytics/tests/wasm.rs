@@ -13,7 +13,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use host_test::{build, CallReply, FilterSpec, Gateway, Harness, Prop, Request, Response};
 
 fn analytics() -> PathBuf {
-    build::cargo_wasm("filter-analytics").unwrap()
+    build::cargo_wasm_target("filter-analytics", filter_core::WASM_TARGET).unwrap()
 }
 
 fn probe() -> PathBuf {

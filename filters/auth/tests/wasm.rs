@@ -22,8 +22,10 @@ const START: u64 = 1_767_225_600;
 
 fn wasm() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| host_test::build::cargo_wasm("filter-auth").unwrap())
-        .clone()
+    PATH.get_or_init(|| {
+        host_test::build::cargo_wasm_target("filter-auth", filter_core::WASM_TARGET).unwrap()
+    })
+    .clone()
 }
 
 fn harness(workers: usize) -> Harness {
@@ -440,8 +442,9 @@ fn native_key(alg: &str) -> (Value, Sign) {
 fn wasm_for_envoy() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        host_test::build::cargo_wasm_args(
+        host_test::build::cargo_wasm_for(
             "filter-auth",
+            filter_core::WASM_TARGET,
             &["--no-default-features", "--features", "export"],
         )
         .unwrap()

@@ -15,7 +15,8 @@ const START: u64 = 1_767_225_615;
 const BOB_MINUTE: &str = "quota/1/free/per-minute/fixed_window-1minute/-/c:bob";
 
 fn gateway(config: &str, workers: usize) -> Gateway {
-    let wasm = build::cargo_wasm("filter-quota").expect("build filter-quota for wasm32-wasip1");
+    let wasm = build::cargo_wasm_target("filter-quota", filter_core::WASM_TARGET)
+        .expect("filter-quota builds");
     Harness::new()
         .filter(FilterSpec::wasm(&wasm).config(config))
         .workers(workers)
@@ -225,7 +226,7 @@ fn usage_report_over_all_workers() {
 
 #[test]
 fn invalid_configuration_is_rejected() {
-    let wasm = build::cargo_wasm("filter-quota").unwrap();
+    let wasm = build::cargo_wasm_target("filter-quota", filter_core::WASM_TARGET).unwrap();
     for config in [
         r#"{"plans":[]}"#,
         "{",

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use host_test::build::cargo_wasm;
+use host_test::build::cargo_wasm_target;
 use host_test::{FilterSpec, Gateway, Harness, Outcome, Request, Response};
 use serde_json::{json, Value};
 
@@ -19,7 +19,8 @@ fn at(secs: u64) -> SystemTime {
 }
 
 fn harness(config: &str) -> Harness {
-    let wasm = cargo_wasm("filter-routing").expect("filter-routing builds for wasm32-wasip1");
+    let wasm = cargo_wasm_target("filter-routing", filter_core::WASM_TARGET)
+        .expect("filter-routing builds");
     Harness::new()
         .filter(
             FilterSpec::wasm(wasm)
