@@ -38,6 +38,23 @@ ensure_rust_targets() {
   done
 }
 
+# remap_paths: builds for WASM_TARGET that do not depend on where this checkout and Cargo's
+# registry are. Panic messages name their source files, so without this a module carried
+# /root/.cargo/registry/... and the checkout's path, and two machines building the same commit
+# got different bytes and sha256 (also 1.3 KB of auth's module). The flags are WASM_TARGET's
+# own, so native builds keep their cache; every script that builds for WASM_TARGET calls this
+# first, so that they share one set of flags and never rebuild each other's dependencies.
+remap_paths() {
+  (cd "$ROOT" && cargo fetch --locked --quiet)
+  local flags="--remap-path-prefix=$ROOT/=" dir
+  for dir in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+    flags+=" --remap-path-prefix=$dir="
+  done
+  local var
+  var="CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$WASM_TARGET")_RUSTFLAGS"
+  export "$var=$flags"
+}
+
 # The feature flags Rust's wasm output needs once the target-features section is stripped.
 WASM_OPT_FLAGS=(--enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int
   --enable-mutable-globals)
