@@ -5,8 +5,8 @@
 use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
+use filter_core::json::Json;
 use filter_core::{HeaderMap, Host};
-use serde_json::Value;
 
 use crate::config::wire::CredentialType;
 use crate::consumer::{is_name, Consumer, Identity};
@@ -422,10 +422,10 @@ impl AuthPlugin {
     fn jwt_consumer(
         &self,
         provider: &jwt::Provider,
-        claims: &serde_json::Map<String, Value>,
+        claims: &Json,
     ) -> Result<Rc<Consumer>, JwtError> {
         let id = claims::lookup(claims, &provider.consumer_claim)
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .ok_or(JwtError::UnknownConsumer)?;
         if let Some(c) = self
             .config
@@ -443,10 +443,10 @@ impl AuthPlugin {
             .as_ref()
             .and_then(|p| claims::lookup(claims, p))
             .map(|v| match v {
-                Value::String(s) => vec![s.clone()],
-                Value::Array(items) => items
+                Json::String(s) => vec![s.clone()],
+                Json::Array(items) => items
                     .iter()
-                    .filter_map(Value::as_str)
+                    .filter_map(Json::as_str)
                     .map(str::to_owned)
                     .collect(),
                 _ => vec![],

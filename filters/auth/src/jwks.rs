@@ -17,7 +17,6 @@ use std::time::Duration;
 use filter_core::{CallFailure, CallResponse, Host, HttpCall};
 
 use crate::jwt::keys::{self, KeySet, Origin};
-use crate::strict_json;
 
 /// Largest JWKS body accepted.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
@@ -270,7 +269,7 @@ impl JwksCache {
 }
 
 fn parse(body: &[u8]) -> Result<KeySet, String> {
-    let value = strict_json::parse(body, 8).map_err(|e| e.to_string())?;
+    let value = filter_core::json::parse(body, 8).map_err(|e| e.to_string())?;
     let (set, skipped) = keys::load_jwks(&value, Origin::Remote).map_err(|e| e.to_string())?;
     for e in skipped {
         log::info!("jwks: key skipped: {e}");

@@ -24,7 +24,6 @@ pub mod metrics;
 pub mod rules;
 pub mod signing;
 pub mod source;
-pub mod strict_json;
 
 #[cfg(test)]
 pub mod testkit;

@@ -65,6 +65,11 @@ impl rand_core::RngCore for TestRng {
 
 impl rand_core::CryptoRng for TestRng {}
 
+/// `value` as the tree the filter parses documents into.
+pub fn tree(value: &Value) -> filter_core::json::Json {
+    serde_json::from_value(value.clone()).unwrap()
+}
+
 /// The public JWK of the test key for `alg`, with `kid`.
 pub fn jwk(alg: Alg, kid: &str) -> Value {
     let mut j = match alg {

@@ -9,12 +9,11 @@
 use serde::de::DeserializeOwned;
 
 mod field;
-mod json;
 mod locate;
 pub mod testing;
 
+pub use crate::json::{Json, Number};
 pub use field::{Field, Object};
-pub use json::{Json, Number};
 
 /// A configuration error: the field's path (`plans[0].limits[1].window`) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -9,6 +9,7 @@
 //!   the proxy-wasm implementation lives in the adapter.
 //! - [`LocalReply`] and [`Problem`]: local responses with RFC 9457 `application/problem+json` bodies.
 //! - [`config`]: JSON configuration parsing whose errors name the offending field.
+//! - [`json`]: the JSON tree configurations and tokens parse into.
 //! - [`time`]: durations as whole microseconds or milliseconds without 128-bit arithmetic.
 //! - [`signature`]: signature checks the host can do natively (Envoy's `verify_signature`).
 //! - [`bytes`]: byte-string keys compared eight bytes at a time, and a table of them, for lookups
@@ -21,6 +22,7 @@ pub mod chain;
 pub mod config;
 pub mod headers;
 pub mod host;
+pub mod json;
 pub mod pairs;
 pub mod plugin;
 pub mod reply;

@@ -1,8 +1,7 @@
 //! Reading the wire structs from the parsed JSON document (unknown members are errors).
 
-use filter_core::config::{Field, Json, Number};
+use filter_core::config::{Field, Json};
 use filter_core::ConfigError;
-use serde_json::{Map, Value};
 
 use super::wire::{
     CredentialType, RawApiKey, RawBasic, RawBasicCredential, RawBodyDigest, RawClaimHeader,
@@ -205,30 +204,23 @@ impl RawProvider {
     }
 }
 
-/// Any value (the inline JWKS), as the `serde_json::Value` the key loader reads. Duplicate
-/// members were refused when the document was parsed; objects and arrays may nest `depth`
-/// levels, this one included.
-fn value(f: Field<'_>, depth: usize) -> Result<Value> {
+/// Any value (the inline JWKS), for the key loader. Duplicate members were refused when the
+/// document was parsed; objects and arrays may nest `depth` levels, this one included.
+fn value(f: Field<'_>, depth: usize) -> Result<Json> {
     Ok(match f.json() {
-        Json::Null => Value::Null,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(Number::Unsigned(n)) => Value::from(*n),
-        Json::Number(Number::Negative(n)) => Value::from(*n),
-        Json::Number(Number::Float(n)) => Value::from(*n),
-        Json::String(s) => Value::String(s.clone()),
         Json::Array(_) | Json::Object(_) if depth == 0 => {
             return Err(f.error(format!(
                 "nested too deeply (the configuration nests at most {MAX_DEPTH} levels)"
             )))
         }
-        Json::Array(_) => Value::Array(f.list(|f| value(f, depth - 1))?),
-        Json::Object(_) => {
-            let mut object = Map::new();
-            for (name, f) in f.entries()? {
-                object.insert(name.to_owned(), value(f, depth - 1)?);
-            }
-            Value::Object(object)
-        }
+        Json::Array(_) => Json::Array(f.list(|f| value(f, depth - 1))?),
+        Json::Object(_) => Json::Object(
+            f.entries()?
+                .into_iter()
+                .map(|(name, f)| Ok((name.to_owned(), value(f, depth - 1)?)))
+                .collect::<Result<_>>()?,
+        ),
+        scalar => scalar.clone(),
     })
 }
 

@@ -113,7 +113,7 @@ pub struct RawProvider {
     /// Accepted audiences; `aud` must contain one. Default none (then `aud` is not checked).
     pub audiences: Vec<String>,
     /// Inline JWKS (`{"keys": [...]}`). One of `jwks` or `remote_jwks` is required.
-    pub jwks: Option<serde_json::Value>,
+    pub jwks: Option<filter_core::json::Json>,
     /// Remote JWKS fetched from a cluster.
     pub remote_jwks: Option<RawRemoteJwks>,
     /// Allowed clock skew for `exp`, `nbf` and `iat`, in seconds. Default 60, at most 600.

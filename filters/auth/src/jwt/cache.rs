@@ -12,7 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use filter_core::bytes::KeyTable;
-use serde_json::{Map, Value};
+use filter_core::json::Json;
 
 use super::keys::KeySet;
 
@@ -28,8 +28,8 @@ pub struct Verified {
     pub provider: usize,
     /// The key set that verified it.
     pub keys: Rc<KeySet>,
-    /// Its claims set.
-    pub claims: Map<String, Value>,
+    /// Its claims set (an object).
+    pub claims: Json,
     /// When its claims pass without checking them again (see `ClaimRules::window`).
     pub window: (i64, i64),
 }

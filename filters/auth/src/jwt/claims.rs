@@ -1,7 +1,7 @@
 //! Claim checks (`exp`, `nbf`, `iat` with leeway, exact `iss`, `aud`, required claims), claim
 //! lookup by path, and claim values rendered for request headers.
 
-use serde_json::{Map, Value};
+use filter_core::json::{Json, Number};
 
 use super::JwtError;
 
@@ -18,31 +18,27 @@ pub fn parse_path(text: &str) -> Option<ClaimPath> {
 }
 
 /// The claim at `path`, if present.
-pub fn lookup<'a>(claims: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
-    let (first, rest) = path.split_first()?;
-    let mut value = claims.get(first)?;
-    for segment in rest {
-        value = value.as_object()?.get(segment)?;
-    }
-    Some(value)
+pub fn lookup<'a>(claims: &'a Json, path: &[String]) -> Option<&'a Json> {
+    path.iter()
+        .try_fold(claims, |value, segment| value.get(segment))
 }
 
 /// A NumericDate: a non-negative JSON number up to [`MAX_NUMERIC_DATE`] (fractions truncated).
 /// Strings, negative numbers and overflowing values are `None`.
-pub fn numeric_date(value: &Value) -> Option<i64> {
-    let Value::Number(n) = value else {
+pub fn numeric_date(value: &Json) -> Option<i64> {
+    let Json::Number(n) = value else {
         return None;
     };
-    let secs = if let Some(i) = n.as_i64() {
-        i
-    } else if n.is_u64() {
-        return None; // above i64::MAX, so far above MAX_NUMERIC_DATE
-    } else {
-        let f = n.as_f64()?;
-        if !f.is_finite() || !(0.0..=MAX_NUMERIC_DATE as f64).contains(&f) {
-            return None;
+    let secs = match *n {
+        // Above i64::MAX is far above MAX_NUMERIC_DATE.
+        Number::Unsigned(u) => i64::try_from(u).ok()?,
+        Number::Negative(_) => return None,
+        Number::Float(f) => {
+            if !f.is_finite() || !(0.0..=MAX_NUMERIC_DATE as f64).contains(&f) {
+                return None;
+            }
+            f as i64
         }
-        f as i64
     };
     (0..=MAX_NUMERIC_DATE).contains(&secs).then_some(secs)
 }
@@ -62,7 +58,7 @@ pub struct ClaimRules {
     pub required: Vec<ClaimPath>,
 }
 
-fn date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, JwtError> {
+fn date(claims: &Json, name: &'static str) -> Result<Option<i64>, JwtError> {
     match claims.get(name) {
         None => Ok(None),
         Some(v) => numeric_date(v)
@@ -75,7 +71,7 @@ impl ClaimRules {
     /// The instants `[from, until)` (Unix seconds) at which [`ClaimRules::check`] depends on
     /// nothing but the clock for `claims` that passed it once: `nbf`/`iat` and `exp`, widened by
     /// the leeway. Malformed dates give an empty window.
-    pub fn window(&self, claims: &Map<String, Value>) -> (i64, i64) {
+    pub fn window(&self, claims: &Json) -> (i64, i64) {
         let (Ok(exp), Ok(nbf), Ok(iat)) = (
             date(claims, "exp"),
             date(claims, "nbf"),
@@ -94,8 +90,8 @@ impl ClaimRules {
     }
 
     /// Checks `claims` at `now` (Unix seconds).
-    pub fn check(&self, claims: &Map<String, Value>, now: i64) -> Result<(), JwtError> {
-        if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+    pub fn check(&self, claims: &Json, now: i64) -> Result<(), JwtError> {
+        if claims.get("iss").and_then(Json::as_str) != Some(self.issuer.as_str()) {
             return Err(JwtError::UnknownIssuer);
         }
         match date(claims, "exp")? {
@@ -114,13 +110,13 @@ impl ClaimRules {
             }
         }
         if !self.audiences.is_empty() {
-            let accepted = |v: &Value| {
+            let accepted = |v: &Json| {
                 v.as_str()
                     .is_some_and(|a| self.audiences.iter().any(|x| x == a))
             };
             let ok = match claims.get("aud") {
-                Some(Value::String(_)) => claims.get("aud").is_some_and(accepted),
-                Some(Value::Array(items)) => items.iter().any(accepted),
+                Some(Json::String(_)) => claims.get("aud").is_some_and(accepted),
+                Some(Json::Array(items)) => items.iter().any(accepted),
                 _ => false,
             };
             if !ok {
@@ -136,16 +132,17 @@ impl ClaimRules {
 
 /// A claim rendered as a header value: strings as they are, numbers and booleans as JSON,
 /// arrays as their items joined with `,`, objects as compact JSON; `None` for null.
-pub fn header_value(value: &Value) -> Option<String> {
-    fn scalar(v: &Value) -> String {
+pub fn header_value(value: &Json) -> Option<String> {
+    fn scalar(v: &Json) -> String {
         match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
+            Json::String(s) => s.clone(),
+            // Writing a tree to a String cannot fail.
+            other => serde_json::to_string(other).unwrap_or_default(),
         }
     }
     match value {
-        Value::Null => None,
-        Value::Array(items) => Some(items.iter().map(scalar).collect::<Vec<_>>().join(",")),
+        Json::Null => None,
+        Json::Array(items) => Some(items.iter().map(scalar).collect::<Vec<_>>().join(",")),
         other => Some(scalar(other)),
     }
 }

@@ -17,9 +17,9 @@ use std::cell::Cell;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use filter_core::json::Json;
 use filter_core::{Host, SignatureCheck};
 use hmac::{Hmac, Mac};
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use super::public_key::{self, Curve, EcKey, RsaKey};
@@ -525,10 +525,10 @@ fn err(at: impl Into<String>, message: impl Into<String>) -> KeyError {
 
 /// Loads a JWKS (`{"keys": [...]}`). Inline: any bad key is an error. Remote: bad keys are
 /// skipped and reported in the second value; an empty result is an error.
-pub fn load_jwks(jwks: &Value, origin: Origin) -> Result<(KeySet, Vec<KeyError>), KeyError> {
+pub fn load_jwks(jwks: &Json, origin: Origin) -> Result<(KeySet, Vec<KeyError>), KeyError> {
     let keys = jwks
         .get("keys")
-        .and_then(Value::as_array)
+        .and_then(Json::as_array)
         .ok_or_else(|| err("keys", "a JWKS needs a \"keys\" array"))?;
     if keys.len() > MAX_KEYS {
         return Err(err(
@@ -552,10 +552,10 @@ pub fn load_jwks(jwks: &Value, origin: Origin) -> Result<(KeySet, Vec<KeyError>)
     Ok((set, skipped))
 }
 
-fn b64(jwk: &Map<String, Value>, at: &str, member: &str) -> Result<Vec<u8>, KeyError> {
+fn b64(jwk: &Json, at: &str, member: &str) -> Result<Vec<u8>, KeyError> {
     let text = jwk
         .get(member)
-        .and_then(Value::as_str)
+        .and_then(Json::as_str)
         .ok_or_else(|| err(format!("{at}.{member}"), "missing or not a string"))?;
     URL_SAFE_NO_PAD
         .decode(text)
@@ -563,11 +563,11 @@ fn b64(jwk: &Map<String, Value>, at: &str, member: &str) -> Result<Vec<u8>, KeyE
 }
 
 /// Loads one JWK.
-pub fn load_jwk(jwk: &Value, origin: Origin, at: &str) -> Result<Key, KeyError> {
-    let jwk = jwk
-        .as_object()
-        .ok_or_else(|| err(at, "a JWK must be an object"))?;
-    let text = |m: &str| jwk.get(m).and_then(Value::as_str);
+pub fn load_jwk(jwk: &Json, origin: Origin, at: &str) -> Result<Key, KeyError> {
+    if !jwk.is_object() {
+        return Err(err(at, "a JWK must be an object"));
+    }
+    let text = |m: &str| jwk.get(m).and_then(Json::as_str);
     let kty = text("kty").ok_or_else(|| err(format!("{at}.kty"), "missing"))?;
     if let Some(u) = jwk.get("use") {
         if u.as_str() != Some("sig") {
@@ -584,7 +584,7 @@ pub fn load_jwk(jwk: &Value, origin: Origin, at: &str) -> Result<Key, KeyError> 
     }
     let kid = match jwk.get("kid") {
         None => None,
-        Some(Value::String(k)) if k.len() <= 256 => Some(k.clone()),
+        Some(Json::String(k)) if k.len() <= 256 => Some(k.clone()),
         Some(_) => {
             return Err(err(
                 format!("{at}.kid"),
@@ -601,7 +601,7 @@ pub fn load_jwk(jwk: &Value, origin: Origin, at: &str) -> Result<Key, KeyError> 
         ),
     };
     for private in ["d", "p", "q", "dp", "dq", "qi", "oth"] {
-        if jwk.contains_key(private) {
+        if jwk.get(private).is_some() {
             return Err(err(
                 format!("{at}.{private}"),
                 "private key member in a verification key set",
@@ -685,7 +685,7 @@ pub fn load_jwk(jwk: &Value, origin: Origin, at: &str) -> Result<Key, KeyError> 
     Ok(Key::new(kid, verifier))
 }
 
-fn load_rsa(jwk: &Map<String, Value>, at: &str) -> Result<RsaKey, KeyError> {
+fn load_rsa(jwk: &Json, at: &str) -> Result<RsaKey, KeyError> {
     let n = b64(jwk, at, "n")?;
     let e = b64(jwk, at, "e")?;
     if public_key::significant(&e) != public_key::RSA_EXPONENT {

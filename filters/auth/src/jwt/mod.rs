@@ -18,7 +18,7 @@ mod wycheproof_tests;
 
 use std::rc::Rc;
 
-use serde_json::{Map, Value};
+use filter_core::json::Json;
 
 use crate::source::Source;
 use claims::{ClaimPath, ClaimRules};
@@ -140,7 +140,7 @@ impl JwtConfig {
         let iss = token
             .claims
             .get("iss")
-            .and_then(Value::as_str)
+            .and_then(Json::as_str)
             .ok_or(JwtError::UnknownIssuer)?;
         self.providers
             .iter()
@@ -170,7 +170,7 @@ pub fn verify(
     now: i64,
     host: &dyn filter_core::Host,
     checks: &mut keys::Checks,
-) -> Result<Map<String, Value>, JwtError> {
+) -> Result<Json, JwtError> {
     let named: Vec<_> = keys
         .keys
         .iter()

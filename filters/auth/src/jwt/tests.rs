@@ -11,7 +11,7 @@ use filter_core::FakeHost;
 use super::keys::{load_jwk, load_jwks, Alg, Checks, KeySet, Origin};
 use super::token::decode;
 use super::*;
-use crate::testkit::{b64, envoy_host, host_answering, jwk, signature, token, token_raw};
+use crate::testkit::{b64, envoy_host, host_answering, jwk, signature, token, token_raw, tree};
 
 const NOW: i64 = 1_767_225_600;
 
@@ -35,7 +35,7 @@ fn provider(issuer: &str, set: KeySet) -> Provider {
 }
 
 fn set(jwks: Value) -> KeySet {
-    load_jwks(&jwks, Origin::Inline).unwrap().0
+    load_jwks(&tree(&jwks), Origin::Inline).unwrap().0
 }
 
 /// Every algorithm this build supports.
@@ -186,7 +186,7 @@ fn rfc7515_a3_es256() {
 #[test]
 fn rfc8037_a4_ed25519() {
     let key = load_jwk(
-        &json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}),
+        &tree(&json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})),
         Origin::Inline,
         "k",
     )
@@ -420,12 +420,12 @@ fn weak_keys_are_refused_at_load() {
         ),
     ];
     for (key, at, msg) in cases {
-        let e = load_jwk(&key, Origin::Inline, "k").unwrap_err();
+        let e = load_jwk(&tree(&key), Origin::Inline, "k").unwrap_err();
         assert_eq!(e.at, at, "{msg}: {e}");
     }
     let remote_secret = json!({"keys": [{"kty": "oct", "k": b64([1u8; 64])}]});
     assert!(
-        load_jwks(&remote_secret, Origin::Remote).is_err(),
+        load_jwks(&tree(&remote_secret), Origin::Remote).is_err(),
         "no HMAC secrets from a key server"
     );
 }
@@ -810,7 +810,7 @@ fn the_verification_cache_is_bounded() {
 #[test]
 fn claim_window_bounds_where_check_passes() {
     let rules = provider("iss", KeySet::default()).rules;
-    let claims = |v: Value| v.as_object().cloned().unwrap();
+    let claims = |v: Value| tree(&v);
     let c = claims(
         json!({"iss": "iss", "aud": "gateway", "exp": NOW + 100, "nbf": NOW - 10, "iat": NOW}),
     );
@@ -932,13 +932,13 @@ fn a_host_without_native_checks_is_asked_once_per_key() {
 #[test]
 fn the_der_the_host_gets_parses_back_with_the_der_crates() {
     use p256::pkcs8::DecodePublicKey as _;
-    let rsa = load_jwk(&jwk(Alg::Rs256, "rs"), Origin::Inline, "k").unwrap();
+    let rsa = load_jwk(&tree(&jwk(Alg::Rs256, "rs")), Origin::Inline, "k").unwrap();
     let spki = rsa.native_key().unwrap();
     assert_eq!(
         rsa::RsaPublicKey::from_public_key_der(spki).unwrap(),
         crate::testkit::rsa_key().to_public_key()
     );
-    let ec = load_jwk(&jwk(Alg::Es256, "ec"), Origin::Inline, "k").unwrap();
+    let ec = load_jwk(&tree(&jwk(Alg::Es256, "ec")), Origin::Inline, "k").unwrap();
     let parsed = p256::ecdsa::VerifyingKey::from_public_key_der(ec.native_key().unwrap()).unwrap();
     let crate::jwt::keys::Verifier::Ec(key) = &ec.verifier else {
         unreachable!()
@@ -954,7 +954,7 @@ fn the_der_the_host_gets_parses_back_with_the_der_crates() {
         lengths.insert(ours.len());
     }
     assert!(lengths.len() >= 3, "lengths seen: {lengths:?}");
-    let ec = load_jwk(&jwk(Alg::Es384, "ec"), Origin::Inline, "k").unwrap();
+    let ec = load_jwk(&tree(&jwk(Alg::Es384, "ec")), Origin::Inline, "k").unwrap();
     let parsed = p384::ecdsa::VerifyingKey::from_public_key_der(ec.native_key().unwrap()).unwrap();
     let crate::jwt::keys::Verifier::Ec(key) = &ec.verifier else {
         unreachable!()

