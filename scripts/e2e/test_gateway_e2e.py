@@ -11,12 +11,16 @@ from checks import assert_problem, upstream_count, wasm_failures
 from harness.samples import API_KEYS, TRIAL_LIMIT
 
 
-@pytest.fixture(scope="module", params=["gateway.yaml", "gateway-bundle.yaml", "portable auth"])
+@pytest.fixture(scope="module",
+                params=["gateway.yaml", "gateway-bundle.yaml", "portable auth", "portable bundle"])
 def gw(request, stack_factory, signer):
-    """The four filters as separate modules, as the bundle's single `gateway` filter, and as
-    separate modules with the portable build of auth (RSA and ECDSA in the module)."""
+    """The four filters as separate modules, as the bundle's single `gateway` filter, and both
+    again with the portable builds (RSA and ECDSA in the module)."""
     if request.param == "portable auth":
         return stack_factory("gateway.yaml", jwks=signer.jwks(), modules={"auth": "auth_portable"})
+    if request.param == "portable bundle":
+        return stack_factory("gateway-bundle.yaml", jwks=signer.jwks(),
+                             modules={"bundle": "bundle_portable"})
     return stack_factory(request.param, jwks=signer.jwks())
 
 

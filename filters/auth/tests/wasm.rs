@@ -452,14 +452,33 @@ fn wasm_for_envoy() -> PathBuf {
     .clone()
 }
 
+/// `module` as the filter `auth`.
+fn auth(module: PathBuf) -> FilterSpec {
+    FilterSpec::wasm(module).name("auth")
+}
+
 /// How many RS256, ES256 and ES384 checks a run of [`native_algs`] made: calls of the host's
 /// `verify_signature`, then `auth_jwt_signature_host_total` and `auth_jwt_signature_module_total`.
 type NativeChecks = (usize, i64, i64);
 
-/// Sends two valid tokens and a forged one for each of RS256, ES256 and ES384 through `module`
-/// on a host of `profile`; `valid` says whether valid tokens must pass (forged ones never do).
+/// The bundle's `auth` root (the plugin its `gateway` root runs first), built for Envoy or with
+/// the `portable` feature. host-test builds each once per process.
+fn bundle_auth(portable: bool) -> FilterSpec {
+    let args: &[&str] = if portable {
+        &["--features", "portable"]
+    } else {
+        &[]
+    };
+    let module =
+        host_test::build::cargo_wasm_for("filter-bundle", filter_core::WASM_TARGET, args).unwrap();
+    FilterSpec::wasm(module).name("auth").root_id("auth")
+}
+
+/// Sends two valid tokens and a forged one for each of RS256, ES256 and ES384 through `filter`
+/// (named `auth`) on a host of `profile`; `valid` says whether valid tokens must pass (forged ones
+/// never do).
 fn native_algs(
-    module: PathBuf,
+    filter: FilterSpec,
     profile: host_test::HostProfile,
     valid: bool,
 ) -> (NativeChecks, Gateway) {
@@ -472,11 +491,7 @@ fn native_algs(
         "rules": [{"prefix": "/", "any_of": ["jwt"]}]
     });
     let mut gw = Harness::new()
-        .filter(
-            FilterSpec::wasm(module)
-                .name("auth")
-                .config(config.to_string()),
-        )
+        .filter(filter.config(config.to_string()))
         .profile(profile)
         .start_time(UNIX_EPOCH + Duration::from_secs(START))
         .build()
@@ -549,9 +564,9 @@ fn native_algs(
 /// portable module checks them itself. Forged signatures are refused either way.
 #[test]
 fn envoy_checks_new_rsa_and_ecdsa_tokens_natively() {
-    let (envoy, _) = native_algs(wasm(), host_test::HostProfile::Envoy, true);
+    let (envoy, _) = native_algs(auth(wasm()), host_test::HostProfile::Envoy, true);
     assert_eq!(envoy, (9, 9, 0), "every check in the host");
-    let (nginx, _) = native_algs(wasm(), host_test::HostProfile::Nginx, true);
+    let (nginx, _) = native_algs(auth(wasm()), host_test::HostProfile::Nginx, true);
     assert_eq!(
         nginx,
         (3, 0, 9),
@@ -564,9 +579,9 @@ fn envoy_checks_new_rsa_and_ecdsa_tokens_natively() {
 /// load instead, and refuses PS256 keys, which only the module can check, when configured.
 #[test]
 fn the_build_for_envoy_leaves_rsa_and_ecdsa_to_envoy() {
-    let (envoy, _) = native_algs(wasm_for_envoy(), host_test::HostProfile::Envoy, true);
+    let (envoy, _) = native_algs(auth(wasm_for_envoy()), host_test::HostProfile::Envoy, true);
     assert_eq!(envoy, (9, 9, 0));
-    let (nginx, gw) = native_algs(wasm_for_envoy(), host_test::HostProfile::Nginx, false);
+    let (nginx, gw) = native_algs(auth(wasm_for_envoy()), host_test::HostProfile::Nginx, false);
     assert_eq!(
         nginx,
         (3, 0, 0),
@@ -605,4 +620,29 @@ fn the_build_for_envoy_leaves_rsa_and_ecdsa_to_envoy() {
             );
         }
     }
+}
+
+/// The bundle comes in the same two builds: built for Envoy it leaves RS256, ES256 and ES384 to
+/// the host and refuses them on a host without `verify_signature`; built with `portable`
+/// (`dist/filter_bundle_portable.wasm`) it checks them in the module there.
+#[test]
+fn the_bundle_checks_signatures_as_the_auth_build_it_carries() {
+    use host_test::HostProfile::{Envoy, Nginx};
+    for portable in [false, true] {
+        let (envoy, _) = native_algs(bundle_auth(portable), Envoy, true);
+        assert_eq!(envoy, (9, 9, 0), "portable: {portable}");
+    }
+    let (nginx, gw) = native_algs(bundle_auth(false), Nginx, false);
+    assert_eq!(nginx, (3, 0, 0));
+    let errors = gw.logs_at(host_test::LogLevel::Error);
+    assert_eq!(
+        errors
+            .iter()
+            .filter(|l| l.contains("or filter_bundle_portable.wasm)"))
+            .count(),
+        3,
+        "one error per key: {errors:?}"
+    );
+    let (nginx, _) = native_algs(bundle_auth(true), Nginx, true);
+    assert_eq!(nginx, (3, 0, 9));
 }

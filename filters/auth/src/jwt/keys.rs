@@ -26,7 +26,7 @@ use super::public_key::{self, Curve, EcKey, RsaKey};
 
 /// Where to find the build that checks RSA and ECDSA in the module, as error messages name it.
 const PORTABLE: &str =
-    "the portable build (filter_auth_portable.wasm, or the bundle built with --features portable)";
+    "the portable build (filter_auth_portable.wasm, or filter_bundle_portable.wasm)";
 
 /// A JWS algorithm this filter verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
