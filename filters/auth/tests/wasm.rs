@@ -452,6 +452,13 @@ fn wasm_for_envoy() -> PathBuf {
     .clone()
 }
 
+/// How many of `gw`'s error lines contain `text` (all of them are printed).
+fn errors_with(gw: &Gateway, text: &str) -> usize {
+    let errors = gw.logs_at(host_test::LogLevel::Error);
+    println!("errors: {errors:?}");
+    errors.iter().filter(|l| l.contains(text)).count()
+}
+
 /// `module` as the filter `auth`.
 fn auth(module: PathBuf) -> FilterSpec {
     FilterSpec::wasm(module).name("auth")
@@ -587,14 +594,10 @@ fn the_build_for_envoy_leaves_rsa_and_ecdsa_to_envoy() {
         (3, 0, 0),
         "asked once per key, and nothing checked in the module"
     );
-    let errors = gw.logs_at(host_test::LogLevel::Error);
     assert_eq!(
-        errors
-            .iter()
-            .filter(|l| l.contains("load the portable build (filter_auth_portable.wasm"))
-            .count(),
+        errors_with(&gw, "load the portable build (filter_auth_portable.wasm"),
         3,
-        "one error per key: {errors:?}"
+        "one error per key"
     );
     let (mut ps256, _) = native_key("RS256");
     ps256["alg"] = json!("PS256");
@@ -634,14 +637,10 @@ fn the_bundle_checks_signatures_as_the_auth_build_it_carries() {
     }
     let (nginx, gw) = native_algs(bundle_auth(false), Nginx, false);
     assert_eq!(nginx, (3, 0, 0));
-    let errors = gw.logs_at(host_test::LogLevel::Error);
     assert_eq!(
-        errors
-            .iter()
-            .filter(|l| l.contains("or filter_bundle_portable.wasm)"))
-            .count(),
+        errors_with(&gw, "or filter_bundle_portable.wasm)"),
         3,
-        "one error per key: {errors:?}"
+        "one error per key"
     );
     let (nginx, _) = native_algs(bundle_auth(true), Nginx, true);
     assert_eq!(nginx, (3, 0, 9));
