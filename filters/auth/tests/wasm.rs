@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -20,12 +20,9 @@ const EXAMPLE: &str = include_str!("../example.json");
 /// 2026-01-01T00:00:00Z.
 const START: u64 = 1_767_225_600;
 
+/// The portable build (default features); host-test builds each module once per process.
 fn wasm() -> PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        host_test::build::cargo_wasm_target("filter-auth", filter_core::WASM_TARGET).unwrap()
-    })
-    .clone()
+    host_test::build::cargo_wasm_target("filter-auth", filter_core::WASM_TARGET).unwrap()
 }
 
 fn harness(workers: usize) -> Harness {
@@ -440,16 +437,12 @@ fn native_key(alg: &str) -> (Value, Sign) {
 
 /// The build of auth for Envoy (no `portable` feature): RSA and ECDSA are Envoy's to check.
 fn wasm_for_envoy() -> PathBuf {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        host_test::build::cargo_wasm_for(
-            "filter-auth",
-            filter_core::WASM_TARGET,
-            &["--no-default-features", "--features", "export"],
-        )
-        .unwrap()
-    })
-    .clone()
+    host_test::build::cargo_wasm_for(
+        "filter-auth",
+        filter_core::WASM_TARGET,
+        &["--no-default-features", "--features", "export"],
+    )
+    .unwrap()
 }
 
 /// How many of `gw`'s error lines contain `text` (all of them are printed).
@@ -469,7 +462,7 @@ fn auth(module: PathBuf) -> FilterSpec {
 type NativeChecks = (usize, i64, i64);
 
 /// The bundle's `auth` root (the plugin its `gateway` root runs first), built for Envoy or with
-/// the `portable` feature. host-test builds each once per process.
+/// the `portable` feature.
 fn bundle_auth(portable: bool) -> FilterSpec {
     let args: &[&str] = if portable {
         &["--features", "portable"]

@@ -115,7 +115,7 @@ impl ClaimRules {
                     .is_some_and(|a| self.audiences.iter().any(|x| x == a))
             };
             let ok = match claims.get("aud") {
-                Some(Json::String(_)) => claims.get("aud").is_some_and(accepted),
+                Some(aud @ Json::String(_)) => accepted(aud),
                 Some(Json::Array(items)) => items.iter().any(accepted),
                 _ => false,
             };
