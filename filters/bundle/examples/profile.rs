@@ -1,5 +1,7 @@
 //! Runs the gateway chain natively on one request many times, for `perf record` (see
-//! scripts/bench-results.md). Usage: `profile CONFIG.json TOKEN [REQUESTS]`.
+//! scripts/bench-results.md). Usage: `profile CONFIG.json TOKEN [REQUESTS]`. Build it with the
+//! `portable` feature: natively no host checks the RS256 signature, and the chain must admit
+//! the request (the example stops if it does not).
 //!
 //! Prints the heap allocations the chain makes per request, counted over every request after
 //! the first (the request and response header maps are built outside the count; what the fake
@@ -11,7 +13,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use filter_bundle::GatewayPlugin;
-use filter_core::{FakeHost, HeaderMap, Plugin, Stream};
+use filter_core::{Decision, FakeHost, HeaderMap, Plugin, Stream};
 
 /// The system allocator, counting allocations and bytes on this thread while `COUNTING`.
 struct Counting;
@@ -73,7 +75,13 @@ fn main() {
         let mut resp = HeaderMap::from_pairs([(":status", "200"), ("content-length", "2")]);
         COUNTING.with(|c| c.set(i > 0));
         let mut stream = GatewayPlugin::new_stream(&plugin);
-        let _ = stream.on_request_headers(&mut req, true, &mut host);
+        let decision = stream.on_request_headers(&mut req, true, &mut host);
+        // A denied request takes a short path: profiling it would mislead.
+        assert!(
+            matches!(decision, Decision::Continue),
+            "the chain did not admit the request: {decision:?} (build with --features portable: \
+             natively, no host checks RS256 signatures)"
+        );
         let _ = stream.on_response_headers(&mut resp, false, &mut host);
         stream.on_log(&mut host);
         drop(stream);
