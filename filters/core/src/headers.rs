@@ -55,6 +55,8 @@ impl From<std::ops::Range<usize>> for Span {
 struct Pair {
     name: Span,
     value: Span,
+    /// [`tag`] of the name: scans compare it before the bytes.
+    tag: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -126,7 +128,8 @@ impl HeaderMap {
                 raw.make_ascii_lowercase();
             }
             let value = map.push(value.as_ref());
-            map.pairs.push(Pair { name, value });
+            let tag = tag(map.slice(name));
+            map.pairs.push(Pair { name, value, tag });
         }
         map
     }
@@ -141,14 +144,16 @@ impl HeaderMap {
             pairs.push(Pair {
                 name: name.into(),
                 value: value.into(),
+                tag: 0,
             });
         })?;
-        for p in &pairs {
+        for p in &mut pairs {
             let name = bytes.get_mut(p.name.start..p.name.end).unwrap_or_default();
             if !crate::bytes::is_lower_ascii(name) {
                 non_ascii |= !name.is_ascii();
                 name.make_ascii_lowercase();
             }
+            p.tag = tag(name);
         }
         let mut map = Self {
             wire: bytes,
@@ -163,6 +168,7 @@ impl HeaderMap {
                 if std::str::from_utf8(map.slice(p.name)).is_err() {
                     let lossy = String::from_utf8_lossy(map.slice(p.name)).into_owned();
                     p.name = map.push(lossy.as_bytes());
+                    p.tag = tag(lossy.as_bytes());
                 }
             }
             map.pairs = pairs;
@@ -196,18 +202,29 @@ impl HeaderMap {
     /// are lowercase, and callers almost always ask with lowercase names).
     fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Pair> + 'a {
         let name = lowercase(name);
-        self.pairs.iter().filter(move |p| self.is_named(p, &name))
+        let tag = tag(name.as_bytes());
+        self.pairs
+            .iter()
+            .filter(move |p| self.is_named(p, name.as_bytes(), tag))
     }
 
-    fn is_named(&self, pair: &Pair, name: &str) -> bool {
-        spans_name(&self.wire, &self.added, pair.name, name.as_bytes())
+    /// Whether `pair` is named `name`, whose [`tag`] is `tag`. Inlined: it runs once per pair in
+    /// every scan.
+    #[inline(always)]
+    fn is_named(&self, pair: &Pair, name: &[u8], tag: u32) -> bool {
+        pair.tag == tag && crate::bytes::eq(self.slice(pair.name), name)
     }
 
     /// The first value of `name`, as Envoy's `get_header_map_value` returns it. Names are
     /// case-blind.
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         // Looked up by the exact name first: the uppercase check costs a pass only on a miss.
-        let found = match self.pairs.iter().find(|p| self.is_named(p, name)) {
+        let tag = tag(name.as_bytes());
+        let found = match self
+            .pairs
+            .iter()
+            .find(|p| self.is_named(p, name.as_bytes(), tag))
+        {
             None if has_uppercase(name) => self.named(name).next(),
             found => found,
         };
@@ -292,7 +309,7 @@ impl HeaderMap {
         let Some(pair) = self.checked_pair(name, value.as_ref()) else {
             return false;
         };
-        self.forget(pair.name);
+        self.forget(pair);
         self.pairs.push(pair);
         self.edits.push(Edit {
             kind: EditKind::Set,
@@ -318,28 +335,35 @@ impl HeaderMap {
     /// the header are dropped, as the removal undoes them.
     pub fn remove(&mut self, name: &str) {
         let name = lowercase(name);
-        if !self.pairs.iter().any(|p| self.is_named(p, &name)) {
+        let tag = tag(name.as_bytes());
+        if !self
+            .pairs
+            .iter()
+            .any(|p| self.is_named(p, name.as_bytes(), tag))
+        {
             return;
         }
-        let span = self.push(name.as_bytes());
-        self.forget(span);
+        let pair = Pair {
+            name: self.push(name.as_bytes()),
+            value: Span::default(),
+            tag,
+        };
+        self.forget(pair);
         self.edits.push(Edit {
             kind: EditKind::Remove,
-            pair: Pair {
-                name: span,
-                value: Span::default(),
-            },
+            pair,
         });
     }
 
     /// Drops the pairs named like `name`, and the earlier edits of that header (a set or a
     /// removal replaces whatever they did).
-    fn forget(&mut self, name: Span) {
+    fn forget(&mut self, named: Pair) {
         let (wire, added) = (&self.wire, &self.added);
-        let name = slice(wire, added, name);
-        let other = |span: Span| !spans_name(wire, added, span, name);
-        self.pairs.retain(|p| other(p.name));
-        self.edits.retain(|e| other(e.pair.name));
+        let name = slice(wire, added, named.name);
+        let other =
+            |p: &Pair| p.tag != named.tag || !crate::bytes::eq(slice(wire, added, p.name), name);
+        self.pairs.retain(other);
+        self.edits.retain(|e| other(&e.pair));
     }
 
     /// The edits made so far, in order.
@@ -388,7 +412,8 @@ impl HeaderMap {
         }
         let name = self.push(lower.as_bytes());
         let value = self.push(value);
-        Some(Pair { name, value })
+        let tag = tag(lower.as_bytes());
+        Some(Pair { name, value, tag })
     }
 }
 
@@ -427,11 +452,17 @@ fn slice<'a>(wire: &'a [u8], added: &'a [u8], span: Span) -> &'a [u8] {
     range.unwrap_or_default()
 }
 
-/// Whether `span` holds `name` (lengths first: most names differ in length). Inlined: it runs
-/// once per pair in every scan.
-#[inline(always)]
-fn spans_name(wire: &[u8], added: &[u8], span: Span, name: &[u8]) -> bool {
-    span.end - span.start == name.len() && crate::bytes::eq(slice(wire, added, span), name)
+/// A summary of a lowercase name that scans compare before its bytes: its length and its last
+/// two bytes, which tell apart nearly all the names a request carries (many share a length or
+/// a prefix, few both a length and an ending).
+#[inline]
+fn tag(name: &[u8]) -> u32 {
+    let (before, last) = match name {
+        [.., b, a] => (*b, *a),
+        [a] => (0, *a),
+        [] => (0, 0),
+    };
+    (name.len() as u32) << 16 | u32::from(before) << 8 | u32::from(last)
 }
 
 fn has_uppercase(name: &str) -> bool {
@@ -498,6 +529,39 @@ mod tests {
         assert_eq!(h.get("X-FORWARDED-FOR"), Some(&b"1 \xC0\xA7"[..]));
         assert!(HeaderMap::from_wire(wire[..wire.len() - 1].to_vec()).is_none());
         assert_eq!(HeaderMap::from_wire(Vec::new()), Some(HeaderMap::default()));
+    }
+
+    #[test]
+    fn names_alike_in_length_and_ending_stay_apart() {
+        // The same length and last two bytes: scans must still compare the bytes.
+        assert_eq!(tag(b"x-plan-id"), tag(b"x-user-id"));
+        let wire = crate::pairs::encode(&[
+            (&b"X-Plan-Id"[..], &b"gold"[..]),
+            (b"x-user-id", b"7"),
+            (b"b\xffid", b"lossy"),
+        ]);
+        let mut h = HeaderMap::from_wire(wire).unwrap();
+        assert_eq!(h.get("x-user-id"), Some(&b"7"[..]));
+        assert_eq!(h.get("x-plan-id"), Some(&b"gold"[..]), "stored lowercased");
+        assert_eq!(h.get("x-team-id"), None);
+        assert_eq!(
+            h.get("b\u{fffd}id"),
+            Some(&b"lossy"[..]),
+            "found by its lossy name"
+        );
+        assert!(h.set("x-user-id", "8"));
+        h.remove("x-plan-id");
+        assert_eq!(
+            h.pairs().collect::<Vec<_>>(),
+            [("b\u{fffd}id", &b"lossy"[..]), ("x-user-id", b"8")]
+        );
+        assert_eq!(
+            h.edits().collect::<Vec<_>>(),
+            [
+                HeaderEdit::Set("x-user-id", b"8"),
+                HeaderEdit::Remove("x-plan-id")
+            ]
+        );
     }
 
     #[test]
