@@ -1,8 +1,9 @@
 //! Byte-string equality and hashing for keys looked up on every request.
 //!
 //! wasm32 has no vector compare, and the `memcmp` a wasm32 module links (compiler-builtins', or
-//! WASI libc's on wasm32-wasip1) goes byte by byte: comparing a remembered 600-byte bearer token and the 70-byte metric names took a quarter
-//! of the gateway bundle's wasm operations (`host-test profile --fuel --callers memcmp`).
+//! WASI libc's on wasm32-wasip1) goes byte by byte: comparing a remembered 600-byte bearer token
+//! and the 70-byte metric names took a quarter of the gateway bundle's wasm operations
+//! (`host-test profile --fuel --callers memcmp`).
 //! [`eq`] compares eight bytes at a time instead, and [`KeyTable`] is a hash table of byte-string
 //! keys that uses it. [`is_lower_ascii`], [`is_plain_name`], [`is_ident`], [`has_cr_lf_nul`] and
 //! [`is_json_plain`] check header names and values, and JSON text, eight bytes at a time.
