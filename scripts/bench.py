@@ -11,6 +11,7 @@ host-test's deterministic per-request cost (wasmtime fuel) of each filter, and w
 goes (perf samples: Envoy's own code against the modules' compiled wasm).
 
 Usage: .venv/bin/python scripts/bench.py [--seconds 10] [--rounds 3] [--out scripts/bench-results.md]
+       [--count-only]
 (scripts/bench builds and installs what this needs, then runs it.)
 """
 
@@ -36,6 +37,8 @@ sys.path.insert(0, str(ROOT / "scripts" / "e2e"))
 
 from harness.envoy import Envoy  # noqa: E402
 from harness.ports import free_port  # noqa: E402
+
+import envoy_count  # noqa: E402
 
 DIST = ROOT / "dist"
 # The shipped modules' target (scripts/lib.sh, which scripts/bench sources, exports it).
@@ -699,11 +702,71 @@ def call_cost_lines(call_cpu: dict[str, list[float]], costs: dict[str, dict], ca
 
 SPLIT_CASES = ("router only", "routing alone", "bundle gateway root", "native jwt_authn + local_ratelimit")
 
+ROUTER, NATIVE, BUNDLE = "router only", "native jwt_authn + local_ratelimit", "bundle gateway root"
 NOTHING = "a module doing nothing"
 PORTABLE_AUTH = "auth alone, portable build"
 # Envoy's resident memory is measured for these, at concurrency 1 and 2.
 MEMORY_CASES = ("router only", "native jwt_authn + local_ratelimit", NOTHING, "auth alone", PORTABLE_AUTH,
                 "quota alone", "analytics alone", "routing alone", "four modules", "bundle gateway root")
+
+
+def instruction_counts(all_cases, upstream: int, token: str, work: Path
+                       ) -> tuple[dict[str, envoy_count.Counts], dict[str, float]]:
+    """Envoy's instructions per request for each case and a module doing nothing, and per host
+    call (hostcall_cost roots), counted by callgrind; nothing when valgrind is missing."""
+    if not shutil.which("valgrind"):
+        return {}, {}
+    filters = dict(all_cases)
+    if COST_MODULE.exists():
+        filters = {ROUTER: filters[ROUTER], NOTHING: cost_case("none"), **filters}
+
+    def count(name: str, yaml: str, requests: int) -> envoy_count.Counts:
+        c = envoy_count.count(lambda listen, admin: gateway_yaml(listen, admin, upstream, yaml),
+                              request_headers(token), work / re.sub(r"\W+", "-", name), requests)
+        print(f"counted {name:40} {c.instructions:>10,.0f} instructions/req  {c.l1i_misses:>7,.0f} L1i misses",
+              flush=True)
+        return c
+
+    counted = {name: count(name, yaml, 300) for name, yaml in filters.items()}
+    calls: dict[str, float] = {}
+    if COST_MODULE.exists():
+        per = {c: count(f"call {c}", cost_case(c), 100) for c in ["none", *COST_CALLS]}
+        calls = {c: (per[c].instructions - per["none"].instructions) / COST_REPEAT for c in COST_CALLS}
+    return counted, calls
+
+
+def instruction_split_lines(counted: dict[str, "envoy_count.Counts"], costs: dict[str, dict]) -> list[str]:
+    """Each module's added instructions split, all from the counts: the callbacks (what the
+    module doing nothing adds), its own compiled wasm (JIT beyond the module doing nothing's),
+    and the rest, which is its host calls and what Envoy does for them."""
+    base, nothing = counted.get(ROUTER), counted.get(NOTHING)
+    if base is None or nothing is None:
+        return []
+    callbacks = nothing.instructions - base.instructions
+    lines = [
+        "",
+        "Where each module's added instructions go: the callbacks (what the module doing nothing adds),",
+        "the module's own compiled wasm (JIT beyond the module doing nothing's), and the rest: its host",
+        "calls (from the crossing table; those that hand data over include the allocator call) and what",
+        "Envoy does for them, such as recomputing the route after a request header edit.",
+        "",
+        "| module | added instructions | callbacks | own wasm (JIT) | host calls and their effects | "
+        "host calls (host-test trace) | of which hand data over | per host call |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for module, case in (("auth", "auth alone"), ("quota", "quota alone"), ("analytics", "analytics alone"),
+                         ("routing", "routing alone"), (BUNDLE, BUNDLE)):
+        if module not in costs or case not in counted:
+            continue
+        c = counted[case]
+        added = c.instructions - base.instructions
+        own = c.jit - nothing.jit
+        rest = added - callbacks - own
+        crossing = costs[module]["crossings"]
+        n = sum(crossing["hostcalls"].values())
+        lines.append(f"| {module} | {added:,.0f} | {callbacks:,.0f} | {own:,.0f} | {rest:,.0f} | {n} | "
+                     f"{crossing['allocations']} | {rest / max(n, 1):,.0f} |")
+    return lines
 
 
 def dso_shares(sample: Path) -> dict[str, float]:
@@ -769,10 +832,26 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", type=Path, default=ROOT / "scripts" / "bench-results.md")
+    ap.add_argument("--count-only", action="store_true",
+                    help="only count Envoy's instructions per request (callgrind) and print them: "
+                         "a few minutes, and the same numbers on every run")
     args = ap.parse_args()
 
     rs = Rs256()
     all_cases = cases(rs)
+    if args.count_only:
+        with tempfile.TemporaryDirectory(prefix="bench-count-") as tmp:
+            up_listen, up_admin = free_port(), free_port()
+            with PinnedEnvoy(upstream_yaml(up_listen, up_admin), Path(tmp) / "upstream", admin_port=up_admin,
+                             concurrency=1, log_level="warn", cpu=1):
+                counted, call_counts = instruction_counts(all_cases, up_listen, rs.token, Path(tmp) / "count")
+        if not counted:
+            raise SystemExit("valgrind is not installed (scripts/bench installs it)")
+        with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
+            costs = host_test_costs(rs, Path(tmp), requests=1)
+        print("\n".join(envoy_count.lines(counted, call_counts, ROUTER, NATIVE, BUNDLE)
+                        + instruction_split_lines(counted, costs)))
+        return
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
         costs = host_test_costs(rs, Path(tmp))
         profile = guest_profile(rs, Path(tmp))
@@ -827,6 +906,7 @@ def main() -> None:
                     if shares:
                         split[name] = (res["cpu_us"], shares)
                         print(f"sampled {name:40} cpu {res['cpu_us']:.1f} us/req  {shares}", flush=True)
+            counted, call_counts = instruction_counts(all_cases, up_listen, rs.token, work / "count")
             call_cpu: dict[str, list[float]] = {c: [] for c in ["router", "none", *COST_CALLS]}
             if COST_MODULE.exists():
                 for r in range(args.rounds):
@@ -847,7 +927,6 @@ def main() -> None:
     def cpu_ratio(name, to):
         return cpu_ratio_of(results[name], results[to])
 
-    ROUTER, NATIVE = "router only", "native jwt_authn + local_ratelimit"
     lines = [
         "# Benchmark results",
         "",
@@ -892,6 +971,9 @@ def main() -> None:
               "signatures itself (`verify_signature`); filter_auth_portable.wasm also checks them in the module,",
               "for hosts without that function. The size goal is judged on the module for Envoy."]
     lines += split_lines(split)
+    if counted:
+        lines += envoy_count.lines(counted, call_counts, ROUTER, NATIVE, BUNDLE)
+        lines += instruction_split_lines(counted, costs)
     lines += cost_lines(costs)
     lines += profile
     if call_cpu["none"]:
