@@ -1,7 +1,8 @@
 //! A measuring instrument, not a filter: for every request it repeats one host call
-//! [`REPEAT`] times, so that `scripts/bench` can compare Envoy's CPU time per request against the
-//! `none` root and derive what one call of each kind costs in the host (V8's C API crossing,
-//! Envoy's work and, for calls returning data, the host's call into the module's allocator).
+//! [`REPEAT`] times, so that `scripts/bench` can compare Envoy's CPU time and its instructions
+//! (counted under callgrind) per request against the `none` root and derive what one call of each
+//! kind costs in the host (V8's C API crossing, Envoy's work and, for calls returning data, the
+//! host's call into the module's allocator).
 //!
 //! The `root_id` names the call: `none`, `increment_metric`, `get_current_time`,
 //! `get_header_absent`, `get_header` (the `authorization` header), `get_header_pairs`,
