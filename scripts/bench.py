@@ -8,7 +8,8 @@ Auth alone, the bundle and the native chain run again with a new token on every 
 every signature is checked. Also reported: Envoy's resident memory with the suite at concurrency 1
 and 2, each .wasm's size,
 host-test's deterministic per-request cost (wasmtime fuel) of each filter, and where Envoy's time
-goes (perf samples: Envoy's own code against the modules' compiled wasm).
+goes (perf samples: Envoy's own code against the modules' compiled wasm), and Envoy's instructions
+and cache misses per request counted under callgrind (envoy_count.py), per case and per host call.
 
 Usage: .venv/bin/python scripts/bench.py [--seconds 10] [--rounds 3] [--out scripts/bench-results.md]
        [--count-only]
@@ -837,7 +838,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "scripts" / "bench-results.md")
     ap.add_argument("--count-only", action="store_true",
                     help="only count Envoy's instructions per request (callgrind) and print them: "
-                         "a few minutes, and the same numbers on every run")
+                         "a few minutes, and the same numbers within 1 %% on every run")
     args = ap.parse_args()
 
     rs = Rs256()
