@@ -48,6 +48,10 @@ WASM_TARGET = os.environ.get("WASM_TARGET") or re.search(
 ISSUER = "https://bench.example"
 AUDIENCE = "bench"
 CONSUMER = "bench"
+# Case names used beyond the case list.
+ROUTER, NATIVE, BUNDLE = "router only", "native jwt_authn + local_ratelimit", "bundle gateway root"
+# Each filter's case when it runs alone, by the name host-test's costs use for it.
+ALONE = {"auth": "auth alone", "quota": "quota alone", "analytics": "analytics alone", "routing": "routing alone"}
 
 
 def b64url(data: bytes) -> str:
@@ -264,13 +268,13 @@ def cases(rs: Rs256) -> list[tuple[str, str]]:
     """(name, http_filters YAML) of every case, in run order."""
     c = plugin_configs(rs)
     separate = "".join(wasm_filter(n, f"filter_{n}.wasm", n, c[n]) for n in ("auth", "quota", "analytics", "routing"))
-    out = [("router only", "")]
-    for n in ("auth", "quota", "analytics", "routing"):
-        out.append((f"{n} alone", wasm_filter(n, f"filter_{n}.wasm", n, c[n])))
+    out = [(ROUTER, "")]
+    for n, case in ALONE.items():
+        out.append((case, wasm_filter(n, f"filter_{n}.wasm", n, c[n])))
     out.append(("four modules", separate))
     if (DIST / "filter_bundle.wasm").exists():
-        out.append(("bundle gateway root", wasm_filter("gateway", "filter_bundle.wasm", "gateway", c)))
-    out.append(("native jwt_authn + local_ratelimit", native_chain(rs)))
+        out.append((BUNDLE, wasm_filter("gateway", "filter_bundle.wasm", "gateway", c)))
+    out.append((NATIVE, native_chain(rs)))
     return out
 
 
@@ -282,10 +286,10 @@ per worker), so every request's signature is checked."""
 def fresh_cases(rs: Rs256) -> list[tuple[str, str]]:
     """(name, http_filters YAML) of the cases run with a new token on every request."""
     c = plugin_configs(rs)
-    out = [("auth alone", wasm_filter("auth", "filter_auth.wasm", "auth", c["auth"]))]
+    out = [(ALONE["auth"], wasm_filter("auth", "filter_auth.wasm", "auth", c["auth"]))]
     if (DIST / "filter_bundle.wasm").exists():
-        out.append(("bundle gateway root", wasm_filter("gateway", "filter_bundle.wasm", "gateway", c)))
-    out.append(("native jwt_authn + local_ratelimit", native_chain(rs)))
+        out.append((BUNDLE, wasm_filter("gateway", "filter_bundle.wasm", "gateway", c)))
+    out.append((NATIVE, native_chain(rs)))
     return out
 
 
@@ -423,7 +427,7 @@ def host_test_costs(rs: Rs256, work: Path, requests: int = 2000) -> dict[str, di
     c = plugin_configs(rs)
     request = bench_request(rs.token)
     filters = {n: [{"module": str(DIST / f"filter_{n}.wasm"), "name": n, "config": c[n]}] for n in c}
-    filters["bundle gateway root"] = [
+    filters[BUNDLE] = [
         {"module": str(DIST / "filter_bundle.wasm"), "name": "gateway", "root_id": "gateway", "config": c}
     ]
     if PROBE_MODULE.exists():
@@ -433,7 +437,7 @@ def host_test_costs(rs: Rs256, work: Path, requests: int = 2000) -> dict[str, di
     runs = []
     for name, spec in filters.items():
         runs.append((name, spec, request))
-        if name == "bundle gateway root":
+        if name == BUNDLE:
             browser = {**request, "headers": {**request["headers"], **BROWSER_HEADERS}}
             count = len(browser["headers"]) + HOST_TEST_PSEUDO_HEADERS
             runs.append((f"{name}, {count} request headers", spec, browser))
@@ -622,8 +626,8 @@ def goal_lines(all_cases, ratio, cpu_ratio, router: str, native: str) -> list[st
         by = f" by {(goal - low) * 100:.0f} {unit}" if low < goal else ""
         lines.append(f"| {label} | {r:.2f} | {c:.2f} | {verdict(low >= goal)}{by} |")
 
-    if "bundle gateway root" in names:
-        judged("bundle gateway root", native, 1.0, "bundle gateway root ≥ 1.00 × native chain", "%")
+    if BUNDLE in names:
+        judged(BUNDLE, native, 1.0, "bundle gateway root ≥ 1.00 × native chain", "%")
     for n in names:
         if n.endswith(" alone"):
             judged(n, router, 0.85, f"{n} ≥ 0.85 × router only", "points")
@@ -660,9 +664,8 @@ def call_cost_lines(call_cpu: dict[str, list[float]], costs: dict[str, dict], ca
         "|---|---:|",
     ]
     lines += [f"| {c} | {per_call[c]:.2f} |" for c in COST_CALLS]
-    base = case_cpu.get("router only")
-    names = {"auth": "auth alone", "quota": "quota alone", "analytics": "analytics alone",
-             "routing": "routing alone", "bundle gateway root": "bundle gateway root"}
+    base = case_cpu.get(ROUTER)
+    names = {**ALONE, BUNDLE: BUNDLE}
     lines += [
         "",
         "## Where the added time goes",
@@ -687,7 +690,7 @@ def call_cost_lines(call_cpu: dict[str, list[float]], costs: dict[str, dict], ca
         added = case_cpu[case] - base
         fuel = sum(f["fuel_per_request"] for f in costs[module]["filters"])
         lines.append(f"| {module} | {added:.1f} | {fixed:.1f} | {calls:.1f} | {added - fixed - calls:.1f} | {fuel:,} |")
-    native = case_cpu.get("native jwt_authn + local_ratelimit")
+    native = case_cpu.get(NATIVE)
     if base is not None:
         budget = base * (1 / 0.85 - 1)
         lines += [
@@ -696,7 +699,7 @@ def call_cost_lines(call_cpu: dict[str, list[float]], costs: dict[str, dict], ca
             f"may add at most {budget:.1f} µs per request. A module doing nothing adds {fixed:.1f} µs: the SDK's",
             "callbacks for each stream cost Envoy that much before any filter code or host call runs.",
         ]
-        if native is not None and "bundle gateway root" in case_cpu:
+        if native is not None and BUNDLE in case_cpu:
             lines += [
                 f"The native chain adds {native - base:.1f} µs over router only; the bundle adds "
                 f"{case_cpu['bundle gateway root'] - base:.1f} µs, as split in the table above.",
@@ -704,14 +707,13 @@ def call_cost_lines(call_cpu: dict[str, list[float]], costs: dict[str, dict], ca
     return lines
 
 
-SPLIT_CASES = ("router only", "routing alone", "bundle gateway root", "native jwt_authn + local_ratelimit")
+SPLIT_CASES = (ROUTER, ALONE["routing"], BUNDLE, NATIVE)
 
-ROUTER, NATIVE, BUNDLE = "router only", "native jwt_authn + local_ratelimit", "bundle gateway root"
 NOTHING = "a module doing nothing"
 PORTABLE_AUTH = "auth alone, portable build"
 # Envoy's resident memory is measured for these, at concurrency 1 and 2.
-MEMORY_CASES = ("router only", "native jwt_authn + local_ratelimit", NOTHING, "auth alone", PORTABLE_AUTH,
-                "quota alone", "analytics alone", "routing alone", "four modules", "bundle gateway root")
+MEMORY_CASES = (ROUTER, NATIVE, NOTHING, ALONE["auth"], PORTABLE_AUTH, ALONE["quota"], ALONE["analytics"],
+                ALONE["routing"], "four modules", BUNDLE)
 
 
 def instruction_counts(all_cases, upstream: int, token: str, work: Path
@@ -731,10 +733,10 @@ def instruction_counts(all_cases, upstream: int, token: str, work: Path
               flush=True)
         return c
 
-    counted = {name: count(name, yaml, 300) for name, yaml in filters.items()}
+    counted = {name: count(name, yaml, envoy_count.REQUESTS) for name, yaml in filters.items()}
     calls: dict[str, float] = {}
     if COST_MODULE.exists():
-        per = {c: count(f"call {c}", cost_case(c), 100) for c in ["none", *COST_CALLS]}
+        per = {c: count(f"call {c}", cost_case(c), envoy_count.CALL_REQUESTS) for c in ["none", *COST_CALLS]}
         calls = {c: (per[c].instructions - per["none"].instructions) / COST_REPEAT for c in COST_CALLS}
     return counted, calls
 
@@ -758,8 +760,7 @@ def instruction_split_lines(counted: dict[str, "envoy_count.Counts"], costs: dic
         "host calls (host-test trace) | of which hand data over | per host call |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for module, case in (("auth", "auth alone"), ("quota", "quota alone"), ("analytics", "analytics alone"),
-                         ("routing", "routing alone"), (BUNDLE, BUNDLE)):
+    for module, case in {**ALONE, BUNDLE: BUNDLE}.items():
         if module not in costs or case not in counted:
             continue
         c = counted[case]
@@ -810,12 +811,12 @@ def split_lines(split: dict[str, tuple[float, dict[str, float]]]) -> list[str]:
         cells = [us[name][p] for p in parts]
         other = cpu - sum(cells)
         lines.append(f"| {name} | {cpu:.1f} | " + " | ".join(f"{c:.1f}" for c in cells) + f" | {other:.1f} |")
-    base = split.get("router only")
+    base = split.get(ROUTER)
     if base is not None:
         for name, (cpu, _) in split.items():
-            if name == "router only":
+            if name == ROUTER:
                 continue
-            envoy_added = us[name]["envoy"] - us["router only"]["envoy"]
+            envoy_added = us[name]["envoy"] - us[ROUTER]["envoy"]
             lines.append("")
             lines.append(f"{name}: {cpu - base[0]:.1f} µs per request over router only, of which "
                          f"{envoy_added:.1f} in Envoy's own code and {us[name]['wasm (JIT)']:.1f} in wasm.")
@@ -853,7 +854,7 @@ def main() -> None:
             raise SystemExit("valgrind is not installed (scripts/bench installs it)")
         with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
             costs = host_test_costs(rs, Path(tmp), requests=1)
-        print("\n".join(envoy_count.lines(counted, call_counts, ROUTER, NATIVE, BUNDLE)
+        print("\n".join(envoy_count.lines(counted, call_counts, COST_REPEAT, ROUTER, NATIVE, BUNDLE)
                         + instruction_split_lines(counted, costs)))
         return
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
@@ -976,7 +977,7 @@ def main() -> None:
               "for hosts without that function. The size goal is judged on the module for Envoy."]
     lines += split_lines(split)
     if counted:
-        lines += envoy_count.lines(counted, call_counts, ROUTER, NATIVE, BUNDLE)
+        lines += envoy_count.lines(counted, call_counts, COST_REPEAT, ROUTER, NATIVE, BUNDLE)
         lines += instruction_split_lines(counted, costs)
     lines += cost_lines(costs)
     lines += profile

@@ -28,6 +28,10 @@ VALGRIND = ["valgrind", "--tool=callgrind", "--smc-check=all-non-file", "--cache
             "--I1=32768,8,64", "--D1=32768,8,64", "--LL=16777216,16,64", "--instr-atstart=no"]
 WARMUP = 100
 """Requests before counting (uninstrumented): route, stats, V8 and the modules' caches warm up."""
+REQUESTS = 300
+"""Requests counted for a case."""
+CALL_REQUESTS = 100
+"""Requests counted for a host call's case (each request makes the call many times)."""
 
 
 @dataclass
@@ -119,14 +123,16 @@ def parse(dump: Path, requests: int) -> Counts:
                   l1d_misses=(by.get("D1mr", 0) + by.get("D1mw", 0)) / requests)
 
 
-def lines(counts: dict[str, Counts], calls: dict[str, float], router: str, native: str, bundle: str) -> list[str]:
-    """The results section: each case's counts, and the instructions of each host call."""
+def lines(counts: dict[str, Counts], calls: dict[str, float], repeat: int, router: str, native: str,
+          bundle: str) -> list[str]:
+    """The results section: each case's counts, and the instructions of each host call (made
+    `repeat` times per request)."""
     out = [
         "",
         "## Envoy instructions per request (callgrind)",
         "",
         "Each case once more with Envoy under `valgrind --tool=callgrind --cache-sim=yes` (simulated",
-        "32 KiB first-level caches), counting 300 requests sent one after another after a warm-up: the",
+        f"32 KiB first-level caches), counting {REQUESTS} requests sent one after another after a warm-up: the",
         "instructions Envoy's process executed per request, all threads, and the first-level cache misses",
         "they caused. Repeatable within 1 % whatever else the machine is doing (the timed runs vary by",
         "10-30 %), so changes are compared by these. `JIT` is the code V8 generated:",
@@ -152,7 +158,7 @@ def lines(counts: dict[str, Counts], calls: dict[str, float], router: str, nativ
         out += [
             "",
             "What one host call costs Envoy in instructions: the `hostcall_cost` roots of the timed table",
-            "below, counted the same way (100 requests of 100 calls, less the `none` root, per call).",
+            f"below, counted the same way ({CALL_REQUESTS} requests of {repeat} calls, less the `none` root, per call).",
             "A call that hands data to the module also makes the host call into the module's allocator:",
             "`get_header` less `get_header_absent` is what that crossing costs.",
             "",

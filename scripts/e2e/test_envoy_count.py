@@ -50,7 +50,8 @@ def test_lines_compare_the_bundle_with_the_native_chain():
         "bundle": envoy_count.Counts(instructions=450_000, jit=70_000, l1i_misses=13_000, l1d_misses=6_000),
         "native": envoy_count.Counts(instructions=600_000, jit=0, l1i_misses=8_500, l1d_misses=4_000),
     }
-    text = "\n".join(envoy_count.lines(counts, {"get_header": 10_600.4}, "router", "native", "bundle"))
+    text = "\n".join(envoy_count.lines(counts, {"get_header": 10_600.4}, 100, "router", "native", "bundle"))
     assert "| bundle | 450,000 | 250,000 | 70,000 | 13,000 | 7,000 | 6,000 | 3,000 |" in text
     assert "adds 0.62 × the instructions the native chain adds, and 2.8 × its" in text
     assert "| get_header | 10,600 |" in text
+    assert "counted the same way (100 requests of 100 calls" in text
