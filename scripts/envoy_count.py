@@ -7,7 +7,8 @@ machine is doing (what varies is Envoy's timer-driven work, such as stats flushe
 counts cover every thread of the Envoy process, V8's generated code included (valgrind translates
 it as it appears, with `--smc-check=all-non-file`). They are not time: the simulated first-level
 cache misses are reported beside them, since code that misses the caches runs slower per
-instruction.
+instruction, and a change that moves work into other Envoy code can count less and still take
+longer, which the simulation does not foresee (README, Benchmarks).
 """
 
 from __future__ import annotations
@@ -135,9 +136,11 @@ def lines(counts: dict[str, Counts], calls: dict[str, float], repeat: int, route
         f"32 KiB first-level caches), counting {REQUESTS} requests sent one after another after a warm-up: the",
         "instructions Envoy's process executed per request, all threads, and the first-level cache misses",
         "they caused. Repeatable within 1 % whatever else the machine is doing (the timed runs vary by",
-        "10-30 %), so changes are compared by these. `JIT` is the code V8 generated:",
-        "the modules' compiled wasm and V8's wrappers around it. Counts are not time: code that misses",
-        "the caches more runs slower per instruction.",
+        "10-30 %), so changes to the modules' own code are compared by these. `JIT` is the code V8",
+        "generated: the modules' compiled wasm and V8's wrappers around it. Counts are not time: code",
+        "that misses the caches more runs slower per instruction, and a change that moves work into",
+        "other Envoy code can count fewer instructions and misses and still take longer (README,",
+        "Benchmarks): time such a change too.",
         "",
         "| case | instructions | added over router only | of which JIT | L1i misses | added | L1d misses | added |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
