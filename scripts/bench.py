@@ -9,7 +9,9 @@ every signature is checked. Also reported: Envoy's resident memory with the suit
 and 2, each .wasm's size,
 host-test's deterministic per-request cost (wasmtime fuel) of each filter, and where Envoy's time
 goes (perf samples: Envoy's own code against the modules' compiled wasm), and Envoy's instructions
-and cache misses per request counted under callgrind (envoy_count.py), per case and per host call.
+and cache misses per request counted under callgrind (envoy_count.py), per case and per host call,
+and what Envoy spends on any wasm module (filters/abi-floor, without the SDK, against the SDK's
+module doing nothing).
 
 Usage: .venv/bin/python scripts/bench.py [--seconds 10] [--rounds 3] [--out scripts/bench-results.md]
        [--count-only]
@@ -262,6 +264,21 @@ CALL_KIND = {
 def cost_case(call: str) -> str:
     """The hostcall_cost module with root `call`."""
     return wasm_filter(f"cost-{call}", str(COST_MODULE), call, {})
+
+
+FLOOR_DIR = ROOT / "target" / "abi-floor"
+FLOORS = {
+    "a module without the SDK, request headers only": FLOOR_DIR / "request_headers.wasm",
+    "a module without the SDK, every stream callback": FLOOR_DIR / "every_callback.wasm",
+}
+"""filters/abi-floor as scripts/bench builds it: what Envoy spends on any wasm module, exporting
+only the request-headers callback, or every stream callback as the SDK does (each doing nothing)."""
+
+
+def floor_cases() -> dict[str, str]:
+    """The abi-floor modules that were built, by case name."""
+    return {name: wasm_filter(f"floor-{i}", str(path), "", {})
+            for i, (name, path) in enumerate(FLOORS.items()) if path.exists()}
 
 
 def cases(rs: Rs256) -> list[tuple[str, str]]:
@@ -704,16 +721,41 @@ def call_cost_lines(call_cpu: dict[str, list[float]], costs: dict[str, dict], ca
                 f"The native chain adds {native - base:.1f} µs over router only; the bundle adds "
                 f"{case_cpu['bundle gateway root'] - base:.1f} µs, as split in the table above.",
             ]
+        lines += floor_lines(call_cpu)
+    return lines
+
+
+def floor_lines(call_cpu: dict[str, list[float]]) -> list[str]:
+    """What any wasm module costs: the abi-floor modules and the SDK's module doing nothing, as
+    Envoy CPU over router only and the share of router only's throughput they keep by Envoy CPU
+    (router only's CPU per request over theirs; paired within each round, median over rounds)."""
+    rounds = range(len(call_cpu["router"]))
+    names = [name for name in FLOORS if call_cpu.get(name)] + ["none"]
+    if len(names) == 1 or not call_cpu["none"]:
+        return []
+    lines = [
+        "",
+        "What Envoy spends on any wasm module, whatever it does (filters/abi-floor is written against",
+        "the ABI without the SDK; Envoy skips the callbacks a module does not export):",
+        "",
+        "| module | µs per request over router only | keeps of router only (by Envoy CPU) |",
+        "|---|---:|---:|",
+    ]
+    for name in names:
+        added = statistics.median(call_cpu[name][r] - call_cpu["router"][r] for r in rounds)
+        keeps = statistics.median(call_cpu["router"][r] / call_cpu[name][r] for r in rounds)
+        label = NOTHING if name == "none" else name
+        lines.append(f"| {label} | {added:.1f} | {keeps:.2f} |")
     return lines
 
 
 SPLIT_CASES = (ROUTER, ALONE["routing"], BUNDLE, NATIVE)
 
-NOTHING = "a module doing nothing"
+NOTHING = "a module doing nothing, through the SDK"
 PORTABLE_AUTH = "auth alone, portable build"
 # Envoy's resident memory is measured for these, at concurrency 1 and 2.
-MEMORY_CASES = (ROUTER, NATIVE, NOTHING, ALONE["auth"], PORTABLE_AUTH, ALONE["quota"], ALONE["analytics"],
-                ALONE["routing"], "four modules", BUNDLE)
+MEMORY_CASES = (ROUTER, NATIVE, *FLOORS, NOTHING, ALONE["auth"], PORTABLE_AUTH, ALONE["quota"],
+                ALONE["analytics"], ALONE["routing"], "four modules", BUNDLE)
 
 
 def instruction_counts(all_cases, upstream: int, token: str, work: Path
@@ -724,7 +766,7 @@ def instruction_counts(all_cases, upstream: int, token: str, work: Path
         return {}, {}
     filters = dict(all_cases)
     if COST_MODULE.exists():
-        filters = {ROUTER: filters[ROUTER], NOTHING: cost_case("none"), **filters}
+        filters = {ROUTER: filters[ROUTER], **floor_cases(), NOTHING: cost_case("none"), **filters}
 
     def count(name: str, yaml: str, requests: int) -> envoy_count.Counts:
         c = envoy_count.count(lambda listen, admin: gateway_yaml(listen, admin, upstream, yaml),
@@ -887,6 +929,7 @@ def main() -> None:
                     fresh_results[name].append(res)
             memory: dict[tuple[str, int], int] = {}
             memory_cases = dict(all_cases)
+            memory_cases.update(floor_cases())
             if COST_MODULE.exists():
                 memory_cases[NOTHING] = cost_case("none")
             if (DIST / "filter_auth_portable.wasm").exists():
@@ -912,11 +955,12 @@ def main() -> None:
                         split[name] = (res["cpu_us"], shares)
                         print(f"sampled {name:40} cpu {res['cpu_us']:.1f} us/req  {shares}", flush=True)
             counted, call_counts = instruction_counts(all_cases, up_listen, rs.token, work / "count")
-            call_cpu: dict[str, list[float]] = {c: [] for c in ["router", "none", *COST_CALLS]}
+            floors = floor_cases()
+            call_cpu: dict[str, list[float]] = {c: [] for c in ["router", *floors, "none", *COST_CALLS]}
             if COST_MODULE.exists():
                 for r in range(args.rounds):
                     for call in call_cpu:
-                        filters = "" if call == "router" else cost_case(call)
+                        filters = "" if call == "router" else floors.get(call) or cost_case(call)
                         res = run_case(f"call {call}", filters, up_listen, max(args.seconds // 2, 2),
                                        rs.token, work / f"c{r}")
                         call_cpu[call].append(res["cpu_us"])
@@ -957,7 +1001,7 @@ def main() -> None:
         "",
         f"Added is over router only at the same concurrency. `{NOTHING}` is filter-core's",
         "`hostcall_cost` example with its `none` root: what V8 and Envoy's wasm machinery cost before any",
-        "filter code.",
+        "filter code, with the SDK; the modules without the SDK are filters/abi-floor.",
         "",
         "| case | concurrency 1 | added | concurrency 2 | added |",
         "|---|---:|---:|---:|---:|",
