@@ -719,7 +719,7 @@ def call_cost_lines(call_cpu: dict[str, list[float]], costs: dict[str, dict], ca
         if native is not None and BUNDLE in case_cpu:
             lines += [
                 f"The native chain adds {native - base:.1f} µs over router only; the bundle adds "
-                f"{case_cpu['bundle gateway root'] - base:.1f} µs, as split in the table above.",
+                f"{case_cpu[BUNDLE] - base:.1f} µs, as split in the table above.",
             ]
         lines += floor_lines(call_cpu)
     return lines
