@@ -19,8 +19,8 @@ use std::time::{Duration, SystemTime};
 use crate::config::{from_json, ConfigError};
 use crate::headers::HeaderMap;
 use crate::host::{
-    CallFailure, CallResponse, HeaderKind, Host, HostError, HttpCall, MetricId, MetricKind,
-    SharedValue,
+    CallFailure, CallResponse, GrpcCall, GrpcFailure, HeaderKind, Host, HostError, HttpCall,
+    MetricId, MetricKind, SharedValue,
 };
 use crate::plugin::{Decision, Plugin, Stream};
 use std::cell::RefCell;
@@ -125,6 +125,11 @@ impl Host for Tracking<'_> {
     }
     fn http_call(&mut self, call: &HttpCall) -> Result<u32, HostError> {
         let token = self.inner.http_call(call)?;
+        self.tokens.push(token);
+        Ok(token)
+    }
+    fn grpc_call(&mut self, call: &GrpcCall) -> Result<u32, HostError> {
+        let token = self.inner.grpc_call(call)?;
         self.tokens.push(token);
         Ok(token)
     }
@@ -277,6 +282,30 @@ pub struct ChainStream {
 
 impl ChainStream {
     /// Runs request headers through the members from `self.cursor` on.
+    /// Hands a callout's answer to the member paused on it, and runs the rest of the chain if it
+    /// continues.
+    fn resume(
+        &mut self,
+        headers: &mut HeaderMap,
+        host: &mut dyn Host,
+        answer: impl FnOnce(&mut Box<dyn Stream>, &mut HeaderMap, &mut dyn Host) -> Decision,
+    ) -> Decision {
+        let Some(stream) = self.streams.get_mut(self.cursor) else {
+            return Decision::Continue;
+        };
+        match answer(stream, headers, host) {
+            Decision::Continue => {
+                self.cursor += 1;
+                self.run_request(headers, host)
+            }
+            Decision::Respond(reply) => {
+                self.replied = true;
+                Decision::Respond(reply)
+            }
+            Decision::Pause => Decision::Pause,
+        }
+    }
+
     fn run_request(&mut self, headers: &mut HeaderMap, host: &mut dyn Host) -> Decision {
         while let Some(stream) = self.streams.get_mut(self.cursor) {
             self.ran = self.ran.max(self.cursor + 1);
@@ -349,20 +378,21 @@ impl Stream for ChainStream {
         headers: &mut HeaderMap,
         host: &mut dyn Host,
     ) -> Decision {
-        let Some(stream) = self.streams.get_mut(self.cursor) else {
-            return Decision::Continue;
-        };
-        match stream.on_call_response(token, response, headers, host) {
-            Decision::Continue => {
-                self.cursor += 1;
-                self.run_request(headers, host)
-            }
-            Decision::Respond(reply) => {
-                self.replied = true;
-                Decision::Respond(reply)
-            }
-            Decision::Pause => Decision::Pause,
-        }
+        self.resume(headers, host, |stream, headers, host| {
+            stream.on_call_response(token, response, headers, host)
+        })
+    }
+
+    fn on_grpc_response(
+        &mut self,
+        token: u32,
+        response: Result<Vec<u8>, GrpcFailure>,
+        headers: &mut HeaderMap,
+        host: &mut dyn Host,
+    ) -> Decision {
+        self.resume(headers, host, |stream, headers, host| {
+            stream.on_grpc_response(token, response, headers, host)
+        })
     }
 
     fn reads_response_headers(&self) -> bool {

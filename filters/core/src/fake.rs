@@ -10,7 +10,9 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::headers::HeaderMap;
-use crate::host::{HeaderKind, Host, HostError, HttpCall, MetricId, MetricKind, SharedValue};
+use crate::host::{
+    GrpcCall, HeaderKind, Host, HostError, HttpCall, MetricId, MetricKind, SharedValue,
+};
 use crate::signature::SignatureCheck;
 
 /// Shared data as Envoy keeps it: one map per vm_id, each value with a CAS token.
@@ -56,6 +58,10 @@ pub struct FakeHost {
     pub metrics: Vec<FakeMetric>,
     /// Callouts made, in order, with their tokens.
     pub calls: Vec<(u32, HttpCall)>,
+    /// gRPC calls made, in order, with their tokens.
+    pub grpc_calls: Vec<(u32, GrpcCall)>,
+    /// Whether the host makes gRPC calls (default true; false answers UNIMPLEMENTED, as NGINX).
+    pub grpc: bool,
     /// Clusters that exist; a callout to any other fails with BAD_ARGUMENT. Empty means any.
     pub clusters: Vec<String>,
     /// Properties by path joined with `.`.
@@ -89,6 +95,8 @@ impl FakeHost {
             fail_next_cas: 0,
             metrics: Vec::new(),
             calls: Vec::new(),
+            grpc_calls: Vec::new(),
+            grpc: true,
             clusters: Vec::new(),
             properties: HashMap::new(),
             headers: HashMap::new(),
@@ -206,6 +214,20 @@ impl Host for FakeHost {
         self.next_token += 4;
         self.calls.push((self.next_token, call.clone()));
         Ok(self.next_token)
+    }
+
+    fn grpc_call(&mut self, call: &GrpcCall) -> Result<u32, HostError> {
+        if !self.grpc {
+            return Err(HostError::Status(12));
+        }
+        if !self.clusters.is_empty() && !self.clusters.contains(&call.upstream) {
+            // Envoy: an unknown cluster is a PARSE_FAILURE.
+            return Err(HostError::Status(4));
+        }
+        // Envoy's gRPC call tokens: 5, 9, 13, ...
+        let token = 4 * u32::try_from(self.grpc_calls.len()).unwrap_or(0) + 5;
+        self.grpc_calls.push((token, call.clone()));
+        Ok(token)
     }
 
     fn property(&self, path: &[&str]) -> Option<Vec<u8>> {

@@ -149,6 +149,31 @@ pub struct CallFailure {
     pub reason: String,
 }
 
+/// A unary gRPC call to an upstream cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrpcCall {
+    /// Envoy cluster name.
+    pub upstream: String,
+    /// Fully qualified service name (`package.Service`).
+    pub service: String,
+    /// Method name.
+    pub method: String,
+    /// The serialized request message.
+    pub message: Vec<u8>,
+    /// Timeout after which the call fails with DEADLINE_EXCEEDED.
+    pub timeout: Duration,
+}
+
+/// A gRPC call that produced no message: its gRPC status (never 0) and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("gRPC call failed with status {status}: {message}")]
+pub struct GrpcFailure {
+    /// gRPC status code (4 DEADLINE_EXCEEDED, 14 UNAVAILABLE, ...).
+    pub status: u32,
+    /// The status message the host gave, if any.
+    pub message: String,
+}
+
 /// Effects available to filter logic.
 pub trait Host {
     /// The current wall-clock time as the host reports it.
@@ -175,6 +200,14 @@ pub trait Host {
     /// Dispatches an HTTP callout; the response arrives later through the callback of the
     /// context that made it, with the returned token.
     fn http_call(&mut self, call: &HttpCall) -> Result<u32, HostError>;
+
+    /// Dispatches a unary gRPC call; the response arrives later through
+    /// [`crate::Stream::on_grpc_response`] of the context that made it, with the returned token.
+    /// Hosts without gRPC calls keep this default: UNIMPLEMENTED (12).
+    fn grpc_call(&mut self, call: &GrpcCall) -> Result<u32, HostError> {
+        let _ = call;
+        Err(HostError::Status(12))
+    }
 
     /// Reads a property such as `["request", "path"]`. `None` if the host does not have it.
     fn property(&self, path: &[&str]) -> Option<Vec<u8>>;

@@ -45,8 +45,8 @@ pub use config::ConfigError;
 pub use fake::FakeHost;
 pub use headers::{HeaderEdit, HeaderMap};
 pub use host::{
-    CallFailure, CallResponse, HeaderKind, Host, HostError, HttpCall, MetricId, MetricKind,
-    SharedValue,
+    CallFailure, CallResponse, GrpcCall, GrpcFailure, HeaderKind, Host, HostError, HttpCall,
+    MetricId, MetricKind, SharedValue,
 };
 pub use plugin::{Decision, Plugin, Stream};
 pub use reply::{Extension, LocalReply, Problem};

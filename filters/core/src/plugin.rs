@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::config::ConfigError;
 use crate::headers::HeaderMap;
-use crate::host::{CallFailure, CallResponse, Host};
+use crate::host::{CallFailure, CallResponse, GrpcFailure, Host};
 use crate::reply::LocalReply;
 
 /// What should happen to the stream after a callback.
@@ -116,6 +116,19 @@ pub trait Stream: 'static {
         &mut self,
         _token: u32,
         _response: Result<CallResponse, CallFailure>,
+        _headers: &mut HeaderMap,
+        _host: &mut dyn Host,
+    ) -> Decision {
+        Decision::Continue
+    }
+
+    /// The answer to a unary gRPC call this stream made while paused: the response message, or
+    /// the call's failure (any non-OK gRPC status, timeouts included). `headers` are the request
+    /// headers, still editable.
+    fn on_grpc_response(
+        &mut self,
+        _token: u32,
+        _response: Result<Vec<u8>, GrpcFailure>,
         _headers: &mut HeaderMap,
         _host: &mut dyn Host,
     ) -> Decision {

@@ -297,6 +297,9 @@ pub struct RawStore {
     pub max_attempts: u32,
     /// On store failure or exhausted attempts: `admit` (default) or `refuse` (503).
     pub on_error: OnErrorName,
+    /// Count in a rate limit service shared by every gateway instance instead of this
+    /// instance's shared data. Default: none (local counting).
+    pub global: Option<RawGlobal>,
 }
 
 impl Default for RawStore {
@@ -304,8 +307,69 @@ impl Default for RawStore {
         Self {
             max_attempts: eight(),
             on_error: OnErrorName::Admit,
+            global: None,
         }
     }
+}
+
+/// The global store: a rate limit service (Envoy's RLS v3 over gRPC, or its JSON form over HTTP).
+#[derive(Debug)]
+pub struct RawGlobal {
+    /// The cluster of the rate limit service (required).
+    pub cluster: String,
+    /// `grpc` (default; `ShouldRateLimit` of `envoy.service.ratelimit.v3`) or `http` (the same
+    /// messages as proto3 JSON, POSTed to `path`).
+    pub protocol: Protocol,
+    /// Path of the HTTP check. Default `/v1/check`. Only with `http`.
+    pub path: Option<String>,
+    /// The rate limit domain. Default `gateway`.
+    pub domain: String,
+    /// `exact` (default): one call per request; `leased`: blocks of units reserved per call.
+    pub mode: Mode,
+    /// Units reserved per call in `leased` mode (1 to 100,000). Default 10. Only with `leased`.
+    pub block: Option<u32>,
+    /// Per-call timeout in milliseconds (1 to 10,000). Default 50.
+    pub timeout_ms: u32,
+    /// When the service fails or is slower than the timeout: `allow` (default), `deny` (503) or
+    /// `local` (count in this instance at each limit divided by `instances`).
+    pub on_error: GlobalOnError,
+    /// Gateway instances sharing the service, for `on_error: local` (1 to 10,000). Default 1.
+    pub instances: u32,
+    /// Calls in flight per worker before further requests count as a failure (1 to 100,000).
+    /// Default 1,024.
+    pub max_pending: u32,
+}
+
+/// How the global store is called.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// gRPC `ShouldRateLimit`.
+    #[default]
+    Grpc,
+    /// HTTP POST of proto3 JSON.
+    Http,
+}
+
+/// How requests are counted by the global store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// One call per request.
+    #[default]
+    Exact,
+    /// A block per call, admitted from locally until spent.
+    Leased,
+}
+
+/// What a failed global check does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GlobalOnError {
+    /// Admit the request.
+    #[default]
+    Allow,
+    /// Refuse it with 503 `quota-unavailable`.
+    Deny,
+    /// Count it in this instance at each limit divided by `instances`.
+    Local,
 }
 
 fn eight() -> u32 {

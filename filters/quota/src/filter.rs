@@ -7,7 +7,10 @@ use std::rc::Rc;
 use std::time::UNIX_EPOCH;
 
 use filter_core::bytes::KeyTable;
-use filter_core::{ConfigError, Decision, HeaderMap, Host, MetricId, MetricKind, Plugin, Stream};
+use filter_core::{
+    CallFailure, CallResponse, ConfigError, Decision, GrpcFailure, HeaderMap, Host, MetricId,
+    MetricKind, Plugin, Stream,
+};
 
 use crate::admission::{Engine, Item, Outcome, Stats};
 use crate::config::{self, ChargeAt, Config, Scope, Source, Unidentified};
@@ -16,6 +19,7 @@ use crate::fields::{self, Shown};
 use crate::key::{consumer_id, counter_key, subject, Subject};
 use crate::limit::{Algorithm, Limit, View};
 use crate::metrics::{refused_name, usage_name, M, NAMES, OTHER};
+use crate::remote::Calls;
 use crate::report;
 use crate::store::SharedData;
 use crate::window::SECOND_US;
@@ -27,9 +31,11 @@ const MAX_DYNAMIC_METRICS: usize = 100_000;
 pub struct QuotaPlugin {
     /// The configuration.
     pub config: Config,
-    store: SharedData,
+    pub(crate) store: SharedData,
     metrics: Vec<Option<MetricId>>,
     dynamic: RefCell<KeyTable<Option<MetricId>>>,
+    /// Global store calls in flight on this worker.
+    pub(crate) calls: Calls,
 }
 
 /// The current time in microseconds since the epoch (0 before it).
@@ -74,6 +80,7 @@ impl QuotaPlugin {
             store: SharedData,
             metrics,
             dynamic: RefCell::new(KeyTable::default()),
+            calls: Calls::default(),
         };
         plugin.precreate(host);
         plugin
@@ -113,7 +120,7 @@ impl QuotaPlugin {
     }
 
     /// Adds `n` to a per-consumer counter (its name is built from configuration only).
-    fn bump_named(&self, host: &mut dyn Host, name: String, n: u64) {
+    pub(crate) fn bump_named(&self, host: &mut dyn Host, name: String, n: u64) {
         if n == 0 {
             return;
         }
@@ -134,7 +141,7 @@ impl QuotaPlugin {
     }
 
     /// Turns store events into metrics.
-    fn record(&self, host: &mut dyn Host, s: &Stats) {
+    pub(crate) fn record(&self, host: &mut dyn Host, s: &Stats) {
         self.bump(host, M::CasConflicts, s.conflicts);
         self.bump(host, M::RetriesExhausted, s.exhausted);
         self.bump(host, M::StoreErrors, s.errors);
@@ -181,6 +188,7 @@ impl Plugin for QuotaPlugin {
         QuotaStream {
             plugin: Rc::clone(plugin),
             metered: None,
+            waiting: None,
         }
     }
 }
@@ -200,8 +208,10 @@ struct Metered {
 
 /// One request.
 pub struct QuotaStream {
-    plugin: Rc<QuotaPlugin>,
+    pub(crate) plugin: Rc<QuotaPlugin>,
     metered: Option<Metered>,
+    /// The global store call this stream waits for.
+    pub(crate) waiting: Option<crate::remote::Waiting>,
 }
 
 impl QuotaStream {
@@ -232,6 +242,205 @@ impl QuotaStream {
     }
 }
 
+/// What a request is metered as, once identified, priced and routed.
+pub(crate) struct Metering {
+    /// Index of the plan.
+    pub plan: usize,
+    /// The scope part of its keys.
+    pub scope: String,
+    /// Who it is metered as.
+    pub subject: Subject,
+    /// Its cost.
+    pub cost: u64,
+    /// The per-consumer metrics label.
+    pub label: String,
+    /// When it arrived.
+    pub now: u64,
+}
+
+impl QuotaStream {
+    /// Admits or refuses a request against this instance's counters: the configured limits, or
+    /// `fallback` limits (the global store's `on_error: local`) under keys of their own.
+    pub(crate) fn admit_local(
+        &mut self,
+        host: &mut dyn Host,
+        m: &Metering,
+        fallback: Option<&[Limit]>,
+    ) -> Decision {
+        let plugin = Rc::clone(&self.plugin);
+        let p = &*plugin;
+        let c = &p.config;
+        let Some(plan) = c.plans.get(m.plan) else {
+            return Decision::Continue;
+        };
+        let cost = m.cost;
+        let items: Vec<Item> = plan
+            .limits
+            .iter()
+            .enumerate()
+            .map(|(i, pl)| {
+                let at_request = pl.charge == ChargeAt::Request;
+                let limit = fallback.and_then(|f| f.get(i)).unwrap_or(&pl.limit);
+                let mut key = counter_key(&plan.name, limit, &m.scope, &m.subject);
+                if fallback.is_some() {
+                    key.insert_str(0, "local/");
+                }
+                Item {
+                    key,
+                    limit,
+                    // Limits charged after the response only need one unit left.
+                    cost: if at_request { cost } else { 1 },
+                    charge: at_request && cost > 0,
+                }
+            })
+            .collect();
+        let mut engine = p.engine();
+        let outcome = engine.admit(host, m.now, &items, c.shadow);
+        p.record(host, &engine.stats);
+        match outcome {
+            Outcome::Admitted {
+                views,
+                shadow_refused,
+            } => {
+                if let Some(i) = shadow_refused {
+                    p.bump(host, M::ShadowRefused, 1);
+                    if let Some(item) = items.get(i) {
+                        let name = refused_name(&m.label, &plan.name, &item.limit.name);
+                        p.bump_named(host, name, 1);
+                    }
+                }
+                let charged: Vec<bool> = items.iter().map(|i| i.charge).collect();
+                self.admitted(host, m, &charged, views);
+                self.metered_keys(items.into_iter().map(|i| i.key).collect());
+                Decision::Continue
+            }
+            Outcome::Refused {
+                index,
+                retry_after_us,
+                views,
+            } => self.refused(host, m, index, retry_after_us, &views),
+            Outcome::Failed { admitted: true } => {
+                p.bump(host, M::FailureAdmitted, 1);
+                Decision::Continue
+            }
+            Outcome::Failed { admitted: false } => {
+                p.bump(host, M::FailureRefused, 1);
+                Decision::Respond(fields::unavailable())
+            }
+        }
+    }
+
+    /// Records an admitted request: metrics, and what the response phase needs. `charged[i]`
+    /// says whether limit `i` was charged the cost.
+    pub(crate) fn admitted(
+        &mut self,
+        host: &mut dyn Host,
+        m: &Metering,
+        charged: &[bool],
+        views: Vec<View>,
+    ) {
+        let p = &*self.plugin;
+        p.bump(host, M::Admitted, 1);
+        if let Some(plan) = p.config.plans.get(m.plan) {
+            for (pl, _) in plan.limits.iter().zip(charged).filter(|(_, c)| **c) {
+                p.bump_named(
+                    host,
+                    usage_name(&m.label, &plan.name, &pl.limit.name),
+                    m.cost,
+                );
+            }
+        }
+        self.metered = Some(Metered {
+            plan: m.plan,
+            label: m.label.clone(),
+            keys: Vec::new(),
+            views,
+            at: m.now,
+        });
+    }
+
+    fn metered_keys(&mut self, keys: Vec<String>) {
+        if let Some(metered) = &mut self.metered {
+            metered.keys = keys;
+        }
+    }
+
+    /// The 429 for a request refused by limit `index`.
+    pub(crate) fn refused(
+        &mut self,
+        host: &mut dyn Host,
+        m: &Metering,
+        index: usize,
+        retry_after_us: u64,
+        views: &[View],
+    ) -> Decision {
+        let p = &*self.plugin;
+        let c = &p.config;
+        let Some(plan) = c.plans.get(m.plan) else {
+            return Decision::Continue;
+        };
+        p.bump(host, M::Refused, 1);
+        if let Some(pl) = plan.limits.get(index) {
+            p.bump_named(host, refused_name(&m.label, &plan.name, &pl.limit.name), 1);
+        }
+        let shown = Self::shown(c, m.plan, views, m.now);
+        Decision::Respond(fields::refusal(
+            &c.headers,
+            &plan.name,
+            &shown,
+            index,
+            retry_after_us,
+            m.cost,
+        ))
+    }
+
+    /// Identifies, prices and routes a request: what it is metered as, or the decision if it is
+    /// not metered.
+    fn metering(
+        &self,
+        headers: &HeaderMap,
+        host: &mut dyn Host,
+        now: u64,
+    ) -> Result<Metering, Decision> {
+        let p = &*self.plugin;
+        let c = &p.config;
+        let Some(subject) = subject(c, headers, host) else {
+            return Err(match c.unidentified {
+                Unidentified::Allow => {
+                    p.bump(host, M::Unmetered, 1);
+                    Decision::Continue
+                }
+                Unidentified::Reject => {
+                    p.bump(host, M::UnidentifiedRejected, 1);
+                    Decision::Respond(fields::unidentified())
+                }
+            });
+        };
+        let consumer = consumer_id(c, headers);
+        let Some(plan) = p.plan(host, headers, consumer) else {
+            p.bump(host, M::Unmetered, 1);
+            return Err(Decision::Continue);
+        };
+        let route = match_route(&c.routes, headers);
+        let cost = request_cost(c, route, headers).map_err(|detail| {
+            p.bump(host, M::InvalidCost, 1);
+            Decision::Respond(fields::invalid_cost(detail))
+        })?;
+        let label = match consumer.and_then(|id| c.consumer(id)) {
+            Some(known) => known.id.clone(),
+            None => OTHER.to_owned(),
+        };
+        Ok(Metering {
+            plan,
+            scope: scope_part(c.key.per, route),
+            subject,
+            cost,
+            label,
+            now,
+        })
+    }
+}
+
 impl Stream for QuotaStream {
     fn on_request_headers(
         &mut self,
@@ -249,113 +458,49 @@ impl Stream for QuotaStream {
                 return Decision::Respond(report::serve(p, headers, host, now));
             }
         }
-        let Some(subject) = subject(c, headers, host) else {
-            return match c.unidentified {
-                Unidentified::Allow => {
-                    p.bump(host, M::Unmetered, 1);
-                    Decision::Continue
-                }
-                Unidentified::Reject => {
-                    p.bump(host, M::UnidentifiedRejected, 1);
-                    Decision::Respond(fields::unidentified())
-                }
-            };
+        let m = match self.metering(headers, host, now) {
+            Ok(m) => m,
+            Err(decision) => return decision,
         };
-        let consumer = consumer_id(c, headers);
-        let Some(plan_index) = p.plan(host, headers, consumer) else {
-            p.bump(host, M::Unmetered, 1);
+        if c.plans.get(m.plan).is_none() {
             return Decision::Continue;
-        };
-        let Some(plan) = c.plans.get(plan_index) else {
-            return Decision::Continue;
-        };
-        let route = match_route(&c.routes, headers);
-        let cost = match request_cost(c, route, headers) {
-            Ok(cost) => cost,
-            Err(detail) => {
-                p.bump(host, M::InvalidCost, 1);
-                return Decision::Respond(fields::invalid_cost(detail));
-            }
-        };
-        let scope = scope_part(c.key.per, route);
-        let items: Vec<Item> = plan
-            .limits
-            .iter()
-            .map(|pl| {
-                let at_request = pl.charge == ChargeAt::Request;
-                Item {
-                    key: counter_key(&plan.name, &pl.limit, &scope, &subject),
-                    limit: &pl.limit,
-                    // Limits charged after the response only need one unit left.
-                    cost: if at_request { cost } else { 1 },
-                    charge: at_request && cost > 0,
-                }
-            })
-            .collect();
-        let label = match consumer.and_then(|id| c.consumer(id)) {
-            Some(known) => known.id.clone(),
-            None => OTHER.to_owned(),
-        };
-        let mut engine = p.engine();
-        let outcome = engine.admit(host, now, &items, c.shadow);
-        p.record(host, &engine.stats);
-        match outcome {
-            Outcome::Admitted {
-                views,
-                shadow_refused,
-            } => {
-                p.bump(host, M::Admitted, 1);
-                if let Some(i) = shadow_refused {
-                    p.bump(host, M::ShadowRefused, 1);
-                    if let Some(item) = items.get(i) {
-                        let name = refused_name(&label, &plan.name, &item.limit.name);
-                        p.bump_named(host, name, 1);
-                    }
-                }
-                for item in items.iter().filter(|i| i.charge) {
-                    p.bump_named(
-                        host,
-                        usage_name(&label, &plan.name, &item.limit.name),
-                        item.cost,
-                    );
-                }
-                self.metered = Some(Metered {
-                    plan: plan_index,
-                    label,
-                    keys: items.into_iter().map(|i| i.key).collect(),
-                    views,
-                    at: now,
-                });
-                Decision::Continue
-            }
-            Outcome::Refused {
-                index,
-                retry_after_us,
-                views,
-            } => {
-                p.bump(host, M::Refused, 1);
-                if let Some(item) = items.get(index) {
-                    p.bump_named(host, refused_name(&label, &plan.name, &item.limit.name), 1);
-                }
-                let shown = Self::shown(c, plan_index, &views, now);
-                Decision::Respond(fields::refusal(
-                    &c.headers,
-                    &plan.name,
-                    &shown,
-                    index,
-                    retry_after_us,
-                    cost,
-                ))
-            }
-            Outcome::Failed { admitted: true } => {
-                p.bump(host, M::FailureAdmitted, 1);
-                Decision::Continue
-            }
-            Outcome::Failed { admitted: false } => {
-                p.bump(host, M::FailureRefused, 1);
-                Decision::Respond(fields::unavailable())
-            }
         }
+        match &c.global {
+            Some(_) => self.check_global(host, m),
+            None => self.admit_local(host, &m, None),
+        }
+    }
+
+    fn on_grpc_response(
+        &mut self,
+        token: u32,
+        response: Result<Vec<u8>, GrpcFailure>,
+        _headers: &mut HeaderMap,
+        host: &mut dyn Host,
+    ) -> Decision {
+        self.on_global_answer(host, token, response.map_err(|f| f.to_string()))
+    }
+
+    fn on_call_response(
+        &mut self,
+        token: u32,
+        response: Result<CallResponse, CallFailure>,
+        _headers: &mut HeaderMap,
+        host: &mut dyn Host,
+    ) -> Decision {
+        let body = match response {
+            Ok(r) if r.status() == Some(200) => Ok(r.body),
+            Ok(r) => Err(format!(
+                "the rate limit service answered HTTP {}",
+                r.status().unwrap_or(0)
+            )),
+            Err(f) => Err(f.to_string()),
+        };
+        self.on_global_answer(host, token, body)
+    }
+
+    fn on_log(&mut self, _host: &mut dyn Host) {
+        self.abandon_global_call();
     }
 
     fn reads_response_headers(&self) -> bool {

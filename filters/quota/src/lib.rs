@@ -15,10 +15,14 @@ pub mod config;
 pub mod cost;
 pub mod fields;
 pub mod filter;
+pub mod global;
 pub mod key;
+pub mod lease;
 pub mod limit;
 pub mod metrics;
+pub mod remote;
 pub mod report;
+pub mod rls;
 pub mod store;
 pub mod window;
 

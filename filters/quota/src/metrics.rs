@@ -7,7 +7,7 @@
 //! `quota_consumer_refused.<consumer>.<plan>.<limit>` (requests refused by that limit).
 
 /// Fixed counters, indexed by [`M`].
-pub const NAMES: [&str; 19] = [
+pub const NAMES: [&str; 27] = [
     "quota_admitted",
     "quota_refused",
     "quota_shadow_refused",
@@ -27,6 +27,14 @@ pub const NAMES: [&str; 19] = [
     "quota_post_charged_units",
     "quota_post_charge_invalid",
     "quota_report_requests",
+    "quota_global_calls",
+    "quota_global_refills",
+    "quota_global_lease_admitted",
+    "quota_global_failures",
+    "quota_global_failure_allowed",
+    "quota_global_failure_denied",
+    "quota_global_failure_local",
+    "quota_global_overloaded",
 ];
 
 /// Index of a fixed counter in [`NAMES`].
@@ -71,6 +79,23 @@ pub enum M {
     PostChargeInvalid,
     /// Usage report requests (served or refused).
     ReportRequests,
+    /// Calls made to the global store (checks and lease refills).
+    GlobalCalls,
+    /// Lease refills among them.
+    GlobalRefills,
+    /// Requests admitted from a lease without a call.
+    GlobalLeaseAdmitted,
+    /// Checks that failed: no answer in time, an error status, an unreadable answer, or no call
+    /// could be made.
+    GlobalFailures,
+    /// Requests admitted because the check failed (`on_error: allow`).
+    GlobalFailureAllowed,
+    /// Requests refused with 503 because the check failed (`on_error: deny`).
+    GlobalFailureDenied,
+    /// Requests counted locally because the check failed (`on_error: local`).
+    GlobalFailureLocal,
+    /// Checks not made because `max_pending` calls were in flight on the worker.
+    GlobalOverloaded,
 }
 
 /// Label used for subjects that are not configured consumers.

@@ -17,7 +17,7 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel};
 
 use crate::headers::{EditKind, HeaderMap};
-use crate::host::{CallFailure, CallResponse};
+use crate::host::{CallFailure, CallResponse, GrpcFailure, Host};
 use crate::pairs;
 use crate::plugin::{Decision, Plugin, Stream};
 use crate::reply::{LocalReply, Problem};
@@ -84,9 +84,23 @@ pub fn start<P: Plugin>() {
     });
 }
 
+thread_local! {
+    /// Whether the host reported a log level (see [`host_has_grpc`]).
+    static HOST_LOG_LEVEL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether gRPC calls may be dispatched: the hosts that make them (Envoy) report a log level,
+/// and the ones without them (ngx_wasm_module) do not, where the SDK's dispatch would panic on
+/// their status.
+pub(crate) fn host_has_grpc() -> bool {
+    HOST_LOG_LEVEL.with(std::cell::Cell::get)
+}
+
 /// Follows the host's log level, so disabled levels cost no hostcall.
 fn adopt_host_log_level() {
-    let level = match raw::log_level() {
+    let reported = raw::log_level();
+    HOST_LOG_LEVEL.with(|c| c.set(reported.is_some()));
+    let level = match reported {
         Some(0) => LogLevel::Trace,
         Some(1) => LogLevel::Debug,
         Some(3) => LogLevel::Warn,
@@ -358,22 +372,19 @@ impl<P: Plugin> Http<P> {
     }
 }
 
-impl<P: Plugin> Context for Http<P> {
-    fn on_http_call_response(
+impl<P: Plugin> Http<P> {
+    /// Resumes a stream paused on a callout: `answer` runs the stream's callback with the request
+    /// headers, then its decision is carried out.
+    fn resume(
         &mut self,
-        token: u32,
-        num_headers: usize,
-        body_size: usize,
-        _: usize,
+        answer: impl FnOnce(&mut P::Stream, &mut HeaderMap, &mut dyn Host) -> Decision,
     ) {
-        let response = read_call_response(num_headers, body_size);
         let Some(stream) = self.stream.as_mut() else {
             return;
         };
         self.state.waiting_call = false;
         let mut headers = host::read_headers(raw::REQUEST_HEADERS);
-        let decision =
-            stream.on_call_response(token, response, &mut headers, &mut WasmHost::default());
+        let decision = answer(stream, &mut headers, &mut WasmHost::default());
         apply_edits(raw::REQUEST_HEADERS, &mut headers);
         if self.state.body_wanted {
             self.state.body_wanted = stream.wants_request_body();
@@ -395,6 +406,39 @@ impl<P: Plugin> Context for Http<P> {
                 send_reply(&reply);
             }
         }
+    }
+}
+
+impl<P: Plugin> Context for Http<P> {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        _: usize,
+    ) {
+        let response = read_call_response(num_headers, body_size);
+        self.resume(|stream, headers, host| {
+            stream.on_call_response(token, response, headers, host)
+        });
+    }
+
+    fn on_grpc_call_response(&mut self, token: u32, status_code: u32, response_size: usize) {
+        let response = if status_code == 0 {
+            raw::buffer(raw::GRPC_RECEIVE_BUFFER, 0, response_size).map_err(|e| GrpcFailure {
+                status: 13,
+                message: format!("the response message could not be read: {e}"),
+            })
+        } else {
+            let (_, message) = raw::grpc_status();
+            Err(GrpcFailure {
+                status: status_code,
+                message,
+            })
+        };
+        self.resume(|stream, headers, host| {
+            stream.on_grpc_response(token, response, headers, host)
+        });
     }
 }
 

@@ -105,6 +105,7 @@ pub const CALL_RESPONSE_HEADERS: u32 = 6;
 /// Buffer types.
 pub const REQUEST_BODY: u32 = 0;
 pub const CALL_RESPONSE_BODY: u32 = 4;
+pub const GRPC_RECEIVE_BUFFER: u32 = 5;
 pub const PLUGIN_CONFIGURATION: u32 = 7;
 
 fn check(status: u32) -> Result<(), HostError> {
@@ -314,4 +315,26 @@ pub fn log_level() -> Option<u32> {
     let mut level = 0u32;
     // SAFETY: the out-pointer is valid.
     (unsafe { proxy_get_log_level(&mut level) } == 0).then_some(level)
+}
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    fn proxy_get_status(code: *mut u32, message: *mut *mut u8, message_size: *mut usize) -> u32;
+}
+
+/// The status of the gRPC call whose callback is running: its code and message (empty if the
+/// host gives none or cannot say).
+pub fn grpc_status() -> (u32, String) {
+    let mut code = 0u32;
+    let mut data = null_mut();
+    let mut size = 0usize;
+    // SAFETY: out-pointers are valid; the host allocates the message, which `take` owns.
+    let status = unsafe { proxy_get_status(&mut code, &mut data, &mut size) };
+    if status != 0 {
+        return (code, String::new());
+    }
+    (
+        code,
+        String::from_utf8_lossy(&take(data, size)).into_owned(),
+    )
 }

@@ -5,9 +5,9 @@ use filter_core::ConfigError;
 
 use super::{
     consumer_header, credential_header, eight, groups_header, million, one, one_u64, plan_header,
-    thousand, yes, AlgorithmName, ChargeAt, KeySource, OnErrorName, RawConfig, RawConsumer,
-    RawCost, RawHeaders, RawIdentity, RawKey, RawLimit, RawPlan, RawReport, RawRoute, RawStore,
-    Scope, Unidentified,
+    thousand, yes, AlgorithmName, ChargeAt, GlobalOnError, KeySource, Mode, OnErrorName, Protocol,
+    RawConfig, RawConsumer, RawCost, RawGlobal, RawHeaders, RawIdentity, RawKey, RawLimit, RawPlan,
+    RawReport, RawRoute, RawStore, Scope, Unidentified,
 };
 use crate::window::Unit;
 
@@ -202,7 +202,7 @@ impl RawHeaders {
 
 impl RawStore {
     fn read(f: Field<'_>) -> Result<Self> {
-        let o = f.object(&["max_attempts", "on_error"])?;
+        let o = f.object(&["max_attempts", "on_error", "global"])?;
         Ok(Self {
             max_attempts: o.or("max_attempts", Field::u32, eight())?,
             on_error: o.or_default("on_error", |f| {
@@ -211,6 +211,46 @@ impl RawStore {
                     ("refuse", OnErrorName::Refuse),
                 ])
             })?,
+            global: o.opt("global", RawGlobal::read)?,
+        })
+    }
+}
+
+impl RawGlobal {
+    fn read(f: Field<'_>) -> Result<Self> {
+        let o = f.object(&[
+            "cluster",
+            "protocol",
+            "path",
+            "domain",
+            "mode",
+            "block",
+            "timeout_ms",
+            "on_error",
+            "instances",
+            "max_pending",
+        ])?;
+        Ok(Self {
+            cluster: o.req("cluster", Field::string)?,
+            protocol: o.or_default("protocol", |f| {
+                f.choice(&[("grpc", Protocol::Grpc), ("http", Protocol::Http)])
+            })?,
+            path: o.opt("path", Field::string)?,
+            domain: o.or("domain", Field::string, "gateway".to_owned())?,
+            mode: o.or_default("mode", |f| {
+                f.choice(&[("exact", Mode::Exact), ("leased", Mode::Leased)])
+            })?,
+            block: o.opt("block", Field::u32)?,
+            timeout_ms: o.or("timeout_ms", Field::u32, 50)?,
+            on_error: o.or_default("on_error", |f| {
+                f.choice(&[
+                    ("allow", GlobalOnError::Allow),
+                    ("deny", GlobalOnError::Deny),
+                    ("local", GlobalOnError::Local),
+                ])
+            })?,
+            instances: o.or("instances", Field::u32, 1)?,
+            max_pending: o.or("max_pending", Field::u32, 1_024)?,
         })
     }
 }

@@ -38,7 +38,37 @@ pub struct Config {
     pub report: Option<RawReport>,
     /// Requests without identity.
     pub unidentified: Unidentified,
+    /// The global store, when counting is shared by several gateway instances.
+    pub global: Option<Global>,
 }
+
+/// The validated global store (see [`RawGlobal`]).
+#[derive(Debug)]
+pub struct Global {
+    /// Cluster of the rate limit service.
+    pub cluster: String,
+    /// gRPC or HTTP.
+    pub protocol: Protocol,
+    /// Path of the HTTP check.
+    pub path: String,
+    /// Rate limit domain.
+    pub domain: String,
+    /// Exact or leased.
+    pub mode: Mode,
+    /// Units per lease block (leased mode).
+    pub block: u64,
+    /// Per-call timeout.
+    pub timeout: std::time::Duration,
+    /// What a failed check does.
+    pub on_error: GlobalOnError,
+    /// Calls in flight per worker.
+    pub max_pending: u32,
+    /// For `on_error: local`: each plan's limits divided by the number of instances.
+    pub local_limits: Vec<Vec<Limit>>,
+}
+
+/// Largest count the rate limit protocol carries (`uint32` fields).
+pub const MAX_GLOBAL_COUNT: u64 = u32::MAX as u64;
 
 /// A plan.
 #[derive(Debug)]
@@ -331,6 +361,16 @@ impl TryFrom<RawConfig> for Config {
             check_name("report.group", &report.group)?;
         }
 
+        let global = match raw.store.global {
+            Some(g) => Some(global(
+                g,
+                &raw.plans,
+                &plans,
+                raw.report.is_some(),
+                raw.cost.max,
+            )?),
+            None => None,
+        };
         Ok(Config {
             plans,
             default_plan,
@@ -349,10 +389,146 @@ impl TryFrom<RawConfig> for Config {
                 OnErrorName::Admit => OnError::Admit,
                 OnErrorName::Refuse => OnError::Refuse,
             },
+            global,
             report: raw.report,
             unidentified: raw.unidentified,
         })
     }
+}
+
+/// Validates the global store against the plans it must count.
+fn global(
+    g: RawGlobal,
+    raw_plans: &[RawPlan],
+    plans: &[Plan],
+    report: bool,
+    cost_max: u64,
+) -> Result<Global, ConfigError> {
+    if g.cluster.is_empty()
+        || g.cluster.len() > 256
+        || g.cluster.bytes().any(|b| !b.is_ascii_graphic())
+    {
+        return Err(ConfigError::new(
+            "store.global.cluster",
+            "must be 1 to 256 printable characters without spaces",
+        ));
+    }
+    let path = match (g.protocol, g.path) {
+        (Protocol::Grpc, Some(_)) => {
+            return Err(ConfigError::new(
+                "store.global.path",
+                "only with protocol http",
+            ))
+        }
+        (_, Some(p)) => {
+            if !p.starts_with('/') || p.len() > 256 || p.bytes().any(|b| !b.is_ascii_graphic()) {
+                return Err(ConfigError::new(
+                    "store.global.path",
+                    "must start with '/' and hold no spaces or control characters",
+                ));
+            }
+            p
+        }
+        (_, None) => "/v1/check".to_owned(),
+    };
+    check_name("store.global.domain", &g.domain)?;
+    let block = match (g.mode, g.block) {
+        (Mode::Exact, Some(_)) => {
+            return Err(ConfigError::new(
+                "store.global.block",
+                "only with mode leased",
+            ))
+        }
+        (Mode::Exact, None) => 0,
+        (Mode::Leased, b) => {
+            let b = b.unwrap_or(10);
+            if !(1..=100_000).contains(&b) {
+                return Err(ConfigError::new(
+                    "store.global.block",
+                    "must be 1 to 100000",
+                ));
+            }
+            u64::from(b)
+        }
+    };
+    if !(1..=10_000).contains(&g.timeout_ms) {
+        return Err(ConfigError::new(
+            "store.global.timeout_ms",
+            "must be 1 to 10000",
+        ));
+    }
+    if !(1..=10_000).contains(&g.instances) {
+        return Err(ConfigError::new(
+            "store.global.instances",
+            "must be 1 to 10000",
+        ));
+    }
+    if !(1..=100_000).contains(&g.max_pending) {
+        return Err(ConfigError::new(
+            "store.global.max_pending",
+            "must be 1 to 100000",
+        ));
+    }
+    if report {
+        return Err(ConfigError::new(
+            "report",
+            "not available with store.global: the counts live in the rate limit service",
+        ));
+    }
+    if cost_max > MAX_GLOBAL_COUNT {
+        return Err(ConfigError::new(
+            "cost.max",
+            "must be at most 4294967295 with store.global (the protocol's counts are 32-bit)",
+        ));
+    }
+    for (i, (rp, plan)) in raw_plans.iter().zip(plans).enumerate() {
+        for (j, (rl, pl)) in rp.limits.iter().zip(&plan.limits).enumerate() {
+            let at = format!("plans[{i}].limits[{j}]");
+            if rl.algorithm != AlgorithmName::FixedWindow {
+                return Err(ConfigError::new(
+                    format!("{at}.algorithm"),
+                    "store.global counts fixed_window limits only",
+                ));
+            }
+            if rl.charge != ChargeAt::Request {
+                return Err(ConfigError::new(
+                    format!("{at}.charge"),
+                    "store.global charges on the request only",
+                ));
+            }
+            if pl.limit.quota > MAX_GLOBAL_COUNT {
+                return Err(ConfigError::new(
+                    format!("{at}.limit"),
+                    "must be at most 4294967295 with store.global (the protocol's counts are 32-bit)",
+                ));
+            }
+        }
+    }
+    let instances = u64::from(g.instances);
+    let local_limits = plans
+        .iter()
+        .map(|p| {
+            p.limits
+                .iter()
+                .map(|pl| Limit {
+                    quota: (pl.limit.quota / instances).max(1),
+                    ..pl.limit.clone()
+                })
+                .collect()
+        })
+        .collect();
+    Ok(Global {
+        cluster: g.cluster,
+        protocol: g.protocol,
+        path,
+        domain: g.domain,
+        mode: g.mode,
+        block,
+        timeout: std::time::Duration::from_millis(u64::from(g.timeout_ms)),
+        on_error: g.on_error,
+        max_pending: g.max_pending,
+        local_limits,
+    })
 }
 
 /// Builds a runtime limit from its wire form; `at` is its field path.
