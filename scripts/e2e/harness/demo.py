@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from . import DIST_DIR, background, client, envoy
 from .ports import is_free
 from .samples import API_KEYS, TRIAL_LIMIT, JwtSigner
-from .stack import FILTERS, Stack
+from .stack import FILTERS, Stack, default_plugin_config
 
 RATE_LIMIT_HEADERS = (
     "ratelimit-policy",
@@ -110,6 +112,46 @@ def metrics_walk(demo: "Demo") -> int:
     return 0 if labelled else 1
 
 
+def global_walk(demo: "Demo") -> int:
+    """Two more Envoy instances counting one quota in the global store (Redis + quota-service)."""
+    from .ports import free_port
+    from .ratelimit import QuotaService, Redis
+
+    config = default_plugin_config("quota-global")
+    limit = TRIAL_LIMIT
+    bad = 0
+    with tempfile.TemporaryDirectory(prefix="gateway-demo-global-") as tmp:
+        redis = Redis(free_port(), Path(tmp) / "redis")
+        service = QuotaService(config, redis, free_port(), free_port(), Path(tmp) / "service")
+        stacks = []
+        try:
+            redis.start()
+            service.start()
+            ports = {"RLS_GRPC_PORT": service.grpc_port, "RLS_HTTP_PORT": service.http_port}
+            for i in range(2):
+                stack = Stack("quota-global.yaml", workdir=Path(tmp) / f"envoy{i}", ports=dict(ports))
+                stacks.append(stack)
+                stack.start()
+            demo.out(f"  redis 127.0.0.1:{redis.port}, quota-service gRPC 127.0.0.1:{service.grpc_port}; "
+                     f"gateways on 127.0.0.1:{stacks[0].listen_port} and 127.0.0.1:{stacks[1].listen_port}")
+            who = [("x-gateway-consumer", "erin-" + str(os.getpid())), ("x-gateway-plan", "trial")]
+            for i in range(limit + 1):
+                gw = stacks[i % 2]
+                r = client.request(gw.listen_port, "/v1/orders", headers=who)
+                want = 200 if i < limit else 429
+                bad += r.status != want
+                demo.out(f"  > GET /v1/orders on gateway {i % 2 + 1}   < {r.status}"
+                         f"   x-ratelimit-remaining: {r.header('x-ratelimit-remaining')}"
+                         + ("" if r.status == want else f"   (EXPECTED {want})"))
+        finally:
+            for stack in stacks:
+                stack.stop()
+            service.stop()
+            redis.stop()
+    demo.out(f"  {limit} per hour for the consumer across both gateways, not {limit} per gateway.")
+    return bad
+
+
 STEPS: list[Step] = [
     Step("Authentication: no credentials", "auth answers 401 with a problem+json body and a challenge",
          lambda d: [Req("/v1/orders", 401)]),
@@ -126,6 +168,8 @@ STEPS: list[Step] = [
          lambda d: [Req("/v1/orders", 200, key("erin"), label=f"request {i + 1}") for i in range(TRIAL_LIMIT)]
          + [Req("/v1/orders", 429, key("erin"), label=f"request {TRIAL_LIMIT + 1}")],
          show=RATE_LIMIT_HEADERS),
+    Step("Global quota", "two gateway instances share one consumer's quota through Redis and quota-service",
+         custom=global_walk),
     Step("Versioned routing", "version from the path, a header, the query or Accept; else the default v1",
          lambda d: [Req("/v1/orders", 200, key("bob"), upstream="v1"),
                     Req("/v2/orders", 200, key("bob"), upstream="v2"),

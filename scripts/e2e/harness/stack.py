@@ -40,6 +40,12 @@ def template_values(ports: dict[str, int], configs: dict | None = None, dist: Pa
     configs = configs or {}
     for name in FILTERS:
         values[f"{name.upper()}_CONFIG"] = configs.get(name, default_plugin_config(name))
+    # Other plugin configurations (plugins/quota-global.json -> QUOTA_GLOBAL_CONFIG, overridden
+    # by configs["quota_global"]).
+    for path in sorted(PLUGIN_DIR.glob("*.json")):
+        key = path.stem.replace("-", "_")
+        if key not in FILTERS and key != "jwks":
+            values[f"{key.upper()}_CONFIG"] = configs.get(key, default_plugin_config(path.stem))
     # The bundle's `gateway` root takes every member's configuration in one object.
     values["GATEWAY_CONFIG"] = {name: values[f"{name.upper()}_CONFIG"] for name in FILTERS}
     return values
@@ -47,7 +53,16 @@ def template_values(ports: dict[str, int], configs: dict | None = None, dist: Pa
 
 def allocate_ports(preferred: dict[str, int] | None = None) -> dict[str, int]:
     """Ports for every role; `preferred` ones are used as given."""
-    names = ("LISTEN_PORT", "ADMIN_PORT", "V1_PORT", "V2_PORT", "JWKS_PORT", "COLLECTOR_PORT")
+    names = (
+        "LISTEN_PORT",
+        "ADMIN_PORT",
+        "V1_PORT",
+        "V2_PORT",
+        "JWKS_PORT",
+        "COLLECTOR_PORT",
+        "RLS_GRPC_PORT",
+        "RLS_HTTP_PORT",
+    )
     preferred = preferred or {}
     return {n: preferred.get(n) or free_port() for n in names}
 
