@@ -46,6 +46,11 @@ def start(template_name: str, configs: dict | None = None, ports: dict | None = 
     RUN_DIR.mkdir(exist_ok=True)
     workdir = RUN_DIR / "envoy"
     workdir.mkdir(exist_ok=True)
+    # A rate limit service left running by `scripts/quota-service start` (for quota-global.yaml).
+    service = RUN_DIR / "quota-service" / "ports.json"
+    if service.is_file():
+        found = json.loads(service.read_text(encoding="utf-8"))
+        ports = {**{k: v for k, v in found.items() if k.startswith("RLS_")}, **(ports or {})}
     ports = allocate_ports(ports)
     cmd = [sys.executable, "-m", "harness.serve", template_name, "--ports-json", json.dumps(ports),
            "--workdir", str(workdir)]
