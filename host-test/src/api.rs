@@ -1,7 +1,7 @@
 //! [`Gateway`]: a running chain of filters on N workers, with read access to everything a
 //! test asserts on. Built by [`Harness`].
 
-use crate::abi::properties::{wire_path, Prop};
+use crate::abi::properties::{dotted_path, wire_path, Prop};
 use crate::engine::runtime;
 use crate::error::{Error, Result};
 pub use crate::harness::{FailurePolicy, FilterSpec, Harness, Responder};
@@ -36,6 +36,10 @@ pub struct Gateway {
     pub(crate) work: VecDeque<crate::chain::Work>,
     pub(crate) pending_effects: Vec<(u64, usize, crate::state::Effect)>,
     pub(crate) offered: std::collections::HashSet<u64>,
+    /// Downstream connections by [`Request::connection`] label: (`connection.id`, worker).
+    pub(crate) connections: HashMap<u64, (u64, usize)>,
+    /// The next `connection.id` (from 1, increasing, one per connection).
+    pub(crate) next_connection: u64,
 }
 
 impl Gateway {
@@ -172,9 +176,14 @@ impl Gateway {
         self.settle()
     }
 
-    /// Sets a gateway-wide property.
+    /// Sets a gateway-wide property (dotted path; `\.` is a dot inside a segment).
     pub fn set_property(&mut self, path: &str, value: Prop) {
         self.world().props.insert(wire_path(path), value);
+    }
+
+    /// Sets a gateway-wide property by its path segments, which may contain dots.
+    pub fn set_property_at(&mut self, segments: &[&str], value: Prop) {
+        self.set_property(&dotted_path(segments), value);
     }
 
     /// Foreign function calls made so far: (name, arguments).

@@ -5,18 +5,45 @@
 use crate::api::Gateway;
 use crate::chain::{Frame, Held, StreamRun, Work};
 use crate::message::{Headers, Request, Response, Seen};
-use crate::world::StreamData;
+use crate::world::{Protocol, StreamData};
+
+/// Header values as Envoy's HTTP/1 codec stores them: without leading or trailing SP/HTAB.
+fn trim_values(mut h: Headers) -> Headers {
+    for (_, v) in &mut h.0 {
+        let t = v.trim_matches(|c| c == ' ' || c == '\t');
+        if t.len() != v.len() {
+            *v = t.to_string();
+        }
+    }
+    h
+}
 
 impl Gateway {
     /// Creates a stream; nothing is delivered.
     pub(crate) fn open(&mut self, req: Request) -> crate::stream::StreamId {
         let sid = self.next_stream;
         self.next_stream += 1;
-        let worker = match req.worker {
-            Some(w) => w.min(self.workers - 1),
+        // A connection stays on the worker that accepted it; a new one goes to the requested
+        // worker, else round-robin.
+        let known = req
+            .connection
+            .and_then(|c| self.connections.get(&c).copied());
+        let (connection_id, worker) = match known {
+            Some(c) => c,
             None => {
-                self.rr += 1;
-                (self.rr - 1) % self.workers
+                let worker = match req.worker {
+                    Some(w) => w.min(self.workers - 1),
+                    None => {
+                        self.rr += 1;
+                        (self.rr - 1) % self.workers
+                    }
+                };
+                let id = self.next_connection;
+                self.next_connection += 1;
+                if let Some(label) = req.connection {
+                    self.connections.insert(label, (id, worker));
+                }
+                (id, worker)
             }
         };
         let n = self.filters.len();
@@ -32,7 +59,7 @@ impl Gateway {
                 sid,
                 StreamData {
                     started_ns,
-                    worker,
+                    connection_id,
                     props,
                     ..StreamData::default()
                 },
@@ -87,6 +114,30 @@ impl Gateway {
         });
     }
 
+    /// A frame from the client (dir 0) or the upstream (dir 1) as the codec hands it to the
+    /// chain. Over HTTP/1.1 (Envoy's HTTP/1 codec): header and trailer values lose their leading
+    /// and trailing SP/HTAB, and a body chunk that ends the message reaches the filters as data
+    /// (end_of_stream false) followed by an empty end_of_stream frame, as the codec signals the
+    /// message's end apart from its last bytes. Over HTTP/2 frames pass as given.
+    pub(crate) fn codec_inject(
+        &mut self,
+        sid: u64,
+        dir: usize,
+        frame: Frame,
+        map: Option<Headers>,
+    ) {
+        if self.world().protocol != Protocol::Http11 {
+            return self.inject(sid, dir, frame, map);
+        }
+        match frame {
+            Frame::Data(chunk, true) if !chunk.is_empty() => {
+                self.inject(sid, dir, Frame::Data(chunk, false), None);
+                self.inject(sid, dir, Frame::Data(Vec::new(), true), None);
+            }
+            frame => self.inject(sid, dir, frame, map.map(trim_values)),
+        }
+    }
+
     /// Sends the whole request of stream `sid` (headers, chunks, trailers), settling between.
     pub(crate) fn send_request(&mut self, sid: u64) -> crate::Result<()> {
         let Some(run) = self.streams.get(&sid) else {
@@ -95,7 +146,7 @@ impl Gateway {
         let req = run.request.clone();
         let has_trailers = req.trailers.is_some();
         let headers_eos = req.chunks.is_empty() && !has_trailers;
-        self.inject(
+        self.codec_inject(
             sid,
             0,
             Frame::Headers(headers_eos),
@@ -105,11 +156,11 @@ impl Gateway {
         let n = req.chunks.len();
         for (i, c) in req.chunks.iter().enumerate() {
             let eos = i + 1 == n && !has_trailers;
-            self.inject(sid, 0, Frame::Data(c.clone(), eos), None);
+            self.codec_inject(sid, 0, Frame::Data(c.clone(), eos), None);
             self.settle()?;
         }
         if let Some(t) = req.trailers {
-            self.inject(sid, 0, Frame::Trailers, Some(t));
+            self.codec_inject(sid, 0, Frame::Trailers, Some(t));
             self.settle()?;
         }
         Ok(())
@@ -119,7 +170,7 @@ impl Gateway {
     pub(crate) fn send_response(&mut self, sid: u64, resp: Response) -> crate::Result<()> {
         let has_trailers = resp.trailers.is_some();
         let headers_eos = resp.chunks.is_empty() && !has_trailers;
-        self.inject(
+        self.codec_inject(
             sid,
             1,
             Frame::Headers(headers_eos),
@@ -128,11 +179,11 @@ impl Gateway {
         self.settle()?;
         let n = resp.chunks.len();
         for (i, c) in resp.chunks.into_iter().enumerate() {
-            self.inject(sid, 1, Frame::Data(c, i + 1 == n && !has_trailers), None);
+            self.codec_inject(sid, 1, Frame::Data(c, i + 1 == n && !has_trailers), None);
             self.settle()?;
         }
         if let Some(t) = resp.trailers {
-            self.inject(sid, 1, Frame::Trailers, Some(t));
+            self.codec_inject(sid, 1, Frame::Trailers, Some(t));
             self.settle()?;
         }
         Ok(())

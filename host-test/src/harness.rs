@@ -1,7 +1,7 @@
 //! [`Harness`]: the builder for a [`Gateway`], with every default listed, and
 //! [`FilterSpec`], one filter of the chain.
 
-use crate::abi::properties::{wire_path, Prop};
+use crate::abi::properties::{dotted_path, wire_path, Prop};
 use crate::api::{Filter, Gateway};
 use crate::engine::module;
 use crate::error::Result;
@@ -152,14 +152,27 @@ impl Harness {
         self.world.any_cluster = true;
         self
     }
-    /// Sets a gateway-wide property (dotted path, e.g. `xds.cluster_name`).
+    /// Sets a gateway-wide property (dotted path, e.g. `xds.cluster_name`; `\.` is a dot
+    /// inside a segment, as in `"metadata.filter_metadata.envoy\\.filters\\.http\\.lua.key"`).
     pub fn property(mut self, path: &str, value: Prop) -> Self {
         self.world.props.insert(wire_path(path), value);
         self
     }
+    /// Sets a gateway-wide property by its path segments, which may contain dots
+    /// (`&["metadata", "filter_metadata", "envoy.filters.http.lua", "key"]`).
+    pub fn property_at(self, segments: &[&str], value: Prop) -> Self {
+        self.property(&dotted_path(segments), value)
+    }
     /// The level `proxy_get_log_level` reports; lower logs are dropped.
     pub fn log_level(mut self, l: LogLevel) -> Self {
         self.world.log_level = l;
+        self
+    }
+    /// The HTTP codec of the client and upstream connections (default HTTP/1.1, as Envoy's
+    /// HTTP/1 codec delivers: header values trimmed, a body's end as a separate empty
+    /// end_of_stream callback); see [`crate::Protocol`].
+    pub fn protocol(mut self, p: crate::Protocol) -> Self {
+        self.world.protocol = p;
         self
     }
     /// The host to imitate (default Envoy); see [`crate::HostProfile`].
@@ -275,6 +288,8 @@ impl Harness {
             work: VecDeque::new(),
             pending_effects: Vec::new(),
             offered: std::collections::HashSet::new(),
+            connections: HashMap::new(),
+            next_connection: 1,
         };
         for fi in 0..gw.filters.len() {
             for w in 0..gw.workers {

@@ -43,4 +43,4 @@ pub use message::{
     Request, Response, Seen,
 };
 pub use stream::{Exchange, Stream, StreamId};
-pub use world::{HostProfile, Metric, MetricKind, TraceEvent};
+pub use world::{HostProfile, Metric, MetricKind, Protocol, TraceEvent};

@@ -20,41 +20,41 @@ fn grpc_from_http(code: u16) -> u32 {
     }
 }
 
-/// The response headers of a local reply: `:status`, `content-length` and
-/// `content-type: text/plain` for a body, then the filter's headers appended; a `content-type`
-/// from the filter replaces the default one (a real Envoy sends only the filter's). For a gRPC
-/// request Envoy answers trailers-only: `:status 200`, `content-type: application/grpc`,
-/// `grpc-status`, `grpc-message` (the body), no body.
+/// The response headers of a local reply, in Envoy's order (`prepareLocalReply`): `:status`,
+/// the filter's headers (appended), then for a body `content-length` (set) and
+/// `content-type: text/plain` unless the filter gave one; without a body Envoy removes both
+/// (the filter's too). For a gRPC request Envoy answers trailers-only: `:status 200`, the filter's
+/// headers, `content-type: application/grpc` (set), `grpc-status` unless the filter gave one,
+/// `grpc-message` (the body, set), no `content-length`, no body.
 pub(crate) fn local_reply_headers(r: &LocalReply, grpc_request: bool) -> (Headers, Vec<u8>) {
     let mut h = Headers::new();
+    h.add(":status", &r.status.to_string());
+    for (k, v) in r.headers.iter() {
+        h.add(k, v);
+    }
     if grpc_request {
-        h.add(":status", "200");
-        h.add("content-type", "application/grpc");
-        let g = r.grpc_status.unwrap_or_else(|| grpc_from_http(r.status));
-        h.add("grpc-status", &g.to_string());
-        if !r.body.is_empty() {
-            h.add("grpc-message", &r.body_str());
+        h.set(":status", "200");
+        h.set("content-type", "application/grpc");
+        if h.get("grpc-status").is_none_or(str::is_empty) {
+            let g = r.grpc_status.unwrap_or_else(|| grpc_from_http(r.status));
+            h.set("grpc-status", &g.to_string());
         }
-    } else {
-        h.add(":status", &r.status.to_string());
         if !r.body.is_empty() {
-            h.add("content-length", &r.body.len().to_string());
+            h.set("grpc-message", &r.body_str());
+        }
+        h.remove("content-length");
+        return (h, Vec::new());
+    }
+    if r.body.is_empty() {
+        h.remove("content-length");
+        h.remove("content-type");
+    } else {
+        h.set("content-length", &r.body.len().to_string());
+        if h.get("content-type").is_none() {
             h.add("content-type", "text/plain");
         }
     }
-    for (k, v) in r.headers.iter() {
-        if !grpc_request && k.eq_ignore_ascii_case("content-type") {
-            h.set(k, v);
-        } else {
-            h.add(k, v);
-        }
-    }
-    let body = if grpc_request {
-        Vec::new()
-    } else {
-        r.body.clone()
-    };
-    (h, body)
+    (h, r.body.clone())
 }
 
 impl Gateway {
@@ -155,5 +155,71 @@ impl Gateway {
         if !body.is_empty() {
             self.inject(sid, 1, Frame::Data(body, true), None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(body: &str, headers: &[(&str, &str)]) -> LocalReply {
+        LocalReply {
+            filter: "f".into(),
+            status: 403,
+            body: body.as_bytes().to_vec(),
+            headers: Headers::from_pairs(headers),
+            details: String::new(),
+            grpc_status: None,
+        }
+    }
+
+    fn pairs(h: &Headers) -> Vec<(&str, &str)> {
+        h.iter().collect()
+    }
+
+    #[test]
+    fn headers_follow_envoys_order() {
+        let (h, body) = local_reply_headers(&reply("no", &[("x-a", "1")]), false);
+        assert_eq!(
+            pairs(&h),
+            [
+                (":status", "403"),
+                ("x-a", "1"),
+                ("content-length", "2"),
+                ("content-type", "text/plain")
+            ]
+        );
+        assert_eq!(body, b"no");
+        // The filter's content-type stays where it is; without a body both are removed.
+        let r = reply("{}", &[("content-type", "application/json"), ("x-a", "1")]);
+        let (h, _) = local_reply_headers(&r, false);
+        assert_eq!(
+            pairs(&h),
+            [
+                (":status", "403"),
+                ("content-type", "application/json"),
+                ("x-a", "1"),
+                ("content-length", "2")
+            ]
+        );
+        let r = reply("", &[("content-type", "application/json"), ("x-a", "1")]);
+        let (h, _) = local_reply_headers(&r, false);
+        assert_eq!(pairs(&h), [(":status", "403"), ("x-a", "1")]);
+        // gRPC: trailers-only, the filter's headers before Envoy's, its grpc-status kept.
+        let r = reply("denied", &[("x-a", "1"), ("content-length", "6")]);
+        let (h, body) = local_reply_headers(&r, true);
+        assert_eq!(
+            pairs(&h),
+            [
+                (":status", "200"),
+                ("x-a", "1"),
+                ("content-type", "application/grpc"),
+                ("grpc-status", "7"),
+                ("grpc-message", "denied")
+            ]
+        );
+        assert!(body.is_empty());
+        let (h, _) = local_reply_headers(&reply("", &[("grpc-status", "3")]), true);
+        assert_eq!(h.get("grpc-status"), Some("3"));
     }
 }

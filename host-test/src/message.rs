@@ -88,12 +88,14 @@ impl Headers {
 }
 
 /// A request the downstream client sends. Defaults: `:scheme` `http`, `:authority`
-/// `example.com`, no body, no trailers, next worker round-robin.
+/// `example.com`, no body, no trailers, a downstream connection of its own (new
+/// `connection.id`), next worker round-robin.
 #[derive(Clone, Debug, Default)]
 pub struct Request {
     /// Headers including pseudo-headers.
     pub headers: Headers,
-    /// Body chunks, delivered one `on_request_body` each (last with end_of_stream).
+    /// Body chunks, delivered one `on_request_body` each; over HTTP/1.1 (the default) the end of
+    /// the body is one more, empty, callback with end_of_stream (no trailers) as in Envoy.
     pub chunks: Vec<Vec<u8>>,
     /// Trailers, if any.
     pub trailers: Option<Headers>,
@@ -101,6 +103,9 @@ pub struct Request {
     pub worker: Option<usize>,
     /// Per-request property values (e.g. `source.address`).
     pub props: Vec<(String, Prop)>,
+    /// The downstream connection, as a label: requests with the same label share one
+    /// connection (one `connection.id`, one worker). `None`: a connection of its own.
+    pub connection: Option<u64>,
 }
 
 impl Request {
@@ -161,9 +166,24 @@ impl Request {
         self.worker = Some(w);
         self
     }
-    /// Sets a property for this request only (dotted path, e.g. `source.address`).
+    /// Sets a property for this request only (dotted path, e.g. `source.address`; `\.` is a
+    /// dot inside a segment).
     pub fn property(mut self, path: &str, value: Prop) -> Self {
         self.props.push((path.to_string(), value));
+        self
+    }
+    /// Sets a property for this request only by its path segments, which may contain dots
+    /// (`&["metadata", "filter_metadata", "envoy.filters.http.lua", "key"]`).
+    pub fn property_at(self, segments: &[&str], value: Prop) -> Self {
+        self.property(&crate::abi::properties::dotted_path(segments), value)
+    }
+    /// Sends this request on downstream connection `label`: requests with the same label share
+    /// the connection, so they see the same `connection.id` and run on the worker that took the
+    /// connection's first request (as Envoy keeps a connection on one worker; the connection's
+    /// worker wins over [`Request::on_worker`]). Without it every request opens a connection of
+    /// its own, with a new, increasing `connection.id`.
+    pub fn connection(mut self, label: u64) -> Self {
+        self.connection = Some(label);
         self
     }
 }

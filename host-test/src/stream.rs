@@ -70,7 +70,7 @@ impl<'g> Stream<'g> {
 
     fn push(&mut self, dir: usize, frame: Frame, map: Option<Headers>) -> Result<&mut Self> {
         self.open()?;
-        self.gw.inject(self.id.0, dir, frame, map);
+        self.gw.codec_inject(self.id.0, dir, frame, map);
         self.gw.settle()?;
         Ok(self)
     }
@@ -87,7 +87,9 @@ impl<'g> Stream<'g> {
         self.push(0, Frame::Headers(end_of_stream), Some(h))
     }
 
-    /// Sends a request body chunk.
+    /// Sends a request body chunk. Over HTTP/1.1 (the default [`crate::Protocol`]) a non-empty
+    /// chunk with `end_of_stream` reaches the filters as the chunk, then an empty end_of_stream
+    /// callback, as Envoy's HTTP/1 codec delivers a message's end.
     pub fn send_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Result<&mut Self> {
         self.push(0, Frame::Data(chunk.to_vec(), end_of_stream), None)
     }
@@ -102,7 +104,7 @@ impl<'g> Stream<'g> {
         self.push(1, Frame::Headers(end_of_stream), Some(resp.headers.clone()))
     }
 
-    /// Sends a response body chunk.
+    /// Sends a response body chunk (split like [`Stream::send_body`] over HTTP/1.1).
     pub fn respond_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Result<&mut Self> {
         self.push(1, Frame::Data(chunk.to_vec(), end_of_stream), None)
     }

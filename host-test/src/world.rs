@@ -23,6 +23,31 @@ pub enum HostProfile {
     Nginx,
 }
 
+/// The HTTP codec between the gateway and the client and between the gateway and the upstream
+/// (both sides use the same one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP/1.1 (default), as Envoy's HTTP/1 codec delivers a message: header values without
+    /// leading or trailing whitespace, and a body that ends with the message (content-length or
+    /// last chunk) reaches the filters as its data (end_of_stream false) and then an empty
+    /// end_of_stream callback.
+    #[default]
+    Http11,
+    /// HTTP/2: the last DATA frame carries END_STREAM, so the last body chunk arrives with
+    /// end_of_stream true in one callback; header values are passed as given.
+    Http2,
+}
+
+impl Protocol {
+    /// `request.protocol` as Envoy names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Http11 => "HTTP/1.1",
+            Self::Http2 => "HTTP/2",
+        }
+    }
+}
+
 /// A registered foreign function: arguments in, result bytes out.
 pub type ForeignFn = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
 
@@ -84,7 +109,8 @@ pub(crate) struct StreamData {
     pub req_body_bytes: u64,
     pub resp_body_bytes: u64,
     pub code_details: String,
-    pub worker: usize,
+    /// `connection.id`: the downstream connection the stream arrived on.
+    pub connection_id: u64,
     /// Set when a filter changed request headers (Envoy clears the route cache).
     pub route_cache_cleared: u32,
     /// True once the request headers went upstream.
@@ -133,6 +159,7 @@ pub(crate) struct World {
     pub trace: Option<Vec<TraceEvent>>,
     pub rng: u64,
     pub profile: HostProfile,
+    pub protocol: Protocol,
 }
 
 impl World {
@@ -158,6 +185,7 @@ impl World {
             trace: None,
             rng: seed,
             profile: HostProfile::Envoy,
+            protocol: Protocol::Http11,
         }
     }
 

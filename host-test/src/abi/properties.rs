@@ -10,7 +10,10 @@
 //! stream info there); header-backed attributes (`request.path`, `request.headers`,
 //! `response.headers`, ...) follow the header-map visibility of the context (see
 //! `headers.rs`), so `request.path` is NOT_FOUND in the response phase but found in
-//! `on_log`. `set_property` outside a stream is NOT_FOUND.
+//! `on_log`. `set_property` outside a stream is NOT_FOUND. `filter_state` without a key (the
+//! whole map) is SERIALIZATION_FAILURE in a stream, as Envoy cannot list it. `request.size` is
+//! the Content-Length while the request headers are reachable, else the body bytes received.
+//! `connection.id` is the stream's downstream connection (see `Request::connection`).
 
 use super::{copy_out, done, pairs, read, status, Cx};
 use crate::message::Headers;
@@ -72,9 +75,31 @@ impl Prop {
     }
 }
 
-/// Converts a dotted path (`request.headers.x-id`) to the wire form (NUL-separated).
+/// Converts a dotted path (`request.headers.x-id`) to the wire form (NUL-separated). A segment
+/// that contains a dot writes it `\.` (and a backslash `\\`), e.g.
+/// `metadata.filter_metadata.envoy\.filters\.http\.lua.key`; any other backslash is kept.
 pub fn wire_path(dotted: &str) -> String {
-    dotted.replace('.', "\0")
+    let mut out = String::with_capacity(dotted.len());
+    let mut chars = dotted.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if matches!(chars.peek(), Some('.' | '\\')) => {
+                out.extend(chars.next());
+            }
+            '.' => out.push('\0'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The dotted path (as [`wire_path`] reads it) of `segments`, escaping their dots.
+pub fn dotted_path(segments: &[&str]) -> String {
+    segments
+        .iter()
+        .map(|s| s.replace('\\', "\\\\").replace('.', "\\."))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn header_prop(h: &Option<Headers>, rest: &[&str]) -> Option<Prop> {
@@ -130,11 +155,16 @@ fn computed(w: &World, s: &StreamData, v: Vis, parts: &[&str]) -> Option<Prop> {
             let p = req_h.as_ref()?.get(":path")?;
             Prop::str(p.split_once('?').map_or("", |(_, q)| q))
         }
-        ["request", "protocol"] => Prop::str("HTTP/1.1"),
+        ["request", "protocol"] => Prop::str(w.protocol.name()),
         ["request", "time"] => Prop::Timestamp(s.started_ns as i64),
         ["request", "duration"] => Prop::Duration(w.now_ns.saturating_sub(s.started_ns) as i64),
-        ["request", "size"] => Prop::Int(s.req_body_bytes as i64),
-        ["request", "total_size"] => Prop::Int(s.req_body_bytes as i64 + hdr_bytes(&s.req_headers)),
+        // Envoy prefers the request's Content-Length (known from the headers on) to the bytes
+        // received so far; an unparsable one is NOT_FOUND.
+        ["request", "size"] => match req_h.as_ref().and_then(|h| h.get("content-length")) {
+            Some(cl) => Prop::Int(cl.parse().ok()?),
+            None => Prop::Int(s.req_body_bytes as i64),
+        },
+        ["request", "total_size"] => Prop::Int(s.req_body_bytes as i64 + hdr_bytes(req_h)),
         ["response", "code"] => Prop::Int(resp_code?),
         ["response", "code_details"] => Prop::Str(s.code_details.clone()),
         ["response", "flags"] => Prop::Int(0),
@@ -146,7 +176,7 @@ fn computed(w: &World, s: &StreamData, v: Vis, parts: &[&str]) -> Option<Prop> {
         ["response", "total_size"] => {
             Prop::Int(s.resp_body_bytes as i64 + hdr_bytes(&s.resp_headers))
         }
-        ["connection", "id"] => Prop::Uint(s.worker as u64 + 1),
+        ["connection", "id"] => Prop::Uint(s.connection_id),
         _ => return None,
     })
 }
@@ -179,11 +209,18 @@ fn default_prop(parts: &[&str]) -> Option<Prop> {
 }
 
 /// Resolves a NUL-separated path for the effective context of `st`, encoded for the host
-/// profile.
-pub(crate) fn resolve(st: &HostState, path: &str) -> Option<Vec<u8>> {
+/// profile; `Err` is the status when there is no value.
+pub(crate) fn resolve(st: &HostState, path: &str) -> Result<Vec<u8>, i32> {
     let nginx = st.world().profile == crate::world::HostProfile::Nginx;
     if !nginx {
-        return resolve_typed(st, path).map(|p| p.encode_or_raw());
+        // The whole filter state is a map Envoy cannot list, so it cannot serialize it (a
+        // stream has filter state; a root context has no stream info: NOT_FOUND).
+        if path == "filter_state" && st.stream().is_some() {
+            return Err(status::SERIALIZATION_FAILURE);
+        }
+        return resolve_typed(st, path)
+            .map(Resolved::encode_or_raw)
+            .ok_or(status::NOT_FOUND);
     }
     let parts: Vec<&str> = path.split('\0').collect();
     if matches!(
@@ -194,12 +231,14 @@ pub(crate) fn resolve(st: &HostState, path: &str) -> Option<Vec<u8>> {
             ..
         ]
     ) {
-        return None;
+        return Err(status::NOT_FOUND);
     }
-    resolve_typed(st, path).map(|p| match p {
-        Resolved::Typed(p) => p.encode_text(),
-        Resolved::Raw(b) => b,
-    })
+    resolve_typed(st, path)
+        .map(|p| match p {
+            Resolved::Typed(p) => p.encode_text(),
+            Resolved::Raw(b) => b,
+        })
+        .ok_or(status::NOT_FOUND)
 }
 
 /// A resolved value: typed, or raw filter-state bytes.
@@ -253,8 +292,8 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
             };
             let path = String::from_utf8_lossy(&path).into_owned();
             let s = match resolve(cx.data(), &path) {
-                Some(v) => copy_out(&mut cx, &v, vpp, vlp)?,
-                None => status::NOT_FOUND,
+                Ok(v) => copy_out(&mut cx, &v, vpp, vlp)?,
+                Err(s) => s,
             };
             Ok(done(&mut cx, "proxy_get_property", s))
         },

@@ -24,7 +24,8 @@ pub struct Scenario {
     /// Host to imitate: `envoy` (default) or `nginx`.
     #[serde(default)]
     pub profile: Option<crate::HostProfile>,
-    /// Gateway-wide string properties (dotted paths).
+    /// Gateway-wide string properties (dotted paths; a dot inside a segment is `\.`, written
+    /// `\\.` in JSON).
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
     /// Steps, in order.

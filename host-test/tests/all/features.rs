@@ -325,3 +325,19 @@ fn tests_can_enqueue_on_shared_queues() {
     assert!(gw.logged("dequeued from test"));
     assert!(gw.enqueue("", "nope", b"x").is_err());
 }
+
+#[test]
+fn property_paths_escape_dots_inside_segments() {
+    use host_test::abi::properties::{dotted_path, wire_path};
+    assert_eq!(wire_path("request.headers.x-id"), "request\0headers\0x-id");
+    assert_eq!(
+        wire_path("metadata.filter_metadata.envoy\\.filters\\.http\\.lua.key"),
+        "metadata\0filter_metadata\0envoy.filters.http.lua\0key"
+    );
+    assert_eq!(wire_path("a\\\\.b\\c"), "a\\\0b\\c");
+    let segments = ["m", "envoy.lua", "back\\slash", "end\\"];
+    assert_eq!(
+        wire_path(&dotted_path(&segments)),
+        "m\0envoy.lua\0back\\slash\0end\\"
+    );
+}

@@ -488,3 +488,206 @@ fn metrics_are_also_readable_under_envoys_stat_name() {
     assert_eq!(gw.metric("wasmcustom.raw_counter"), Some(7));
     assert_eq!(gw.metric("raw_gauge"), Some(-5));
 }
+
+/// Reports of one `x-raw: props` exchange (stream attributes read in the request headers).
+fn props(gw: &mut Gateway, req: Request) -> BTreeMap<String, String> {
+    gw.clear_logs();
+    gw.request(req.header("x-raw", "props"))
+        .respond_with(Response::ok())
+        .unwrap();
+    reports(gw)
+}
+
+/// Envoy's `request.size` is the Content-Length while the request headers are reachable (an
+/// unparsable one is NOT_FOUND), else the body bytes received so far.
+#[test]
+fn request_size_is_the_content_length_else_the_bytes_received() {
+    let mut gw = gateway();
+    let r = props(
+        &mut gw,
+        Request::post("/")
+            .header("content-length", "5")
+            .body("hello"),
+    );
+    check(&r, &[("props.request_size", "0:5")]);
+    let r = props(&mut gw, Request::post("/").body("hello"));
+    check(&r, &[("props.request_size", "0:0")]);
+    let r = props(&mut gw, Request::post("/").header("content-length", "x"));
+    check(&r, &[("props.request_size", "1:len0")]);
+    // In the body callbacks the headers are out of reach: the bytes received.
+    props(
+        &mut gw,
+        Request::post("/")
+            .header("content-length", "5")
+            .body("hello"),
+    );
+    let bodies: Vec<String> = gw
+        .logs()
+        .into_iter()
+        .filter_map(|l| {
+            l.message
+                .strip_prefix("props.request_body=")
+                .map(String::from)
+        })
+        .collect();
+    assert_eq!(bodies, ["5:false:0:5", "0:true:0:5"]);
+}
+
+#[test]
+fn the_whole_filter_state_is_a_serialization_failure() {
+    let mut gw = gateway();
+    let r = props(&mut gw, Request::get("/"));
+    check(&r, &[("props.filter_state", "3:")]);
+}
+
+/// Each request opens a downstream connection of its own (increasing ids) unless it names one.
+#[test]
+fn each_connection_has_its_own_id() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(raw()).name("raw"))
+        .workers(2)
+        .build()
+        .unwrap();
+    let mut id = |req: Request| {
+        gw.clear_logs();
+        let out = gw
+            .request(req.header("x-raw", "props"))
+            .respond_with(Response::ok())
+            .unwrap();
+        let r = reports(&gw);
+        let worker = gw
+            .logs()
+            .iter()
+            .find(|l| l.message.starts_with("props.connection_id="))
+            .map(|l| l.worker)
+            .unwrap();
+        assert!(out.finished);
+        (r["props.connection_id"].clone(), worker)
+    };
+    assert_eq!(id(Request::get("/")), ("0:1".into(), 0));
+    assert_eq!(id(Request::get("/")), ("0:2".into(), 1));
+    assert_eq!(id(Request::get("/").on_worker(1)), ("0:3".into(), 1));
+    // Requests on one connection share its id and its worker.
+    assert_eq!(id(Request::get("/").connection(7)), ("0:4".into(), 0));
+    assert_eq!(id(Request::get("/").connection(8)), ("0:5".into(), 1));
+    assert_eq!(id(Request::get("/").connection(7)), ("0:4".into(), 0));
+    assert_eq!(
+        id(Request::get("/").connection(7).on_worker(1)),
+        ("0:4".into(), 0),
+        "a connection does not move between workers"
+    );
+    assert_eq!(id(Request::get("/")), ("0:6".into(), 0));
+}
+
+/// `get_header_map_pairs` on a local reply: `:status`, the filter's headers, then
+/// `content-length` and `content-type` (Envoy's order).
+#[test]
+fn local_reply_headers_list_the_filters_headers_first() {
+    let mut gw = gateway();
+    let out = gw
+        .request(Request::get("/").header("x-raw", "local2"))
+        .respond_with(Response::ok())
+        .unwrap();
+    check(
+        &reports(&gw),
+        &[(
+            "response_headers.keys",
+            "0::status,x-lr,content-length,content-type",
+        )],
+    );
+    let keys: Vec<&str> = out
+        .client_response()
+        .headers
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(keys, [":status", "x-lr", "content-length", "content-type"]);
+}
+
+/// Path segments that contain dots (metadata under a filter name), from the builders and from a
+/// scenario's `properties`.
+#[test]
+fn property_paths_can_have_dots_inside_segments() {
+    let lua = [
+        "metadata",
+        "filter_metadata",
+        "envoy.filters.http.lua",
+        "key",
+    ];
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(raw()).name("raw"))
+        .property_at(&lua, host_test::Prop::str("gateway"))
+        .build()
+        .unwrap();
+    check(
+        &props(&mut gw, Request::get("/")),
+        &[("props.lua", "0:gateway")],
+    );
+    let req = Request::get("/").property(
+        "metadata.filter_metadata.envoy\\.filters\\.http\\.lua.key",
+        host_test::Prop::str("escaped"),
+    );
+    check(&props(&mut gw, req), &[("props.lua", "0:escaped")]);
+    let req = Request::get("/").property_at(&lua, host_test::Prop::str("request"));
+    check(&props(&mut gw, req), &[("props.lua", "0:request")]);
+    gw.set_property_at(&lua, host_test::Prop::str("set"));
+    check(
+        &props(&mut gw, Request::get("/")),
+        &[("props.lua", "0:set")],
+    );
+
+    let json = r#"{
+        "filters": [ { "name": "raw" } ],
+        "properties": { "metadata.filter_metadata.envoy\\.filters\\.http\\.lua.key": "scenario" },
+        "steps": []
+    }"#;
+    let scenario: host_test::scenario::Scenario = serde_json::from_str(json).unwrap();
+    let mut gw = scenario
+        .harness(std::path::Path::new("."), &[raw()], false)
+        .unwrap()
+        .build()
+        .unwrap();
+    check(
+        &props(&mut gw, Request::get("/")),
+        &[("props.lua", "0:scenario")],
+    );
+}
+
+/// Envoy's HTTP/1 codec drops leading and trailing whitespace of header values; over HTTP/2 the
+/// harness passes values as given.
+#[test]
+fn header_values_lose_surrounding_whitespace_over_http1() {
+    let mut gw = gateway();
+    let req = Request::get("/").header("authorization", " \tBearer abc \t");
+    let r = props(&mut gw, req);
+    check(
+        &r,
+        &[
+            ("props.authorization", "0:[Bearer abc]"),
+            ("props.protocol", "0:HTTP/1.1"),
+        ],
+    );
+    let out = gw
+        .request(Request::get("/").header("x-a", "  v  w "))
+        .respond_with(Response::ok().header("x-b", "\tb "))
+        .unwrap();
+    assert_eq!(out.upstream_request().header("x-a"), Some("v  w"));
+    assert_eq!(out.client_response().header("x-b"), Some("b"));
+
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(raw()).name("raw"))
+        .protocol(host_test::Protocol::Http2)
+        .build()
+        .unwrap();
+    let req = Request::get("/").header("authorization", "Bearer abc ");
+    let r = props(&mut gw, req);
+    check(
+        &r,
+        &[
+            ("props.authorization", "0:[Bearer abc ]"),
+            ("props.protocol", "0:HTTP/2"),
+        ],
+    );
+}

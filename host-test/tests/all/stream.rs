@@ -165,3 +165,107 @@ fn local_reply_to_a_grpc_request_is_trailers_only() {
     assert_eq!(c.header("grpc-message"), Some("denied"));
     assert!(c.body.is_empty());
 }
+
+fn body_logs(gw: &mut host_test::Gateway) -> Vec<String> {
+    let logs = gw
+        .logs()
+        .into_iter()
+        .map(|l| l.message)
+        .filter(|m| m.contains("_body ") || m.contains("_trailers "))
+        .collect();
+    gw.clear_logs();
+    logs
+}
+
+/// Over HTTP/1.1 Envoy's codec delivers a body that ends the message as its data, then an
+/// empty end_of_stream callback (requests and responses); over HTTP/2 the last DATA frame
+/// carries END_STREAM, one callback.
+#[test]
+fn http1_ends_a_body_with_an_empty_end_of_stream_callback() {
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()))
+        .build()
+        .unwrap();
+    let out = gw
+        .request(Request::post("/").body("hello"))
+        .respond_with(Response::ok().body("world!"))
+        .unwrap();
+    assert_eq!(out.upstream_request().body_str(), "hello");
+    assert!(out.upstream_request().end_of_stream);
+    assert_eq!(out.client_response().body_str(), "world!");
+    assert_eq!(
+        body_logs(&mut gw),
+        [
+            "probe request_body size=5 eos=false",
+            "probe request_body size=0 eos=true",
+            "probe response_body size=6 eos=false",
+            "probe response_body size=0 eos=true",
+        ]
+    );
+    gw.request(Request::post("/").body("ab").body("c"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(
+        body_logs(&mut gw),
+        [
+            "probe request_body size=2 eos=false",
+            "probe request_body size=1 eos=false",
+            "probe request_body size=0 eos=true",
+        ]
+    );
+    // Trailers end the message: no empty body callback.
+    gw.request(Request::post("/").body("ab").trailer("t", "1"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(
+        body_logs(&mut gw),
+        [
+            "probe request_body size=2 eos=false",
+            "probe request_trailers n=1",
+        ]
+    );
+    // A filter that buffers gets the whole body with the end of stream.
+    let out = gw
+        .request(Request::post("/").header("x-probe", "buffer").body("abc"))
+        .respond_with(Response::ok())
+        .unwrap();
+    assert_eq!(out.upstream_request().body_str(), "ABC");
+    assert_eq!(
+        body_logs(&mut gw),
+        [
+            "probe request_body size=3 eos=false",
+            "probe request_body size=3 eos=true",
+        ]
+    );
+    // Step by step: a chunk sent with end_of_stream is split the same way.
+    let id = gw.begin(Request::post("/"));
+    let mut s = gw.stream(id);
+    s.send_headers(false).unwrap();
+    s.send_body(b"xy", true).unwrap();
+    assert!(s.upstream().end_of_stream);
+    s.respond_with(Response::ok()).unwrap();
+    s.finish().unwrap();
+    assert_eq!(
+        body_logs(&mut gw),
+        [
+            "probe request_body size=2 eos=false",
+            "probe request_body size=0 eos=true",
+        ]
+    );
+
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()))
+        .protocol(host_test::Protocol::Http2)
+        .build()
+        .unwrap();
+    gw.request(Request::post("/").body("hello"))
+        .respond_with(Response::ok().body("world!"))
+        .unwrap();
+    assert_eq!(
+        body_logs(&mut gw),
+        [
+            "probe request_body size=5 eos=true",
+            "probe response_body size=6 eos=true",
+        ]
+    );
+}

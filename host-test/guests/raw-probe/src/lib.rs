@@ -1,6 +1,6 @@
 //! host-test guest without an SDK: raw `env` imports, so it can make calls the SDK would
 //! panic on and log each status as `name=value` at info. The request header `x-raw` picks the
-//! scenario: statuses, body, callout, local2, race, exit, grow, wasi.
+//! scenario: statuses, body, callout, local2, race, exit, grow, wasi, grpc_stream, props.
 
 #![allow(clippy::missing_safety_doc)]
 
@@ -155,6 +155,7 @@ pub extern "C" fn proxy_on_request_headers(ctx: u32, n: usize, _eos: u32) -> u32
         "race" => scenarios::race_read(),
         "wasi" => scenarios::wasi(),
         "grpc_stream" => scenarios::grpc_stream(),
+        "props" => scenarios::props_headers(),
         "exit" => unsafe { proc_exit(3) },
         "close" => {
             report("close", unsafe { proxy_close_stream(0) });
@@ -171,10 +172,11 @@ pub extern "C" fn proxy_on_request_headers(ctx: u32, n: usize, _eos: u32) -> u32
 
 #[no_mangle]
 pub extern "C" fn proxy_on_request_body(_ctx: u32, size: usize, eos: u32) -> u32 {
-    if scenarios::scenario() == "body" {
-        return scenarios::body(size, eos != 0);
+    match scenarios::scenario().as_str() {
+        "body" => scenarios::body(size, eos != 0),
+        "props" => scenarios::props_body(size, eos != 0),
+        _ => 0,
     }
-    0
 }
 
 #[no_mangle]
@@ -182,6 +184,9 @@ pub extern "C" fn proxy_on_response_headers(_ctx: u32, _n: usize, _eos: u32) -> 
     let (s, v) = header(2, ":status");
     report("response_headers.status", format!("{s}:{v}"));
     scenarios::typed_props();
+    if scenarios::scenario() == "local2" {
+        report("response_headers.keys", scenarios::header_keys(2));
+    }
     if scenarios::scenario() == "statuses" {
         let pairs = ser(&[(":status", &v), ("x-set", "1")]);
         report("response_headers.set_pairs", unsafe {

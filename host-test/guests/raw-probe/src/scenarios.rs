@@ -495,3 +495,46 @@ pub fn typed_props() {
         format!("{s}:{}", u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
     );
 }
+
+/// The keys of header map `t` in order, comma-separated (`status:keys`).
+pub fn header_keys(t: u32) -> String {
+    let (mut p, mut n) = (null_mut(), 0);
+    let s = unsafe { proxy_get_header_map_pairs(t, &mut p, &mut n) };
+    let b = take(p, n);
+    let mut keys = Vec::new();
+    if b.len() >= 4 {
+        let count = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        let mut at = 4 + count * 8;
+        for i in 0..count {
+            let len = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]) as usize;
+            let (kl, vl) = (len(4 + i * 8), len(8 + i * 8));
+            keys.push(String::from_utf8_lossy(&b[at..at + kl]).into_owned());
+            at += kl + 1 + vl + 1;
+        }
+    }
+    format!("{s}:{}", keys.join(","))
+}
+
+/// Stream attributes Envoy computes from the connection and the request headers.
+pub fn props_headers() -> u32 {
+    report("props.request_size", int_prop("request\0size"));
+    report("props.filter_state", prop("filter_state"));
+    report("props.connection_id", int_prop("connection\0id"));
+    report("props.protocol", prop("request\0protocol"));
+    report(
+        "props.lua",
+        prop("metadata\0filter_metadata\0envoy.filters.http.lua\0key"),
+    );
+    let (s, v) = header(0, "authorization");
+    report("props.authorization", format!("{s}:[{v}]"));
+    0
+}
+
+/// Every request body callback: `size:end_of_stream:request.size`.
+pub fn props_body(size: usize, eos: bool) -> u32 {
+    report(
+        "props.request_body",
+        format!("{size}:{eos}:{}", int_prop("request\0size")),
+    );
+    0
+}
