@@ -36,8 +36,10 @@ pub struct Calls {
 pub enum Step {
     /// The request alone (`hits_addend` = cost).
     Exact,
-    /// A lease block (`hits_addend` = block).
+    /// A lease block (`hits_addend` = block) for a request that needs it.
     Refill,
+    /// A lease block reserved ahead of need by a request already admitted from the lease.
+    Prefetch,
 }
 
 /// A call a stream waits for.
@@ -70,7 +72,8 @@ impl QuotaStream {
             return self.call(host, m, Step::Exact, None);
         }
         let block = g.block;
-        let p = &*self.plugin;
+        let plugin = std::rc::Rc::clone(&self.plugin);
+        let p = &*plugin;
         let Some(plan) = p.config.plans.get(m.plan) else {
             return Decision::Continue;
         };
@@ -82,6 +85,10 @@ impl QuotaStream {
                 let views = self.lease_views(m.plan, &l, m.now);
                 let n = self.plan_len(m.plan);
                 self.admitted(host, &m, &vec![true; n], views);
+                let low = l.units.saturating_mul(2) < block;
+                if low && !l.tail && !p.calls.refilling.borrow().contains_key(&key) {
+                    return self.call(host, m, Step::Prefetch, Some(key));
+                }
                 Decision::Continue
             }
             Ok(Take::Short { tail }) => {
@@ -144,11 +151,14 @@ impl QuotaStream {
         };
         if p.calls.pending.get() >= g.max_pending {
             p.bump(host, M::GlobalOverloaded, 1);
+            if step == Step::Prefetch {
+                return Decision::Continue;
+            }
             return self.failed(host, m, "too many calls in flight on this worker");
         }
         let hits = match step {
             Step::Exact => m.cost,
-            Step::Refill => g.block,
+            Step::Refill | Step::Prefetch => g.block,
         };
         let hits = u32::try_from(hits).unwrap_or(u32::MAX);
         let mut subject = String::new();
@@ -182,7 +192,7 @@ impl QuotaStream {
         };
         p.bump(host, M::GlobalCalls, 1);
         p.calls.pending.set(p.calls.pending.get().saturating_add(1));
-        if step == Step::Refill {
+        if step != Step::Exact {
             if let Some(key) = &lease {
                 p.calls.refilling.borrow_mut().insert(key.clone(), m.now);
                 p.bump(host, M::GlobalRefills, 1);
@@ -202,7 +212,7 @@ impl QuotaStream {
         let w = self.waiting.take()?;
         let calls = &self.plugin.calls;
         calls.pending.set(calls.pending.get().saturating_sub(1));
-        if w.step == Step::Refill {
+        if w.step != Step::Exact {
             if let Some(key) = &w.lease {
                 calls.refilling.borrow_mut().remove(key);
             }
@@ -245,6 +255,11 @@ impl QuotaStream {
             Ok(a) => a,
             Err(reason) => {
                 log::warn!("quota: rate limit service check failed: {reason}");
+                if w.step == Step::Prefetch {
+                    // The request was admitted from the lease already.
+                    p.bump(host, M::GlobalFailures, 1);
+                    return Decision::Continue;
+                }
                 return self.failed(host, w.metering, &reason);
             }
         };
@@ -252,6 +267,12 @@ impl QuotaStream {
         let remaining: Vec<u64> = answer.statuses.iter().map(|s| s.remaining).collect();
         let least = answer.least_remaining().unwrap_or(u64::MAX);
         match (w.step, answer.admitted) {
+            (Step::Prefetch, admitted) => {
+                let units = if admitted { g.block } else { 0 };
+                let tail = !admitted || least < g.block;
+                self.note_lease(host, &m, w.lease.as_deref(), units, tail, remaining);
+                Decision::Continue
+            }
             (Step::Refill, true) => {
                 let spare = g.block.saturating_sub(m.cost);
                 self.note_lease(

@@ -326,10 +326,11 @@ fn leased_mode_reserves_blocks_and_checks_the_tail_one_by_one() {
         "never more than the limit: {statuses:?}"
     );
     assert_eq!(&statuses[10..], &[429; 3]);
-    // Two blocks of 4 (the second leaves 2 < 4: the tail), then the tail one by one.
+    // A block for the first request; the third leaves the lease under half a block and reserves
+    // the next one ahead (6 left before it, 2 after: the tail); then the tail one by one.
     assert_eq!(service.lock().unwrap().hits, vec![4, 4, 1, 1, 1, 1, 1]);
     assert_eq!(gw.metric("quota_global_refills"), Some(2));
-    assert_eq!(gw.metric("quota_global_lease_admitted"), Some(6));
+    assert_eq!(gw.metric("quota_global_lease_admitted"), Some(7));
 
     // The next minute: the lease expired with its window; a new block is reserved.
     gw.advance(Duration::from_secs(60)).unwrap();
@@ -339,30 +340,66 @@ fn leased_mode_reserves_blocks_and_checks_the_tail_one_by_one() {
 }
 
 #[test]
+fn blocks_are_reserved_ahead_so_requests_rarely_wait() {
+    let service = Service::new();
+    let mut gw = gateway_with(
+        r#"{"cluster": "ratelimit", "mode": "leased", "block": 2}"#,
+        1,
+        Some(service.clone()),
+    );
+    let statuses = send(&mut gw, 11);
+    assert_eq!(statuses, [vec![200; 10], vec![429]].concat());
+    // One block reserved for need, four ahead of need (each by a request already admitted),
+    // then the tail's one check that refuses.
+    assert_eq!(service.lock().unwrap().hits, vec![2, 2, 2, 2, 2, 1]);
+    assert_eq!(gw.metric("quota_global_lease_admitted"), Some(9));
+}
+
+#[test]
+fn a_failed_refill_ahead_leaves_the_admitted_request_admitted() {
+    let service = Service::new();
+    let calls = Arc::new(Mutex::new(0));
+    let wasm = build::cargo_wasm_target("filter-quota", filter_core::WASM_TARGET).unwrap();
+    let config =
+        config(r#"{"cluster": "ratelimit", "mode": "leased", "block": 2, "on_error": "deny"}"#);
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(&wasm).config(config))
+        .start_time(UNIX_EPOCH + Duration::from_secs(START))
+        .responder(CLUSTER, move |call: &CallRecord| {
+            let mut n = calls.lock().unwrap();
+            *n += 1;
+            Some(if *n == 1 {
+                answer(&service, call)
+            } else {
+                CallReply::grpc_error(14, "unavailable")
+            })
+        })
+        .build()
+        .unwrap();
+    // The first reserves a block; the second is admitted from it and reserves the next ahead,
+    // which fails: still admitted. The third finds the lease empty and follows on_error.
+    assert_eq!(send(&mut gw, 3), vec![200, 200, 503]);
+    assert_eq!(gw.metric("quota_global_failures"), Some(2));
+    assert_eq!(gw.metric("quota_global_failure_denied"), Some(1));
+}
+
+#[test]
 fn a_refused_refill_falls_back_to_checking_the_request_alone() {
     let service = Service::new();
+    // Another instance, counting exactly, takes 8 of the 10 units.
+    let mut other = gateway_with(r#"{"cluster": "ratelimit"}"#, 1, Some(service.clone()));
+    assert_eq!(send(&mut other, 8), vec![200; 8]);
     let mut gw = gateway_with(
         r#"{"cluster": "ratelimit", "mode": "leased", "block": 4}"#,
         1,
         Some(service.clone()),
     );
-    // Another instance took 8 of the 10 units.
-    let statuses = send(&mut gw, 1);
-    assert_eq!(statuses, vec![200]);
-    {
-        let mut s = service.lock().unwrap();
-        for v in s.counts.values_mut() {
-            *v += 4;
-        }
-    }
-    // The lease holds 3: spent without calls.
-    assert_eq!(send(&mut gw, 3), vec![200; 3]);
-    // Short: a refill of 4 is refused (2 left), then the request alone is admitted.
+    // No lease yet: a block of 4 is refused (2 left), then the request alone is admitted.
     assert_eq!(send(&mut gw, 1), vec![200]);
-    assert_eq!(service.lock().unwrap().hits, vec![4, 4, 1]);
+    assert_eq!(&service.lock().unwrap().hits[8..], &[4, 1]);
     // The tail: one by one until the limit.
     assert_eq!(send(&mut gw, 2), vec![200, 429]);
-    assert_eq!(service.lock().unwrap().hits, vec![4, 4, 1, 1, 1]);
+    assert_eq!(&service.lock().unwrap().hits[8..], &[4, 1, 1, 1]);
 }
 
 fn failing(global: &str, reply: Option<CallReply>) -> (Gateway, Vec<u16>) {
