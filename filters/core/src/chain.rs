@@ -281,7 +281,6 @@ pub struct ChainStream {
 }
 
 impl ChainStream {
-    /// Runs request headers through the members from `self.cursor` on.
     /// Hands a callout's answer to the member paused on it, and runs the rest of the chain if it
     /// continues.
     fn resume(
@@ -306,6 +305,7 @@ impl ChainStream {
         }
     }
 
+    /// Runs request headers through the members from `self.cursor` on.
     fn run_request(&mut self, headers: &mut HeaderMap, host: &mut dyn Host) -> Decision {
         while let Some(stream) = self.streams.get_mut(self.cursor) {
             self.ran = self.ran.max(self.cursor + 1);

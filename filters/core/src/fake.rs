@@ -218,7 +218,7 @@ impl Host for FakeHost {
 
     fn grpc_call(&mut self, call: &GrpcCall) -> Result<u32, HostError> {
         if !self.grpc {
-            return Err(HostError::Status(12));
+            return Err(HostError::UNIMPLEMENTED);
         }
         if !self.clusters.is_empty() && !self.clusters.contains(&call.upstream) {
             // Envoy: an unknown cluster is a PARSE_FAILURE.

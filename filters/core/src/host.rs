@@ -27,6 +27,9 @@ pub enum HostError {
 }
 
 impl HostError {
+    /// UNIMPLEMENTED (12): the host does not have the call (for example gRPC on NGINX).
+    pub const UNIMPLEMENTED: Self = Self::Status(12);
+
     /// The error for a raw proxy-wasm status (which must not be OK).
     pub fn from_status(status: u32) -> Self {
         match status {
@@ -203,10 +206,10 @@ pub trait Host {
 
     /// Dispatches a unary gRPC call; the response arrives later through
     /// [`crate::Stream::on_grpc_response`] of the context that made it, with the returned token.
-    /// Hosts without gRPC calls keep this default: UNIMPLEMENTED (12).
+    /// Hosts without gRPC calls keep this default: [`HostError::UNIMPLEMENTED`].
     fn grpc_call(&mut self, call: &GrpcCall) -> Result<u32, HostError> {
         let _ = call;
-        Err(HostError::Status(12))
+        Err(HostError::UNIMPLEMENTED)
     }
 
     /// Reads a property such as `["request", "path"]`. `None` if the host does not have it.

@@ -532,3 +532,38 @@ fn report_lists_scopes_and_reads_without_creating() {
     assert_eq!(search["used"], 2, "weight 2");
     assert_eq!(host.metric("quota_report_requests"), Some(1));
 }
+
+/// A refill ahead of need is made by a request already admitted from the lease: if the call
+/// cannot even be made, that request stays admitted, whatever `on_error` says.
+#[test]
+fn a_refill_ahead_that_cannot_be_sent_leaves_its_request_admitted() {
+    let config = r#"{"plans": [{"name": "p", "limits": [{"name": "m", "limit": 100, "window": "minute"}]}],
+        "default_plan": "p",
+        "store": {"global": {"cluster": "rls", "mode": "leased", "block": 4, "on_error": "deny"}}}"#;
+    let mut host = FakeHost::new();
+    let p = plugin(config, &mut host);
+    // The first request reserves a block of 4 and waits for it.
+    let (d, mut first) = send(&p, &mut host, req("alice", &[]));
+    assert_eq!(d, Decision::Pause);
+    let (token, _) = host.grpc_calls[0].clone();
+    let answer = crate::rls::RateLimitResponse {
+        overall_code: crate::rls::Code::Ok as i32,
+        statuses: vec![crate::rls::DescriptorStatus {
+            code: crate::rls::Code::Ok as i32,
+            current_limit: None,
+            limit_remaining: 96,
+            duration_until_reset: None,
+        }],
+    };
+    let message = prost::Message::encode_to_vec(&answer);
+    let d = first.on_grpc_response(token, Ok(message), &mut req("alice", &[]), &mut host);
+    assert_eq!(d, Decision::Continue);
+    // 3 units left: the second request leaves 2 (not under half a block).
+    assert_eq!(send(&p, &mut host, req("alice", &[])).0, Decision::Continue);
+    // The third leaves 1 and would reserve the next block ahead, but the host cannot call out.
+    host.grpc = false;
+    assert_eq!(send(&p, &mut host, req("alice", &[])).0, Decision::Continue);
+    assert_eq!(host.metric("quota_admitted"), Some(3));
+    assert_eq!(host.metric("quota_global_failures"), Some(1));
+    assert_eq!(host.metric("quota_global_failure_denied"), Some(0));
+}

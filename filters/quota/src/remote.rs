@@ -6,10 +6,13 @@
 //! reserves a block in one call and keeps what the request does not use. When the service says
 //! fewer than a block remain, or a refill is already in flight on this worker, the request is
 //! checked alone (the tail), so the service's count never exceeds a limit. A refill the service
-//! refuses (fewer than a block left) is followed at once by a check of the request alone.
+//! refuses (fewer than a block left) is followed at once by a check of the request alone. So that
+//! a busy worker rarely finds its lease empty, a request that leaves the lease under half a block
+//! (with no refill in flight on the worker) is admitted and then holds its stream for a refill
+//! made ahead of need; if that refill fails, the request stays admitted.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use filter_core::{Decision, GrpcCall, Host, HttpCall};
 
@@ -27,8 +30,8 @@ use crate::rls;
 pub struct Calls {
     /// Calls in flight.
     pending: Cell<u32>,
-    /// Leases with a refill in flight, and when it was sent.
-    refilling: RefCell<HashMap<String, u64>>,
+    /// Leases with a refill in flight.
+    refilling: RefCell<HashSet<String>>,
 }
 
 /// Which call a stream waits for.
@@ -86,13 +89,13 @@ impl QuotaStream {
                 let n = self.plan_len(m.plan);
                 self.admitted(host, &m, &vec![true; n], views);
                 let low = l.units.saturating_mul(2) < block;
-                if low && !l.tail && !p.calls.refilling.borrow().contains_key(&key) {
+                if low && !l.tail && !p.calls.refilling.borrow().contains(&key) {
                     return self.call(host, m, Step::Prefetch, Some(key));
                 }
                 Decision::Continue
             }
             Ok(Take::Short { tail }) => {
-                let refilling = p.calls.refilling.borrow().contains_key(&key);
+                let refilling = p.calls.refilling.borrow().contains(&key);
                 let step = if tail || refilling || m.cost > block {
                     Step::Exact
                 } else {
@@ -151,10 +154,7 @@ impl QuotaStream {
         };
         if p.calls.pending.get() >= g.max_pending {
             p.bump(host, M::GlobalOverloaded, 1);
-            if step == Step::Prefetch {
-                return Decision::Continue;
-            }
-            return self.failed(host, m, "too many calls in flight on this worker");
+            return self.failed(host, m, step, "too many calls in flight on this worker");
         }
         let hits = match step {
             Step::Exact => m.cost,
@@ -187,14 +187,14 @@ impl QuotaStream {
                     "quota: cannot call the rate limit service on {}: {e}",
                     g.cluster
                 );
-                return self.failed(host, m, "the call could not be made");
+                return self.failed(host, m, step, "the call could not be made");
             }
         };
         p.bump(host, M::GlobalCalls, 1);
         p.calls.pending.set(p.calls.pending.get().saturating_add(1));
         if step != Step::Exact {
             if let Some(key) = &lease {
-                p.calls.refilling.borrow_mut().insert(key.clone(), m.now);
+                p.calls.refilling.borrow_mut().insert(key.clone());
                 p.bump(host, M::GlobalRefills, 1);
             }
         }
@@ -255,12 +255,7 @@ impl QuotaStream {
             Ok(a) => a,
             Err(reason) => {
                 log::warn!("quota: rate limit service check failed: {reason}");
-                if w.step == Step::Prefetch {
-                    // The request was admitted from the lease already.
-                    p.bump(host, M::GlobalFailures, 1);
-                    return Decision::Continue;
-                }
-                return self.failed(host, w.metering, &reason);
+                return self.failed(host, w.metering, w.step, &reason);
             }
         };
         let m = w.metering;
@@ -384,14 +379,18 @@ impl QuotaStream {
         views.get(index).map_or(0, |v| v.reset_us.max(1))
     }
 
-    /// The check failed: follow `on_error`.
-    fn failed(&mut self, host: &mut dyn Host, m: Metering, reason: &str) -> Decision {
+    /// The call for `step` failed: follow `on_error`, except for a refill ahead of need, whose
+    /// request was admitted from the lease already.
+    fn failed(&mut self, host: &mut dyn Host, m: Metering, step: Step, reason: &str) -> Decision {
         let plugin = std::rc::Rc::clone(&self.plugin);
         let p = &*plugin;
         let Some(g) = p.config.global.as_ref() else {
             return Decision::Continue;
         };
         p.bump(host, M::GlobalFailures, 1);
+        if step == Step::Prefetch {
+            return Decision::Continue;
+        }
         log::debug!(
             "quota: global check failed ({reason}); on_error {:?}",
             g.on_error

@@ -112,7 +112,7 @@ impl Host for WasmHost {
         // (ngx_wasm_module) answer another one; they are also the hosts without
         // `proxy_get_log_level`, which the adapter asks first.
         if !super::host_has_grpc() {
-            return Err(HostError::Status(12));
+            return Err(HostError::UNIMPLEMENTED);
         }
         proxy_wasm::hostcalls::dispatch_grpc_call(
             &call.upstream,

@@ -430,10 +430,9 @@ impl<P: Plugin> Context for Http<P> {
                 message: format!("the response message could not be read: {e}"),
             })
         } else {
-            let (_, message) = raw::grpc_status();
             Err(GrpcFailure {
                 status: status_code,
-                message,
+                message: raw::grpc_status_message(),
             })
         };
         self.resume(|stream, headers, host| {

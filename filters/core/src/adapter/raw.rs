@@ -322,19 +322,16 @@ extern "C" {
     fn proxy_get_status(code: *mut u32, message: *mut *mut u8, message_size: *mut usize) -> u32;
 }
 
-/// The status of the gRPC call whose callback is running: its code and message (empty if the
-/// host gives none or cannot say).
-pub fn grpc_status() -> (u32, String) {
+/// The status message of the gRPC call whose callback is running (empty if the host gives none
+/// or cannot say).
+pub fn grpc_status_message() -> String {
     let mut code = 0u32;
     let mut data = null_mut();
     let mut size = 0usize;
     // SAFETY: out-pointers are valid; the host allocates the message, which `take` owns.
     let status = unsafe { proxy_get_status(&mut code, &mut data, &mut size) };
     if status != 0 {
-        return (code, String::new());
+        return String::new();
     }
-    (
-        code,
-        String::from_utf8_lossy(&take(data, size)).into_owned(),
-    )
+    String::from_utf8_lossy(&take(data, size)).into_owned()
 }
