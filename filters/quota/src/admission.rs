@@ -378,5 +378,4 @@ fn later(a: u64, b: Option<u64>) -> bool {
 }
 
 #[cfg(test)]
-#[path = "admission_tests.rs"]
 mod tests;

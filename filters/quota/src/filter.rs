@@ -1,6 +1,7 @@
 //! The filter: [`QuotaPlugin`] (validated configuration, metrics, the counter store) and
-//! [`QuotaStream`] (one request: identify, pick the plan and cost, admit or refuse, post-charge
-//! and add header fields on the response).
+//! [`QuotaStream`] (one request: answer the usage report, or identify, price and route it
+//! (`Metering`), then admit or refuse it against this instance's counters (`local`) or the
+//! global store (`remote`); on the response, post-charge and add the header fields).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,17 +13,20 @@ use filter_core::{
     MetricKind, Plugin, Stream,
 };
 
-use crate::admission::{Engine, Item, Outcome, Stats};
+use crate::admission::{Engine, Stats};
 use crate::config::{self, ChargeAt, Config, Scope, Source, Unidentified};
 use crate::cost::{match_route, parse_amount, request_cost};
-use crate::fields::{self, Shown};
-use crate::key::{consumer_id, counter_key, subject, Subject};
-use crate::limit::{Algorithm, Limit, View};
-use crate::metrics::{refused_name, usage_name, M, NAMES, OTHER};
-use crate::remote::Calls;
+use crate::key::{consumer_id, counter_key, scope_part, subject, Subject};
+use crate::limit::{Limit, View};
+use crate::metrics::{usage_name, M, NAMES, OTHER};
+use crate::reply;
 use crate::report;
 use crate::store::SharedData;
 use crate::window::SECOND_US;
+use remote::Calls;
+
+mod local;
+mod remote;
 
 /// Bound on the per-consumer metric ids cached per VM (names are bounded by configuration too).
 const MAX_DYNAMIC_METRICS: usize = 100_000;
@@ -50,19 +54,6 @@ pub fn now_us(host: &dyn Host) -> u64 {
 pub fn window_secs(limit: &Limit, now_us: u64) -> u64 {
     let (start, end) = limit.window.bounds(limit.window.id_at(now_us));
     end.saturating_sub(start) / SECOND_US
-}
-
-/// The scope part of a counter key for the matched route.
-pub fn scope_part(per: Scope, route: Option<&config::Route>) -> String {
-    match (per, route) {
-        (Scope::None, _) | (_, None) => "-".into(),
-        (Scope::Api, Some(r)) => format!("api:{}", r.api),
-        (Scope::Route, Some(r)) => format!("route:{}", r.name),
-        (Scope::Version, Some(r)) => match &r.version {
-            Some(v) => format!("version:{v}"),
-            None => "-".into(),
-        },
-    }
 }
 
 // === impl QuotaPlugin ===
@@ -211,35 +202,7 @@ pub struct QuotaStream {
     pub(crate) plugin: Rc<QuotaPlugin>,
     metered: Option<Metered>,
     /// The global store call this stream waits for.
-    pub(crate) waiting: Option<crate::remote::Waiting>,
-}
-
-impl QuotaStream {
-    fn shown<'a>(config: &'a Config, plan: usize, views: &[View], now: u64) -> Vec<Shown<'a>> {
-        let Some(plan) = config.plans.get(plan) else {
-            return Vec::new();
-        };
-        plan.limits
-            .iter()
-            .zip(views)
-            .map(|(pl, view)| {
-                let l = &pl.limit;
-                // A bucket advertises its size and the time to refill it, so that r <= q.
-                let (quota, window_secs) = match l.algorithm {
-                    Algorithm::Gcra { burst } => {
-                        (burst, fields::secs(burst.saturating_mul(l.interval_us())))
-                    }
-                    _ => (l.quota, window_secs(l, now)),
-                };
-                Shown {
-                    limit: l,
-                    view: *view,
-                    quota,
-                    window_secs,
-                }
-            })
-            .collect()
-    }
+    pub(crate) waiting: Option<remote::Waiting>,
 }
 
 /// What a request is metered as, once identified, priced and routed.
@@ -259,141 +222,6 @@ pub(crate) struct Metering {
 }
 
 impl QuotaStream {
-    /// Admits or refuses a request against this instance's counters: the configured limits, or
-    /// `fallback` limits (the global store's `on_error: local`) under keys of their own.
-    pub(crate) fn admit_local(
-        &mut self,
-        host: &mut dyn Host,
-        m: &Metering,
-        fallback: Option<&[Limit]>,
-    ) -> Decision {
-        let plugin = Rc::clone(&self.plugin);
-        let p = &*plugin;
-        let c = &p.config;
-        let Some(plan) = c.plans.get(m.plan) else {
-            return Decision::Continue;
-        };
-        let cost = m.cost;
-        let items: Vec<Item> = plan
-            .limits
-            .iter()
-            .enumerate()
-            .map(|(i, pl)| {
-                let at_request = pl.charge == ChargeAt::Request;
-                let limit = fallback.and_then(|f| f.get(i)).unwrap_or(&pl.limit);
-                let mut key = counter_key(&plan.name, limit, &m.scope, &m.subject);
-                if fallback.is_some() {
-                    key.insert_str(0, "local/");
-                }
-                Item {
-                    key,
-                    limit,
-                    // Limits charged after the response only need one unit left.
-                    cost: if at_request { cost } else { 1 },
-                    charge: at_request && cost > 0,
-                }
-            })
-            .collect();
-        let mut engine = p.engine();
-        let outcome = engine.admit(host, m.now, &items, c.shadow);
-        p.record(host, &engine.stats);
-        match outcome {
-            Outcome::Admitted {
-                views,
-                shadow_refused,
-            } => {
-                if let Some(i) = shadow_refused {
-                    p.bump(host, M::ShadowRefused, 1);
-                    if let Some(item) = items.get(i) {
-                        let name = refused_name(&m.label, &plan.name, &item.limit.name);
-                        p.bump_named(host, name, 1);
-                    }
-                }
-                let charged: Vec<bool> = items.iter().map(|i| i.charge).collect();
-                self.admitted(host, m, &charged, views);
-                self.metered_keys(items.into_iter().map(|i| i.key).collect());
-                Decision::Continue
-            }
-            Outcome::Refused {
-                index,
-                retry_after_us,
-                views,
-            } => self.refused(host, m, index, retry_after_us, &views),
-            Outcome::Failed { admitted: true } => {
-                p.bump(host, M::FailureAdmitted, 1);
-                Decision::Continue
-            }
-            Outcome::Failed { admitted: false } => {
-                p.bump(host, M::FailureRefused, 1);
-                Decision::Respond(fields::unavailable())
-            }
-        }
-    }
-
-    /// Records an admitted request: metrics, and what the response phase needs. `charged[i]`
-    /// says whether limit `i` was charged the cost.
-    pub(crate) fn admitted(
-        &mut self,
-        host: &mut dyn Host,
-        m: &Metering,
-        charged: &[bool],
-        views: Vec<View>,
-    ) {
-        let p = &*self.plugin;
-        p.bump(host, M::Admitted, 1);
-        if let Some(plan) = p.config.plans.get(m.plan) {
-            for (pl, _) in plan.limits.iter().zip(charged).filter(|(_, c)| **c) {
-                p.bump_named(
-                    host,
-                    usage_name(&m.label, &plan.name, &pl.limit.name),
-                    m.cost,
-                );
-            }
-        }
-        self.metered = Some(Metered {
-            plan: m.plan,
-            label: m.label.clone(),
-            keys: Vec::new(),
-            views,
-            at: m.now,
-        });
-    }
-
-    fn metered_keys(&mut self, keys: Vec<String>) {
-        if let Some(metered) = &mut self.metered {
-            metered.keys = keys;
-        }
-    }
-
-    /// The 429 for a request refused by limit `index`.
-    pub(crate) fn refused(
-        &mut self,
-        host: &mut dyn Host,
-        m: &Metering,
-        index: usize,
-        retry_after_us: u64,
-        views: &[View],
-    ) -> Decision {
-        let p = &*self.plugin;
-        let c = &p.config;
-        let Some(plan) = c.plans.get(m.plan) else {
-            return Decision::Continue;
-        };
-        p.bump(host, M::Refused, 1);
-        if let Some(pl) = plan.limits.get(index) {
-            p.bump_named(host, refused_name(&m.label, &plan.name, &pl.limit.name), 1);
-        }
-        let shown = Self::shown(c, m.plan, views, m.now);
-        Decision::Respond(fields::refusal(
-            &c.headers,
-            &plan.name,
-            &shown,
-            index,
-            retry_after_us,
-            m.cost,
-        ))
-    }
-
     /// Identifies, prices and routes a request: what it is metered as, or the decision if it is
     /// not metered.
     fn metering(
@@ -412,7 +240,7 @@ impl QuotaStream {
                 }
                 Unidentified::Reject => {
                     p.bump(host, M::UnidentifiedRejected, 1);
-                    Decision::Respond(fields::unidentified())
+                    Decision::Respond(reply::unidentified())
                 }
             });
         };
@@ -424,7 +252,7 @@ impl QuotaStream {
         let route = match_route(&c.routes, headers);
         let cost = request_cost(c, route, headers).map_err(|detail| {
             p.bump(host, M::InvalidCost, 1);
-            Decision::Respond(fields::invalid_cost(detail))
+            Decision::Respond(reply::invalid_cost(detail))
         })?;
         let label = match consumer.and_then(|id| c.consumer(id)) {
             Some(known) => known.id.clone(),
@@ -455,7 +283,8 @@ impl Stream for QuotaStream {
         if let Some(r) = &c.report {
             let path = headers.path().unwrap_or_default();
             if path.split(|&b| b == b'?').next() == Some(r.path.as_bytes()) {
-                return Decision::Respond(report::serve(p, headers, host, now));
+                p.bump(host, M::ReportRequests, 1);
+                return Decision::Respond(report::serve(c, headers, host, now));
             }
         }
         let m = match self.metering(headers, host, now) {
@@ -566,7 +395,7 @@ impl Stream for QuotaStream {
         }
         if c.headers.on_success {
             let shown = Self::shown(c, metered.plan, &metered.views, now);
-            fields::fields(&c.headers, &shown, |name, value| {
+            reply::fields(&c.headers, &shown, |name, value| {
                 headers.set(name, value);
             });
         }
@@ -575,5 +404,4 @@ impl Stream for QuotaStream {
 }
 
 #[cfg(test)]
-#[path = "filter_tests.rs"]
 mod tests;

@@ -222,5 +222,4 @@ pub fn duration_us(text: &str) -> Option<u64> {
 }
 
 #[cfg(test)]
-#[path = "global_tests.rs"]
 mod tests;

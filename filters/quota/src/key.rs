@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use filter_core::{HeaderMap, Host};
 
-use crate::config::{Config, Source};
+use crate::config::{Config, Route, Scope, Source};
 use crate::limit::Limit;
 
 /// Longest consumer id accepted from the identity header.
@@ -153,6 +153,19 @@ pub fn bucket(value: &[u8], buckets: u32) -> u32 {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The scope part of a counter key for the matched route.
+pub fn scope_part(per: Scope, route: Option<&Route>) -> String {
+    match (per, route) {
+        (Scope::None, _) | (_, None) => "-".into(),
+        (Scope::Api, Some(r)) => format!("api:{}", r.api),
+        (Scope::Route, Some(r)) => format!("route:{}", r.name),
+        (Scope::Version, Some(r)) => match &r.version {
+            Some(v) => format!("version:{v}"),
+            None => "-".into(),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -184,5 +184,4 @@ pub fn update(
 }
 
 #[cfg(test)]
-#[path = "lease_tests.rs"]
 mod tests;

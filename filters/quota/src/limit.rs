@@ -356,5 +356,4 @@ fn weighted(prev: u64, (start, end): (u64, u64), now_us: u64) -> u64 {
 }
 
 #[cfg(test)]
-#[path = "limit_tests.rs"]
 mod tests;

@@ -10,11 +10,11 @@ use serde::Serialize;
 
 use filter_core::{HeaderMap, Host, LocalReply, Problem};
 
-use crate::config::{Scope, Source};
-use crate::fields::secs;
-use crate::filter::QuotaPlugin;
-use crate::key::{counter_key, Subject};
-use crate::metrics::M;
+use crate::admission::Engine;
+use crate::config::{Config, Scope, Source};
+use crate::key::{counter_key, scope_part, Subject};
+use crate::reply::secs;
+use crate::store::SharedData;
 
 /// Most (consumer, limit, scope) entries in one report; `truncated` says when more exist.
 pub const MAX_ENTRIES: usize = 10_000;
@@ -56,15 +56,8 @@ struct Window<'a> {
     calendar: bool,
 }
 
-/// Answers a request to the report path.
-pub fn serve(
-    plugin: &QuotaPlugin,
-    headers: &HeaderMap,
-    host: &mut dyn Host,
-    now_us: u64,
-) -> LocalReply {
-    plugin.bump(host, M::ReportRequests, 1);
-    let c = &plugin.config;
+/// Answers a request to the report path, reading the counters of configuration `c`.
+pub fn serve(c: &Config, headers: &HeaderMap, host: &mut dyn Host, now_us: u64) -> LocalReply {
     let Some(report) = &c.report else {
         return LocalReply::problem(&Problem::new(404, "not-found", "Not found"));
     };
@@ -87,12 +80,12 @@ pub fn serve(
     let only = query_param(headers.path().unwrap_or_default(), b"consumer");
     let mut scopes = vec!["-".to_owned()];
     for r in &c.routes {
-        let s = crate::filter::scope_part(c.key.per, Some(r));
+        let s = scope_part(c.key.per, Some(r));
         if c.key.per != Scope::None && !scopes.contains(&s) {
             scopes.push(s);
         }
     }
-    let mut engine = plugin.engine();
+    let mut engine = Engine::new(&SharedData, c.max_attempts, c.on_error);
     let mut entries = 0;
     let mut truncated = false;
     let mut consumers = Vec::new();

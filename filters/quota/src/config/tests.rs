@@ -3,9 +3,9 @@
 use super::*;
 use crate::admission::OnError;
 use crate::limit::Algorithm;
-use crate::window::Window;
+use crate::window::{Unit, Window};
 
-const EXAMPLE: &str = include_str!("../example.json");
+const EXAMPLE: &str = include_str!("../../example.json");
 
 fn minimal(extra: &str) -> String {
     format!(

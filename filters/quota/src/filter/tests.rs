@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::*;
 
-const EXAMPLE: &str = include_str!("../example.json");
+const EXAMPLE: &str = include_str!("../../example.json");
 
 fn plugin(json: &str, host: &mut FakeHost) -> Rc<QuotaPlugin> {
     Rc::new(QuotaPlugin::configure(json.as_bytes(), host).unwrap())

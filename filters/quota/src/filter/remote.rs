@@ -16,13 +16,13 @@ use std::collections::HashSet;
 
 use filter_core::{Decision, GrpcCall, Host, HttpCall};
 
+use super::{Metering, QuotaStream};
 use crate::config::{Global, GlobalOnError, Mode, Protocol};
-use crate::fields;
-use crate::filter::{Metering, QuotaStream};
 use crate::global::{self, Answer};
 use crate::lease::{self, Take, Update};
 use crate::limit::View;
 use crate::metrics::M;
+use crate::reply;
 use crate::rls;
 
 /// Global store calls in flight on one worker (VM).
@@ -402,7 +402,7 @@ impl QuotaStream {
             }
             GlobalOnError::Deny => {
                 p.bump(host, M::GlobalFailureDenied, 1);
-                Decision::Respond(fields::unavailable())
+                Decision::Respond(reply::unavailable())
             }
             GlobalOnError::Local => {
                 p.bump(host, M::GlobalFailureLocal, 1);
