@@ -30,6 +30,8 @@ pub mod signature;
 pub mod time;
 
 pub mod fake;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 /// The target the shipped modules (`dist/*.wasm`, from `scripts/build`) are compiled for, and
 /// the one the filters' host-test suites load. The filters use nothing of WASI, and without it

@@ -5,7 +5,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use filter_core::fake::SharedStore;
-use filter_core::{Decision, FakeHost, HeaderMap, LocalReply, Plugin, Stream};
+use filter_core::testing::{self, problem, reply};
+use filter_core::{Decision, FakeHost, HeaderMap, Plugin, Stream};
 use serde_json::{json, Value};
 
 use super::*;
@@ -43,17 +44,6 @@ fn send(
     (d, stream)
 }
 
-fn reply(d: Decision) -> LocalReply {
-    match d {
-        Decision::Respond(r) => r,
-        other => panic!("expected a local reply, got {other:?}"),
-    }
-}
-
-fn body(r: &LocalReply) -> Value {
-    serde_json::from_slice(&r.body).unwrap()
-}
-
 #[test]
 fn free_plan_admits_five_per_minute_then_refuses_with_headers() {
     let mut host = FakeHost::new();
@@ -82,7 +72,7 @@ fn free_plan_admits_five_per_minute_then_refuses_with_headers() {
     assert_eq!(r.get_header("x-ratelimit-limit"), Some("5"));
     assert_eq!(r.get_header("x-ratelimit-remaining"), Some("0"));
     assert_eq!(r.get_header("x-ratelimit-reset"), Some("45"));
-    let b = body(&r);
+    let b = problem(&r);
     assert_eq!(b["type"], "urn:gateway:problem:quota-exceeded");
     assert_eq!(b["limit"], "per-minute");
     assert_eq!(b["plan"], "free");
@@ -177,7 +167,7 @@ fn headers_on_successful_responses_and_post_charging() {
         "clamped to response_max"
     );
     let r = reply(send(&p, &mut host, req("alice", &[])).0);
-    assert_eq!(body(&r)["limit"], "tokens-per-day");
+    assert_eq!(problem(&r)["limit"], "tokens-per-day");
     // Invalid amounts are counted and charge nothing.
     let mut host = FakeHost::new();
     let p = plugin(EXAMPLE, &mut host);
@@ -222,7 +212,7 @@ fn identity_plan_and_cost_resolution() {
 
     let r = reply(send(&p, &mut host, req("bob", &[("x-request-cost", "0")])).0);
     assert_eq!(
-        (r.status, body(&r)["type"].as_str()),
+        (r.status, problem(&r)["type"].as_str()),
         (400, Some("urn:gateway:problem:invalid-cost"))
     );
     let r = reply(send(&p, &mut host, req("bob", &[("x-request-cost", "5")])).0);
@@ -256,7 +246,7 @@ fn route_weights_and_per_route_counters() {
     assert_eq!(send(&p, &mut host, search("bob")).0, Decision::Continue);
     assert_eq!(send(&p, &mut host, search("bob")).0, Decision::Continue);
     let r = reply(send(&p, &mut host, search("bob")).0);
-    assert_eq!(body(&r)["cost"], 2, "weight 2: two calls use 4 of 5");
+    assert_eq!(problem(&r)["cost"], 2, "weight 2: two calls use 4 of 5");
     assert_eq!(
         send(&p, &mut host, req("bob", &[])).0,
         Decision::Continue,
@@ -369,7 +359,7 @@ fn usage_report_is_restricted_and_exact() {
     );
     assert_eq!(r.status, 200);
     assert_eq!(r.get_header("content-type"), Some("application/json"));
-    let b = body(&r);
+    let b = testing::json(&r);
     assert_eq!(
         b["consumers"].as_array().unwrap().len(),
         1,
@@ -418,7 +408,7 @@ fn usage_report_is_restricted_and_exact() {
         (&json!("consumer"), &json!(false))
     );
     assert!(b["generated_at"].is_u64());
-    let all = body(&reply(
+    let all = testing::json(&reply(
         send(
             &p1,
             &mut w1,
@@ -522,7 +512,7 @@ fn report_lists_scopes_and_reads_without_creating() {
         created,
         "the report creates no counters"
     );
-    let b = body(&r);
+    let b = testing::json(&r);
     let usage = b["consumers"][0]["usage"].as_array().unwrap();
     assert_eq!(usage.len(), 2 * 4, "2 limits x scopes -, v2-search, v1, v2");
     let search = usage
