@@ -1,62 +1,24 @@
-//! [`Gateway`]: a running chain of filters on N workers, with read access to everything a
-//! test asserts on. Built by [`Harness`].
+//! The test-facing side of a [`Gateway`] (built by [`Harness`]): opening streams, and reading and
+//! adjusting what a test asserts on (callouts, metrics, logs, shared data, properties, time,
+//! fuel, memory). The methods that drive the gateway's machinery (`outcome`, `reply_call`,
+//! `fail_call`, `grpc_message`) are with it in `gateway/`.
 
-use crate::abi::properties::{dotted_path, wire_path, Prop};
-use crate::engine::runtime;
+pub use crate::gateway::Gateway;
+pub use crate::harness::{FilterSpec, Harness};
+pub use crate::value::{FailurePolicy, Responder};
+
 use crate::error::{Error, Result};
-pub use crate::harness::{FailurePolicy, FilterSpec, Harness, Responder};
-use crate::message::{CallRecord, LogLevel, LogRecord, Outcome, Request, Response};
-use crate::state::{HostState, PluginInfo};
-use crate::stream::{Exchange, Stream, StreamId};
+use crate::stream::{Exchange, Stream};
+use crate::value::{
+    dotted_path, wire_path, CallRecord, LogLevel, LogRecord, Metric, Prop, Request, Response,
+    StreamId, TraceEvent,
+};
 use crate::vm::Vm;
-use crate::world::{lock, Metric, TraceEvent, World};
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use crate::world::SharedEntry;
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub(crate) struct Filter {
-    pub info: Arc<PluginInfo>,
-    pub module: wasmtime::Module,
-    pub vms: Vec<Vm>,
-}
-
-/// A running gateway: a chain of filters, each with one VM per worker, sharing one world
-/// (clock, shared data, metrics, logs, callouts). Not thread-safe; one per test.
-pub struct Gateway {
-    pub(crate) world: Arc<Mutex<World>>,
-    pub(crate) filters: Vec<Filter>,
-    pub(crate) workers: usize,
-    pub(crate) streams: BTreeMap<u64, crate::chain::StreamRun>,
-    pub(crate) finished: HashMap<u64, Outcome>,
-    pub(crate) next_stream: u64,
-    pub(crate) rr: usize,
-    pub(crate) responders: Vec<(String, Responder)>,
-    pub(crate) fuel: u64,
-    pub(crate) memory_cap: Option<usize>,
-    pub(crate) work: VecDeque<crate::chain::Work>,
-    pub(crate) pending_effects: Vec<(u64, usize, crate::state::Effect)>,
-    pub(crate) offered: std::collections::HashSet<u64>,
-    /// Downstream connections by [`Request::connection`] label: (`connection.id`, worker).
-    pub(crate) connections: HashMap<u64, (u64, usize)>,
-    /// The next `connection.id` (from 1, increasing, one per connection).
-    pub(crate) next_connection: u64,
-}
-
 impl Gateway {
-    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
-        lock(&self.world)
-    }
-
-    /// Creates and starts a VM for filter `fi` on worker `w`.
-    pub(crate) fn new_vm(&self, fi: usize, w: usize) -> Result<Vm> {
-        let rt = runtime()?;
-        let f = &self.filters[fi];
-        let state = HostState::new(self.world.clone(), f.info.clone(), w);
-        let mut vm = Vm::new(rt, &f.module, state, self.fuel, self.memory_cap)?;
-        vm.start_root()?;
-        Ok(vm)
-    }
-
     /// A full exchange: `gw.request(req).respond_with(resp)`.
     pub fn request(&mut self, req: Request) -> Exchange<'_> {
         Exchange::new(self, req)
@@ -70,15 +32,6 @@ impl Gateway {
     /// Step-by-step handle on an open stream.
     pub fn stream(&mut self, id: StreamId) -> Stream<'_> {
         Stream::new(self, id)
-    }
-
-    /// The outcome of a stream (open or finished).
-    pub fn outcome(&self, id: StreamId) -> Result<Outcome> {
-        if let Some(o) = self.finished.get(&id.0) {
-            return Ok(o.clone());
-        }
-        self.snapshot(id.0)
-            .ok_or_else(|| Error::Harness(format!("unknown stream {}", id.0)))
     }
 
     /// Every callout made so far.
@@ -153,7 +106,7 @@ impl Gateway {
         w.next_cas += 1;
         w.shared.entry(vm_id.to_string()).or_default().insert(
             key.to_string(),
-            crate::world::SharedEntry {
+            SharedEntry {
                 value: value.to_vec(),
                 cas,
             },

@@ -8,13 +8,13 @@
 //! ```
 //! `run` exits 0 when every expectation holds, 1 when one fails, 2 on a usage or load error.
 //! `bench` reports, per filter, fuel per request (deterministic) and wall time per request.
-//! `profile` runs the same requests under the sampling profiler ([`crate::profile`]) and prints
+//! `profile` runs the same requests under the sampling profiler ([`crate::sampler`]) and prints
 //! the guest functions with the largest share of samples; with `--fuel`, the samples are exact
-//! fuel offsets into one request of the first filter (deterministic, see [`crate::profile`]).
+//! fuel offsets into one request of the first filter (deterministic, see [`crate::sampler`]).
 
-use crate::api::{FilterSpec, Harness};
-use crate::message::{CallReply, Request, Response};
+use crate::api::{FilterSpec, Gateway, Harness};
 use crate::scenario::{Report, Scenario};
+use crate::value::{CallReply, Request, Response};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -167,7 +167,7 @@ struct BenchReport {
 }
 
 /// The gateway, request and response `bench` and `profile` repeat, warmed up.
-fn bench_setup(a: &Args) -> Result<(crate::api::Gateway, Request, Response), String> {
+fn bench_setup(a: &Args) -> Result<(Gateway, Request, Response), String> {
     let n = a.requests.unwrap_or(1000).max(1);
     let (mut gw, req, resp) = if a.positional.is_empty() {
         let mut h = Harness::new().any_cluster();
@@ -205,16 +205,16 @@ fn profile(a: &Args) -> Result<i32, String> {
     if a.fuel {
         return fuel_profile(a);
     }
-    crate::profile::enable();
+    crate::sampler::enable();
     let n = a.requests.unwrap_or(2000).max(1);
     let (mut gw, req, resp) = bench_setup(a)?;
-    let _ = crate::profile::take();
+    let _ = crate::sampler::take();
     for _ in 0..n {
         gw.request(req.clone())
             .respond_with(resp.clone())
             .map_err(|e| e.to_string())?;
     }
-    let samples = crate::profile::take();
+    let samples = crate::sampler::take();
     if samples.total == 0 {
         return Err("no samples: the requests ran too briefly (raise --requests)".into());
     }
@@ -223,7 +223,7 @@ fn profile(a: &Args) -> Result<i32, String> {
     Ok(0)
 }
 
-fn print_samples(samples: &crate::profile::Samples, a: &Args) {
+fn print_samples(samples: &crate::sampler::Samples, a: &Args) {
     let top = a.top.unwrap_or(40);
     if let Some(callee) = &a.callers {
         let pct = |k: u64| 100.0 * k as f64 / samples.total as f64;
@@ -262,7 +262,7 @@ fn fuel_profile(a: &Args) -> Result<i32, String> {
         .map_err(|e| e.to_string())?;
     let per_request = gw.fuel_used(&name) - before;
     let n = a.samples.unwrap_or(400).clamp(1, 100_000) as u64;
-    let mut samples = crate::profile::Samples::default();
+    let mut samples = crate::sampler::Samples::default();
     for i in 0..n {
         let (mut gw, req, resp) = bench_setup(a)?;
         gw.stop_after_fuel(&name, (2 * i + 1) * per_request / (2 * n));

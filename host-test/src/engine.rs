@@ -30,11 +30,11 @@ pub(crate) fn runtime() -> Result<&'static Runtime> {
         .get_or_init(|| {
             let mut config = Config::new();
             config.consume_fuel(true);
-            let profiling = crate::profile::enabled();
+            let profiling = crate::sampler::enabled();
             config.epoch_interruption(profiling);
             let engine = Engine::new(&config).map_err(|e| e.to_string())?;
             if profiling {
-                crate::profile::start_ticker(&engine);
+                crate::sampler::start_ticker(&engine);
             }
             let mut linker = Linker::new(&engine);
             add_to_linker(&mut linker).map_err(|e| e.to_string())?;

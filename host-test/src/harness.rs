@@ -1,30 +1,19 @@
 //! [`Harness`]: the builder for a [`Gateway`], with every default listed, and
 //! [`FilterSpec`], one filter of the chain.
 
-use crate::abi::properties::{dotted_path, wire_path, Prop};
-use crate::api::{Filter, Gateway};
 use crate::engine::module;
 use crate::error::Result;
-use crate::message::{CallRecord, LogLevel};
+use crate::gateway::{Filter, Gateway};
 use crate::state::PluginInfo;
+use crate::value::{
+    dotted_path, wire_path, CallRecord, CallReply, FailurePolicy, HostProfile, LogLevel, Prop,
+    Protocol, Responder,
+};
 use crate::world::{ForeignFn, World};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// What happens to streams once a filter's VM has trapped (Envoy 1.40 `failure_policy`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum FailurePolicy {
-    /// Every request through the failed VM gets a 503 local reply (Envoy's default).
-    #[default]
-    FailClosed,
-    /// The failed filter is skipped.
-    FailOpen,
-    /// The VM is recreated on the next request once 1 s (virtual) has passed; 503 before.
-    FailReload,
-}
 
 /// One filter of the chain. Defaults: name = file stem, root_id `""`, vm_id `""` (Envoy's
 /// default, so plugins without a vm_id share data), empty VM and plugin configuration,
@@ -99,9 +88,6 @@ impl FilterSpec {
     }
 }
 
-/// A scripted callout responder: gets the call, may answer it.
-pub type Responder = Box<dyn FnMut(&CallRecord) -> Option<crate::message::CallReply> + Send>;
-
 /// Builder for a [`Gateway`]. Defaults: 1 worker, no clusters (every callout cluster must be
 /// declared, as in Envoy, or use `any_cluster`), log level info, random seed 0, start time
 /// 2023-11-14T22:13:20Z, fuel 10^9 per callback (about a second of guest work), no memory cap, no trace.
@@ -170,14 +156,14 @@ impl Harness {
     }
     /// The HTTP codec of the client and upstream connections (default HTTP/1.1, as Envoy's
     /// HTTP/1 codec delivers: header values trimmed, a body's end as a separate empty
-    /// end_of_stream callback); see [`crate::Protocol`].
-    pub fn protocol(mut self, p: crate::Protocol) -> Self {
+    /// end_of_stream callback); see [`Protocol`].
+    pub fn protocol(mut self, p: Protocol) -> Self {
         self.world.protocol = p;
         self
     }
-    /// The host to imitate (default Envoy); see [`crate::HostProfile`].
-    pub fn profile(mut self, p: crate::HostProfile) -> Self {
-        self.world.profile = p;
+    /// The host to imitate (default Envoy); see [`HostProfile`].
+    pub fn profile(mut self, p: HostProfile) -> Self {
+        self.world.host = p;
         self
     }
     /// Seed of `random_get`.
@@ -221,7 +207,7 @@ impl Harness {
     pub fn responder(
         mut self,
         cluster: &str,
-        f: impl FnMut(&CallRecord) -> Option<crate::message::CallReply> + Send + 'static,
+        f: impl FnMut(&CallRecord) -> Option<CallReply> + Send + 'static,
     ) -> Self {
         self.world.clusters.insert(cluster.to_string());
         self.responders.push((cluster.to_string(), Box::new(f)));
@@ -231,7 +217,7 @@ impl Harness {
     /// Answers callouts to any cluster with `f` (checked after cluster responders).
     pub fn responder_any(
         mut self,
-        f: impl FnMut(&CallRecord) -> Option<crate::message::CallReply> + Send + 'static,
+        f: impl FnMut(&CallRecord) -> Option<CallReply> + Send + 'static,
     ) -> Self {
         self.responders.push((String::new(), Box::new(f)));
         self
@@ -240,8 +226,8 @@ impl Harness {
     /// Loads every module, starts one VM per filter per worker, and runs each root context's
     /// `on_context_create`, `on_vm_start` and `on_configure`.
     ///
-    /// Errors: [`Error::Load`](crate::Error::Load), [`Error::Rejected`](crate::Error::Rejected) (configure returned false),
-    /// [`Error::Trap`](crate::Error::Trap).
+    /// Errors: [`Error::Load`](crate::Error::Load), [`Error::Rejected`](crate::Error::Rejected)
+    /// (configure returned false), [`Error::Trap`](crate::Error::Trap).
     pub fn build(self) -> Result<Gateway> {
         let world = Arc::new(Mutex::new(self.world));
         let mut filters = Vec::new();
@@ -287,7 +273,7 @@ impl Harness {
             memory_cap: self.memory_cap,
             work: VecDeque::new(),
             pending_effects: Vec::new(),
-            offered: std::collections::HashSet::new(),
+            offered: HashSet::new(),
             connections: HashMap::new(),
             next_connection: 1,
         };

@@ -14,7 +14,7 @@ use rsa::signature::hazmat::PrehashVerifier as _;
 use rsa::signature::Verifier as _;
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::abi::status;
+use crate::value::status;
 
 /// Runs `verify_signature` on serialized arguments: the serialized result, or a status.
 pub fn verify_signature(arguments: &[u8]) -> Result<Vec<u8>, i32> {
@@ -168,62 +168,4 @@ impl Key {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use rsa::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
-    use rsa::signature::{SignatureEncoding as _, Signer as _};
-
-    fn args(hash: &str, key: &[u8], sig: &[u8], text: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        put_field(&mut out, 1, hash.as_bytes());
-        put_field(&mut out, 2, key);
-        put_field(&mut out, 3, sig);
-        put_field(&mut out, 4, text);
-        out
-    }
-
-    const RSA_PEM: &str = include_str!("../../filters/auth/testdata/rsa-2048.pem");
-
-    #[test]
-    fn rsa_pkcs1_signatures_verify_with_their_hash_only() {
-        let sk = rsa::RsaPrivateKey::from_pkcs8_pem(RSA_PEM).unwrap();
-        let spki = sk.to_public_key().to_public_key_der().unwrap();
-        let sig = rsa::pkcs1v15::SigningKey::<Sha256>::new(sk)
-            .sign(b"text")
-            .to_vec();
-        let ok = verify_signature(&args("sha256", spki.as_bytes(), &sig, b"text"));
-        assert_eq!(ok, Ok(vec![0x08, 1]));
-        for (hash, text) in [("sha384", &b"text"[..]), ("sha256", b"texts")] {
-            let out = verify_signature(&args(hash, spki.as_bytes(), &sig, text)).unwrap();
-            assert_eq!(out[0], 0x12, "{hash}: result false, with an error");
-        }
-        let out = verify_signature(&args("md5", spki.as_bytes(), &sig, b"text")).unwrap();
-        assert!(out.ends_with(b"md5 is not supported."));
-    }
-
-    #[test]
-    fn ecdsa_takes_der_signatures() {
-        let sk = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
-        let spki = p256::PublicKey::from(sk.verifying_key())
-            .to_public_key_der()
-            .unwrap();
-        let sig: p256::ecdsa::Signature = sk.sign(b"text");
-        let der = sig.to_der();
-        let ok = verify_signature(&args("sha256", spki.as_bytes(), der.as_bytes(), b"text"));
-        assert_eq!(ok, Ok(vec![0x08, 1]));
-        let raw = verify_signature(&args("sha256", spki.as_bytes(), &sig.to_bytes(), b"text"));
-        assert_ne!(raw, Ok(vec![0x08, 1]), "JWS's raw r||s is not DER");
-    }
-
-    #[test]
-    fn keys_that_do_not_import_are_bad_arguments() {
-        assert_eq!(
-            verify_signature(&args("sha256", b"not a key", b"", b"")),
-            Err(status::BAD_ARGUMENT)
-        );
-        assert_eq!(verify_signature(&[0xff]), Err(status::BAD_ARGUMENT));
-        let mut pem = args("sha256", b"", b"", b"");
-        put_field(&mut pem, 5, b"-----BEGIN PUBLIC KEY-----");
-        assert_eq!(verify_signature(&pem), Err(status::BAD_ARGUMENT));
-    }
-}
+mod tests;

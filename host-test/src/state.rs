@@ -1,11 +1,11 @@
 //! `HostState`: the data of one VM's `Store` (one per worker per plugin). Gateway-wide state is
 //! reached through `world`; this holds what Envoy keeps per VM: context ids, callout token
 //! counters, tick period, metric ids, the effective context and the effects of the running
-//! callback (continue, local reply, close) that the chain applies when it returns.
+//! callback (continue, local reply, close) that the gateway applies when it returns
+//! (`gateway/iteration.rs`).
 
-use crate::api::FailurePolicy;
-use crate::message::{Headers, LocalReply};
-use crate::world::{lock, TraceEvent, World};
+use crate::value::{FailurePolicy, Headers, LocalReply, TraceEvent};
+use crate::world::{lock, World};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use wasmtime::StoreLimits;
@@ -39,7 +39,7 @@ pub(crate) struct Vis {
     pub added_trailers: [bool; 2],
 }
 
-/// An effect a callback asked for; the chain applies it after the callback returns.
+/// An effect a callback asked for; the gateway applies it after the callback returns.
 #[derive(Debug, Clone)]
 pub(crate) enum Effect {
     /// `proxy_continue_stream` (0 request, 1 response) on a stream context.

@@ -1,14 +1,9 @@
 //! Driving streams: [`Exchange`] for a whole request/response in one call, and [`Stream`] for
 //! step-by-step control (headers, then body chunks, pause and resume observable).
 
-use crate::api::Gateway;
-use crate::chain::Frame;
 use crate::error::{Error, Result};
-use crate::message::{Headers, LocalReply, Outcome, Request, Response, Seen};
-
-/// A stream's id in its [`Gateway`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StreamId(pub u64);
+use crate::gateway::{Frame, Gateway};
+use crate::value::{Headers, LocalReply, Outcome, Request, Response, Seen, StreamId};
 
 /// A full exchange, from [`Gateway::request`].
 pub struct Exchange<'g> {

@@ -5,8 +5,8 @@
 
 use crate::engine::Runtime;
 use crate::error::{Error, Result};
-use crate::message::LogLevel;
 use crate::state::{Effect, HostState};
+use crate::value::LogLevel;
 use wasmtime::{Instance, Module, Store, StoreLimitsBuilder, Val, ValType};
 
 /// ABI markers a module may export; one is required.
@@ -74,7 +74,7 @@ impl Vm {
         let mut store = Store::new(&rt.engine, state);
         store.limiter(|s| &mut s.limits);
         if rt.profiling {
-            crate::profile::attach(&mut store);
+            crate::sampler::attach(&mut store);
         }
         store
             .set_fuel(fuel_budget)
@@ -177,7 +177,7 @@ impl Vm {
             .map_or(self.fuel_budget, |stop| stop.min(self.fuel_budget));
         let _ = self.store.set_fuel(budget);
         let t0 = std::time::Instant::now();
-        crate::profile::renew(&mut self.store);
+        crate::sampler::renew(&mut self.store);
         let r = f.call(&mut self.store, &params, &mut results);
         self.wall_ns += t0.elapsed().as_nanos() as u64;
         let left = self.store.get_fuel().unwrap_or(0);
@@ -189,7 +189,7 @@ impl Vm {
                 if self.stopped_at.is_none() {
                     self.stopped_at = e
                         .downcast_ref::<wasmtime::WasmBacktrace>()
-                        .map(crate::profile::names);
+                        .map(crate::sampler::names);
                 }
             }
         }

@@ -2,51 +2,11 @@
 //! logs, shared data and queues (per vm_id), metrics, callouts, live streams, properties and the
 //! optional hostcall trace. One `World` per gateway behind a mutex: no process globals.
 
-use crate::abi::properties::Prop;
-use crate::message::{CallRecord, Headers, LogLevel, LogRecord};
-use serde::Serialize;
+use crate::value::{
+    CallRecord, Headers, HostProfile, LogLevel, LogRecord, Metric, Prop, Protocol, TraceEvent,
+};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-
-/// Which host the harness imitates.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HostProfile {
-    /// Envoy 1.40 (default).
-    #[default]
-    Envoy,
-    /// Kong's ngx_wasm_module, as abi.md describes its differences: properties are strings
-    /// (`response.code_details`, `.flags`, `.grpc_status`, `.trailers` missing), `http_call`
-    /// takes `host:port` and reports failures in a `:dispatch_status` response header, no
-    /// gRPC (UNIMPLEMENTED), no `on_queue_ready`, request trailers not given to filters,
-    /// metric names prefixed `pw:<filter>:`.
-    Nginx,
-}
-
-/// The HTTP codec between the gateway and the client and between the gateway and the upstream
-/// (both sides use the same one).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Protocol {
-    /// HTTP/1.1 (default), as Envoy's HTTP/1 codec delivers a message: header values without
-    /// leading or trailing whitespace, and a body that ends with the message (content-length or
-    /// last chunk) reaches the filters as its data (end_of_stream false) and then an empty
-    /// end_of_stream callback.
-    #[default]
-    Http11,
-    /// HTTP/2: the last DATA frame carries END_STREAM, so the last body chunk arrives with
-    /// end_of_stream true in one callback; header values are passed as given.
-    Http2,
-}
-
-impl Protocol {
-    /// `request.protocol` as Envoy names it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Http11 => "HTTP/1.1",
-            Self::Http2 => "HTTP/2",
-        }
-    }
-}
 
 /// A registered foreign function: arguments in, result bytes out.
 pub type ForeignFn = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
@@ -66,29 +26,6 @@ pub(crate) struct Queue {
     /// (filter index, worker) of the VM that registered it; `on_queue_ready` goes there.
     pub owner: (usize, usize),
     pub items: VecDeque<Vec<u8>>,
-}
-
-/// Metric kinds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MetricKind {
-    /// Monotonic counter.
-    Counter,
-    /// Gauge.
-    Gauge,
-    /// Histogram (recorded values kept).
-    Histogram,
-}
-
-/// One metric, stored under its name (Envoy: `wasmcustom.<name>`).
-#[derive(Clone, Debug, Serialize)]
-pub struct Metric {
-    /// Kind.
-    pub kind: MetricKind,
-    /// Counter or gauge value.
-    pub value: i64,
-    /// Histogram samples.
-    pub samples: Vec<u64>,
 }
 
 /// Per-stream data the hostcalls read and write (header maps, the visible body chunk,
@@ -117,26 +54,6 @@ pub(crate) struct StreamData {
     pub upstream_started: bool,
 }
 
-/// One trace event (hostcall or callback), for golden tests.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct TraceEvent {
-    /// Plugin name.
-    pub plugin: String,
-    /// Worker.
-    pub worker: usize,
-    /// Context id the call ran in (effective context for hostcalls).
-    pub context: u32,
-    /// `hostcall` or `callback`.
-    pub kind: &'static str,
-    /// Function name.
-    pub name: String,
-    /// Arguments (callbacks only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<i64>,
-    /// Status (hostcalls) or return value (callbacks, -1 when none or trapped).
-    pub result: i64,
-}
-
 /// The gateway-wide state.
 pub(crate) struct World {
     pub now_ns: u64,
@@ -158,7 +75,8 @@ pub(crate) struct World {
     pub foreign_calls: Vec<(String, Vec<u8>)>,
     pub trace: Option<Vec<TraceEvent>>,
     pub rng: u64,
-    pub profile: HostProfile,
+    /// The host imitated.
+    pub host: HostProfile,
     pub protocol: Protocol,
 }
 
@@ -184,7 +102,7 @@ impl World {
             foreign_calls: Vec::new(),
             trace: None,
             rng: seed,
-            profile: HostProfile::Envoy,
+            host: HostProfile::Envoy,
             protocol: Protocol::Http11,
         }
     }

@@ -6,8 +6,9 @@
 //! accepts `start == 0` (drain `size` bytes then prepend) or `start >= len` (append), anything
 //! else is BAD_ARGUMENT; the plugin configuration exists only during `proxy_on_configure`.
 
-use super::{copy_out, done, read, status, write_u32, Cx};
+use super::guest::{copy_out, done, read, write_u32, Cx};
 use crate::state::HostState;
+use crate::value::status;
 use wasmtime::Linker;
 
 enum Buf {

@@ -2,9 +2,9 @@
 //! `verify_signature` ([`crate::signature`]) are built in as in Envoy; tests register others (or
 //! replace those) with `Harness::foreign`; unknown names give NOT_FOUND as in Envoy.
 
-use super::{copy_out, done, read, read_str, status, Cx};
+use super::guest::{copy_out, done, read, read_str, Cx};
 use crate::state::HostState;
-use crate::world::HostProfile;
+use crate::value::{status, HostProfile};
 use wasmtime::Linker;
 
 pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -32,7 +32,7 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
                         s.route_cache_cleared += 1;
                     }
                     Ok(Vec::new())
-                } else if name == "verify_signature" && w.profile == HostProfile::Envoy {
+                } else if name == "verify_signature" && w.host == HostProfile::Envoy {
                     crate::signature::verify_signature(&args)
                 } else {
                     Err(status::NOT_FOUND)

@@ -6,10 +6,10 @@
 //! streams 6, 10, ... per VM. Unknown tokens in send/cancel/close give NOT_FOUND; sending on
 //! a unary call token is BAD_ARGUMENT.
 
+use super::guest::{done, read, read_str, write_u32, Cx};
 use super::http_call::{base, known_cluster, record};
-use super::{done, pairs, read, read_str, status, write_u32, Cx};
-use crate::message::{CallKind, Headers};
 use crate::state::HostState;
+use crate::value::{pairs, status, CallKind, CallRecord, Headers, HostProfile};
 use wasmtime::Linker;
 
 #[allow(clippy::too_many_arguments)]
@@ -41,7 +41,7 @@ fn open(
         return done(cx, name, status::SERIALIZATION_FAILURE);
     };
     let st = cx.data_mut();
-    if st.world().profile == crate::world::HostProfile::Nginx {
+    if st.world().host == HostProfile::Nginx {
         return done(cx, name, status::UNIMPLEMENTED);
     }
     if !known_cluster(st, &cluster) {
@@ -62,7 +62,7 @@ fn open(
 }
 
 /// Runs `f` on the pending call behind `token`, or NOT_FOUND.
-fn with_call(cx: &mut Cx<'_>, token: i32, f: impl FnOnce(&mut crate::message::CallRecord)) -> i32 {
+fn with_call(cx: &mut Cx<'_>, token: i32, f: impl FnOnce(&mut CallRecord)) -> i32 {
     let st = cx.data();
     let Some(id) = st.tokens.get(&(token as u32)).copied() else {
         return status::NOT_FOUND;

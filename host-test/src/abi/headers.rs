@@ -10,9 +10,9 @@
 //! added from the final body callback. `get_header_map_size` is Envoy's `byteSize()`;
 //! callout maps are read-only; changing request headers clears the route cache.
 
-use super::{copy_out, done, pairs, read, read_str, status, write_u32, Cx};
-use crate::message::Headers;
+use super::guest::{copy_out, done, read, read_str, write_u32, Cx};
 use crate::state::HostState;
+use crate::value::{pairs, status, Headers};
 use wasmtime::Linker;
 
 /// Runs `f` on the map `t` as Envoy reaches it now: stream maps only while visible to the

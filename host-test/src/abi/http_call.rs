@@ -6,10 +6,9 @@
 //! BAD_ARGUMENT; a body adds `content-length`; tokens count 4, 8, 12, ... per VM; timeout 0
 //! means none.
 
-use super::{done, pairs, read, read_str, status, write_u32, Cx};
-use crate::message::{CallId, CallKind, CallRecord, Headers};
+use super::guest::{done, read, read_str, write_u32, Cx};
 use crate::state::HostState;
-use crate::world::HostProfile;
+use crate::value::{pairs, status, CallId, CallKind, CallRecord, Headers, HostProfile};
 use wasmtime::Linker;
 
 /// Records a call in the world and the token map; returns the token.
@@ -70,7 +69,7 @@ pub(crate) fn base(
 
 pub(crate) fn known_cluster(st: &HostState, cluster: &str) -> bool {
     let w = st.world();
-    if w.profile == HostProfile::Nginx {
+    if w.host == HostProfile::Nginx {
         // ngx_wasm_module dials `host:port` itself.
         return cluster.contains(':');
     }

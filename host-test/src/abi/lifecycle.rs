@@ -1,13 +1,13 @@
 //! Logging, time, ticks, effective context, status, and the stream-control hostcalls
 //! (`continue_stream`, `close_stream`, `send_local_response`), which are recorded as effects and
-//! applied by the chain after the callback returns, as Envoy defers them.
+//! applied by the gateway's filter iteration after the callback returns, as Envoy defers them.
 //!
 //! `send_local_response` always returns OK (Envoy 1.40 has no per-call guard); when a
 //! callback sends two, the first reply wins. Extra headers are appended (`addCopy`).
 
-use super::{copy_out, done, pairs, read, read_str, status, write_u32, write_u64, Cx};
-use crate::message::{Headers, LocalReply, LogLevel, LogRecord};
+use super::guest::{copy_out, done, read, read_str, write_u32, write_u64, Cx};
 use crate::state::{Effect, HostState};
+use crate::value::{pairs, status, Headers, LocalReply, LogLevel, LogRecord};
 use wasmtime::Linker;
 
 /// Captures a log line at `level` (dropped below the gateway's log level, as Envoy does).

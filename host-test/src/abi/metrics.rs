@@ -5,9 +5,9 @@
 //! `record_metric` adds to a counter, sets a gauge and records a histogram sample;
 //! histograms cannot be incremented or read (BAD_ARGUMENT); unknown ids are NOT_FOUND.
 
-use super::{done, read_str, status, write_u32, write_u64, Cx};
+use super::guest::{done, read_str, write_u32, write_u64, Cx};
 use crate::state::HostState;
-use crate::world::{Metric, MetricKind};
+use crate::value::{status, HostProfile, Metric, MetricKind};
 use wasmtime::Linker;
 
 fn kind_of(id: u32) -> Option<MetricKind> {
@@ -49,7 +49,7 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
                     status::INVALID_MEMORY_ACCESS,
                 );
             };
-            if cx.data().world().profile == crate::world::HostProfile::Nginx {
+            if cx.data().world().host == HostProfile::Nginx {
                 name = format!("pw:{}:{name}", cx.data().plugin.name);
             }
             // Every define gets a new id; the stat behind a name is shared.

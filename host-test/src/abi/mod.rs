@@ -1,50 +1,27 @@
-//! The proxy-wasm hostcalls, one file per family, and the guest-memory helpers they share.
+//! The proxy-wasm hostcalls, one file per family, registered on the linker here.
 //!
 //! Every hostcall returns a proxy-wasm status (see [`status`]); results go through guest
-//! pointers. Output buffers are allocated with the guest's own allocator (`malloc` first, then
-//! `proxy_on_memory_allocate`, as cpp-host does), exactly `len` bytes and never for `len == 0`.
+//! pointers (`guest.rs`: memory access and the guest's allocator).
 
 pub(crate) mod buffers;
 pub(crate) mod foreign;
 pub(crate) mod grpc;
+pub(crate) mod guest;
 pub(crate) mod headers;
 pub(crate) mod http_call;
 pub(crate) mod lifecycle;
 pub(crate) mod metrics;
-pub mod pairs;
 pub mod properties;
 pub(crate) mod queues;
 pub(crate) mod shared;
 pub(crate) mod wasi;
 
-use crate::state::HostState;
-use wasmtime::{Caller, Linker};
+/// The pair layout and the status codes (`value/pairs.rs`, `value/status.rs`), where
+/// `host_test::abi` named them before.
+pub use crate::value::{pairs, status};
 
-/// Proxy-wasm status codes (Envoy's `WasmResult`).
-pub mod status {
-    /// Success.
-    pub const OK: i32 = 0;
-    /// Missing key, buffer, queue, metric or foreign function.
-    pub const NOT_FOUND: i32 = 1;
-    /// Bad argument (unknown map or buffer type, unknown cluster, bad offsets, ...).
-    pub const BAD_ARGUMENT: i32 = 2;
-    /// Malformed serialized input.
-    pub const SERIALIZATION_FAILURE: i32 = 3;
-    /// Unparsable input (gRPC service config).
-    pub const PARSE_FAILURE: i32 = 4;
-    /// A pointer outside guest memory, or the guest allocator failed.
-    pub const INVALID_MEMORY_ACCESS: i32 = 6;
-    /// Empty shared queue.
-    pub const EMPTY: i32 = 7;
-    /// Shared-data compare-and-swap mismatch.
-    pub const CAS_MISMATCH: i32 = 8;
-    /// Internal failure.
-    pub const INTERNAL_FAILURE: i32 = 10;
-    /// Connection broken: the code `proxy_get_status` gives after a failed callout.
-    pub const BROKEN_CONNECTION: i32 = 11;
-    /// Not implemented by this host.
-    pub const UNIMPLEMENTED: i32 = 12;
-}
+use crate::state::HostState;
+use wasmtime::Linker;
 
 /// Registers every hostcall (module `env`) and the WASI preview1 functions.
 pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
@@ -60,93 +37,4 @@ pub(crate) fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<
     foreign::add(linker)?;
     wasi::add(linker)?;
     Ok(())
-}
-
-pub(crate) type Cx<'a> = Caller<'a, HostState>;
-
-fn memory(cx: &mut Cx<'_>) -> Option<wasmtime::Memory> {
-    cx.get_export("memory").and_then(|e| e.into_memory())
-}
-
-/// Reads `len` bytes at `ptr`; `None` when out of bounds.
-pub(crate) fn read(cx: &mut Cx<'_>, ptr: i32, len: i32) -> Option<Vec<u8>> {
-    let mem = memory(cx)?;
-    let (ptr, len) = (ptr as u32 as usize, len as u32 as usize);
-    let data = mem.data(&*cx);
-    data.get(ptr..ptr.checked_add(len)?).map(<[u8]>::to_vec)
-}
-
-/// Reads a UTF-8 string (lossy) at `ptr`.
-pub(crate) fn read_str(cx: &mut Cx<'_>, ptr: i32, len: i32) -> Option<String> {
-    read(cx, ptr, len).map(|b| String::from_utf8_lossy(&b).into_owned())
-}
-
-/// Writes `bytes` at `ptr`; false when out of bounds.
-pub(crate) fn write(cx: &mut Cx<'_>, ptr: i32, bytes: &[u8]) -> bool {
-    let Some(mem) = memory(cx) else { return false };
-    let ptr = ptr as u32 as usize;
-    let data = mem.data_mut(&mut *cx);
-    match ptr
-        .checked_add(bytes.len())
-        .and_then(|end| data.get_mut(ptr..end))
-    {
-        Some(dst) => {
-            dst.copy_from_slice(bytes);
-            true
-        }
-        None => false,
-    }
-}
-
-pub(crate) fn write_u32(cx: &mut Cx<'_>, ptr: i32, v: u32) -> bool {
-    write(cx, ptr, &v.to_le_bytes())
-}
-
-pub(crate) fn write_u64(cx: &mut Cx<'_>, ptr: i32, v: u64) -> bool {
-    write(cx, ptr, &v.to_le_bytes())
-}
-
-/// Allocates `len` bytes with the guest allocator; `Ok(None)` when there is none or it gives 0.
-pub(crate) fn alloc(cx: &mut Cx<'_>, len: usize) -> wasmtime::Result<Option<i32>> {
-    let f = cx
-        .get_export("malloc")
-        .or_else(|| cx.get_export("proxy_on_memory_allocate"))
-        .and_then(|e| e.into_func());
-    let Some(f) = f else { return Ok(None) };
-    let f = f.typed::<i32, i32>(&*cx)?;
-    crate::profile::renew(&mut *cx);
-    let p = f.call(&mut *cx, len as i32)?;
-    Ok((p != 0).then_some(p))
-}
-
-/// cpp-host's `copyToPointerSize`: allocates exactly `bytes.len()` (nothing for empty),
-/// copies, and writes the pointer and length. Returns a status.
-pub(crate) fn copy_out(
-    cx: &mut Cx<'_>,
-    bytes: &[u8],
-    ptr_ptr: i32,
-    len_ptr: i32,
-) -> wasmtime::Result<i32> {
-    let mut ptr = 0;
-    if !bytes.is_empty() {
-        match alloc(cx, bytes.len())? {
-            Some(p) => ptr = p,
-            None => return Ok(status::INVALID_MEMORY_ACCESS),
-        }
-        if !write(cx, ptr, bytes) {
-            return Ok(status::INVALID_MEMORY_ACCESS);
-        }
-    }
-    if !write_u32(cx, ptr_ptr, ptr as u32) || !write_u32(cx, len_ptr, bytes.len() as u32) {
-        return Ok(status::INVALID_MEMORY_ACCESS);
-    }
-    Ok(status::OK)
-}
-
-/// Records a hostcall in the trace (when enabled) and returns its status.
-pub(crate) fn done(cx: &mut Cx<'_>, name: &'static str, status: i32) -> i32 {
-    cx.data().trace_hostcall(name, status);
-    // The profiler samples guest time only: time spent here does not count toward the next sample.
-    crate::profile::renew(&mut *cx);
-    status
 }

@@ -1,6 +1,7 @@
-//! Properties: `proxy_get_property` / `proxy_set_property` with Envoy's typed encodings
-//! (strings raw, integers 8-byte little-endian, bool 1 byte, timestamps and durations int64 ns,
-//! maps in the header-map pair layout).
+//! The property hostcalls, `proxy_get_property` / `proxy_set_property`: resolving a path for the
+//! calling context and encoding the value as Envoy does (strings raw, integers 8-byte
+//! little-endian, bool 1 byte, timestamps and durations int64 ns, maps in the header-map pair
+//! layout). The values and paths themselves ([`Prop`], [`wire_path`]) are in `value/prop.rs`.
 //!
 //! Lookup order: the request's own overrides, filter state written with `set_property` (shared
 //! by every filter of the chain), attributes computed from the stream (`request.*`,
@@ -15,92 +16,15 @@
 //! the Content-Length while the request headers are reachable, else the body bytes received.
 //! `connection.id` is the stream's downstream connection (see `Request::connection`).
 
-use super::{copy_out, done, pairs, read, status, Cx};
-use crate::message::Headers;
+use super::guest::{copy_out, done, read, Cx};
 use crate::state::{HostState, Vis};
+use crate::value::{status, Headers, HostProfile};
 use crate::world::{StreamData, World};
-use serde::{Deserialize, Serialize};
 use wasmtime::Linker;
 
-/// A typed property value, encoded as Envoy does.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Prop {
-    /// Raw UTF-8.
-    Str(String),
-    /// Raw bytes.
-    Bytes(Vec<u8>),
-    /// 8-byte little-endian signed.
-    Int(i64),
-    /// 8-byte little-endian unsigned.
-    Uint(u64),
-    /// One byte, 0 or 1.
-    Bool(bool),
-    /// 8-byte little-endian f64.
-    Double(f64),
-    /// Nanoseconds since the epoch, int64.
-    Timestamp(i64),
-    /// Nanoseconds, int64.
-    Duration(i64),
-    /// Pair layout (like header maps).
-    Map(Vec<(String, String)>),
-}
-
-impl Prop {
-    /// The value as ngx_wasm_module returns it: text.
-    pub fn encode_text(&self) -> Vec<u8> {
-        match self {
-            Self::Int(i) | Self::Timestamp(i) | Self::Duration(i) => i.to_string().into_bytes(),
-            Self::Uint(u) => u.to_string().into_bytes(),
-            Self::Bool(b) => b.to_string().into_bytes(),
-            Self::Double(d) => d.to_string().into_bytes(),
-            other => other.encode(),
-        }
-    }
-    /// A string property.
-    pub fn str(s: &str) -> Self {
-        Self::Str(s.to_string())
-    }
-    /// The bytes a guest receives.
-    pub fn encode(&self) -> Vec<u8> {
-        match self {
-            Self::Str(s) => s.as_bytes().to_vec(),
-            Self::Bytes(b) => b.clone(),
-            Self::Int(i) | Self::Timestamp(i) | Self::Duration(i) => i.to_le_bytes().to_vec(),
-            Self::Uint(u) => u.to_le_bytes().to_vec(),
-            Self::Bool(b) => vec![u8::from(*b)],
-            Self::Double(d) => d.to_le_bytes().to_vec(),
-            Self::Map(m) => pairs::serialize(m),
-        }
-    }
-}
-
-/// Converts a dotted path (`request.headers.x-id`) to the wire form (NUL-separated). A segment
-/// that contains a dot writes it `\.` (and a backslash `\\`), e.g.
-/// `metadata.filter_metadata.envoy\.filters\.http\.lua.key`; any other backslash is kept.
-pub fn wire_path(dotted: &str) -> String {
-    let mut out = String::with_capacity(dotted.len());
-    let mut chars = dotted.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if matches!(chars.peek(), Some('.' | '\\')) => {
-                out.extend(chars.next());
-            }
-            '.' => out.push('\0'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// The dotted path (as [`wire_path`] reads it) of `segments`, escaping their dots.
-pub fn dotted_path(segments: &[&str]) -> String {
-    segments
-        .iter()
-        .map(|s| s.replace('\\', "\\\\").replace('.', "\\."))
-        .collect::<Vec<_>>()
-        .join(".")
-}
+/// The property values and paths (`value/prop.rs`), where `host_test::abi::properties` named
+/// them before.
+pub use crate::value::prop::{dotted_path, wire_path, Prop};
 
 fn header_prop(h: &Option<Headers>, rest: &[&str]) -> Option<Prop> {
     let h = h.as_ref()?;
@@ -211,7 +135,7 @@ fn default_prop(parts: &[&str]) -> Option<Prop> {
 /// Resolves a NUL-separated path for the effective context of `st`, encoded for the host
 /// profile; `Err` is the status when there is no value.
 pub(crate) fn resolve(st: &HostState, path: &str) -> Result<Vec<u8>, i32> {
-    let nginx = st.world().profile == crate::world::HostProfile::Nginx;
+    let nginx = st.world().host == HostProfile::Nginx;
     if !nginx {
         // The whole filter state is a map Envoy cannot list, so it cannot serialize it (a
         // stream has filter state; a root context has no stream info: NOT_FOUND).

@@ -3,8 +3,9 @@
 //! by the gateway after the current callback (Envoy posts it to the owner's thread). Queue ids
 //! start at 1; only VMs with the queue's vm_id may dequeue (NOT_FOUND otherwise).
 
-use super::{copy_out, done, read, read_str, status, write_u32, Cx};
+use super::guest::{copy_out, done, read, read_str, write_u32, Cx};
 use crate::state::HostState;
+use crate::value::status;
 use crate::world::Queue;
 use wasmtime::Linker;
 

@@ -3,8 +3,9 @@
 //! (CAS_MISMATCH otherwise), `cas == 0` always writes, and a missing key is written whatever
 //! the cas (no insert-if-absent). No delete, no TTL. Cas values come from one counter from 1.
 
-use super::{copy_out, done, read, read_str, status, write_u32, Cx};
+use super::guest::{copy_out, done, read, read_str, write_u32, Cx};
 use crate::state::HostState;
+use crate::value::status;
 use crate::world::SharedEntry;
 use wasmtime::Linker;
 

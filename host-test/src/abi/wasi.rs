@@ -5,10 +5,10 @@
 //! and args are empty; no files (no preopens, reads ENOSYS, seek and close succeed);
 //! `poll_oneoff` fires every subscription at once; `proc_exit` traps.
 
+use super::guest::{read, write, write_u32, write_u64, Cx};
 use super::lifecycle::log;
-use super::{read, write, write_u32, write_u64, Cx};
-use crate::message::LogLevel;
 use crate::state::HostState;
+use crate::value::LogLevel;
 use wasmtime::Linker;
 
 /// Module names: preview1 and the older `wasi_unstable` (both registered, as in cpp-host).

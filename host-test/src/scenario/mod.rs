@@ -8,9 +8,7 @@ pub use model::*;
 
 use crate::api::{FilterSpec, Gateway, Harness};
 use crate::error::{Error, Result};
-use crate::message::{CallReply, Headers, Outcome, Request, Response};
-use crate::stream::StreamId;
-use crate::Prop;
+use crate::value::{CallReply, Headers, Outcome, Prop, Request, Response, Seen, StreamId};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -235,7 +233,7 @@ fn run_step(gw: &mut Gateway, index: usize, step: &Step) -> Result<StepReport> {
 
 fn check_headers(
     what: &str,
-    seen: &crate::message::Seen,
+    seen: &Seen,
     want: &BTreeMap<String, Option<String>>,
     fails: &mut Vec<String>,
 ) {

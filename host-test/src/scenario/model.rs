@@ -1,7 +1,6 @@
 //! The scenario file format (JSON, unknown fields rejected).
 
-use crate::api::FailurePolicy;
-use crate::message::LogLevel;
+use crate::value::{FailurePolicy, HostProfile, LogLevel};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -23,7 +22,7 @@ pub struct Scenario {
     pub log_level: Option<LogLevel>,
     /// Host to imitate: `envoy` (default) or `nginx`.
     #[serde(default)]
-    pub profile: Option<crate::HostProfile>,
+    pub profile: Option<HostProfile>,
     /// Gateway-wide string properties (dotted paths; a dot inside a segment is `\.`, written
     /// `\\.` in JSON).
     #[serde(default)]

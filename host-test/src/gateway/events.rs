@@ -2,10 +2,9 @@
 //! `on_queue_ready`, `on_tick` from virtual time, and `settle`, which runs queued work,
 //! scripted responders, queue notifications and automatic responses until nothing changes.
 
-use crate::api::Gateway;
+use super::Gateway;
 use crate::error::{Error, Result};
-use crate::message::{CallId, CallKind, CallRecord, CallReply, Headers};
-use crate::world::HostProfile;
+use crate::value::{CallId, CallKind, CallRecord, CallReply, Headers, HostProfile};
 
 enum Delivery {
     Reply(CallReply),
@@ -81,7 +80,7 @@ impl Gateway {
                 set_status(self, 0, "");
                 calls.push(("proxy_on_http_call_response", args));
             }
-            (CallKind::Http, _) if self.world().profile == HostProfile::Nginx => {
+            (CallKind::Http, _) if self.world().host == HostProfile::Nginx => {
                 let mut h = Headers::new();
                 h.add(":dispatch_status", "broken connection");
                 self.filters[fi].vms[w].state_mut().scope.call_headers = Some(h);
@@ -195,7 +194,7 @@ impl Gateway {
         // Only the notifications pending now; new ones wait for the next round.
         let n = {
             let mut w = self.world();
-            if w.profile == HostProfile::Nginx {
+            if w.host == HostProfile::Nginx {
                 // ngx_wasm_module has no on_queue_ready.
                 w.ready_queues.clear();
             }
@@ -308,7 +307,7 @@ impl Gateway {
                         .iter()
                         .find(|c| c.id == id)
                         .map(|c| c.kind);
-                    let nginx = self.world().profile == HostProfile::Nginx;
+                    let nginx = self.world().host == HostProfile::Nginx;
                     match kind {
                         Some(CallKind::Http) if nginx => {
                             let mut h = Headers::new();

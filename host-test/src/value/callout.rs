@@ -1,12 +1,9 @@
-//! Callouts as the host records them ([`CallRecord`]) and the replies a test scripts for them
-//! ([`CallReply`]).
+//! Callouts as the host records them ([`CallRecord`]), the replies a test scripts for them
+//! ([`CallReply`]), and the scripted responder that gives such replies ([`Responder`]).
 
-use crate::message::Headers;
+use super::headers::Headers;
+use super::texts;
 use serde::Serialize;
-
-fn texts<S: serde::Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(v.iter().map(|b| String::from_utf8_lossy(b).into_owned()))
-}
 
 /// Identifies a callout across all VMs of a gateway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -45,7 +42,7 @@ pub struct CallRecord {
     /// Request headers (HTTP) or initial metadata (gRPC).
     pub headers: Headers,
     /// Request body (HTTP) or first message (gRPC call).
-    #[serde(serialize_with = "crate::message::text")]
+    #[serde(serialize_with = "super::text")]
     pub body: Vec<u8>,
     /// HTTP trailers.
     pub trailers: Headers,
@@ -132,3 +129,6 @@ impl CallReply {
         self
     }
 }
+
+/// A scripted callout responder: gets the call, may answer it.
+pub type Responder = Box<dyn FnMut(&CallRecord) -> Option<CallReply> + Send>;

@@ -1,12 +1,11 @@
-//! Effects applied after a callback returns (continue, close, local reply), and Envoy's
-//! `sendLocalReply`: the first local reply of a stream wins; from the request path it stops the
-//! request and runs back through the filters whose contexts exist; once the response is
-//! being encoded it replaces it; once the client has headers the stream is reset.
+//! Envoy's `sendLocalReply`: the first local reply of a stream wins; from the request path it
+//! stops the request and runs back through the filters whose contexts exist; once the response
+//! is being encoded it replaces it; once the client has headers the stream is reset. Also the
+//! reply FAIL_CLOSED sends for a failed VM, and the headers Envoy gives a local reply.
 
-use crate::api::Gateway;
-use crate::chain::Frame;
-use crate::message::{Headers, LocalReply, Seen};
-use crate::state::Effect;
+use super::iteration::Frame;
+use super::Gateway;
+use crate::value::{Headers, LocalReply, Seen};
 
 /// gRPC status Envoy derives from an HTTP status for a gRPC local reply.
 fn grpc_from_http(code: u16) -> u32 {
@@ -71,37 +70,6 @@ impl Gateway {
         self.local_reply(sid, reply);
     }
 
-    /// Applies the effects collected from callbacks, in order.
-    pub(crate) fn apply_effects(&mut self) {
-        while !self.pending_effects.is_empty() {
-            let effects = std::mem::take(&mut self.pending_effects);
-            for (sid, fi, e) in effects {
-                match e {
-                    Effect::Continue { dir, .. } => {
-                        let pos = if dir == 0 {
-                            fi
-                        } else {
-                            self.filters.len() - 1 - fi
-                        };
-                        self.release_at(sid, dir, pos);
-                    }
-                    Effect::Close { .. } => {
-                        if let Some(s) = self.world().streams.get_mut(&sid) {
-                            if s.code_details.is_empty() {
-                                s.code_details = "wasm_close_stream".into();
-                            }
-                        }
-                        if let Some(r) = self.streams.get_mut(&sid) {
-                            r.reset = true;
-                        }
-                        self.work.retain(|w| w.sid != sid);
-                    }
-                    Effect::LocalReply { reply, .. } => self.local_reply(sid, reply),
-                }
-            }
-        }
-    }
-
     /// Envoy's `sendLocalReply` for stream `sid`.
     pub(crate) fn local_reply(&mut self, sid: u64, reply: LocalReply) {
         let grpc = {
@@ -159,67 +127,4 @@ impl Gateway {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reply(body: &str, headers: &[(&str, &str)]) -> LocalReply {
-        LocalReply {
-            filter: "f".into(),
-            status: 403,
-            body: body.as_bytes().to_vec(),
-            headers: Headers::from_pairs(headers),
-            details: String::new(),
-            grpc_status: None,
-        }
-    }
-
-    fn pairs(h: &Headers) -> Vec<(&str, &str)> {
-        h.iter().collect()
-    }
-
-    #[test]
-    fn headers_follow_envoys_order() {
-        let (h, body) = local_reply_headers(&reply("no", &[("x-a", "1")]), false);
-        assert_eq!(
-            pairs(&h),
-            [
-                (":status", "403"),
-                ("x-a", "1"),
-                ("content-length", "2"),
-                ("content-type", "text/plain")
-            ]
-        );
-        assert_eq!(body, b"no");
-        // The filter's content-type stays where it is; without a body both are removed.
-        let r = reply("{}", &[("content-type", "application/json"), ("x-a", "1")]);
-        let (h, _) = local_reply_headers(&r, false);
-        assert_eq!(
-            pairs(&h),
-            [
-                (":status", "403"),
-                ("content-type", "application/json"),
-                ("x-a", "1"),
-                ("content-length", "2")
-            ]
-        );
-        let r = reply("", &[("content-type", "application/json"), ("x-a", "1")]);
-        let (h, _) = local_reply_headers(&r, false);
-        assert_eq!(pairs(&h), [(":status", "403"), ("x-a", "1")]);
-        // gRPC: trailers-only, the filter's headers before Envoy's, its grpc-status kept.
-        let r = reply("denied", &[("x-a", "1"), ("content-length", "6")]);
-        let (h, body) = local_reply_headers(&r, true);
-        assert_eq!(
-            pairs(&h),
-            [
-                (":status", "200"),
-                ("x-a", "1"),
-                ("content-type", "application/grpc"),
-                ("grpc-status", "7"),
-                ("grpc-message", "denied")
-            ]
-        );
-        assert!(body.is_empty());
-        let (h, _) = local_reply_headers(&reply("", &[("grpc-status", "3")]), true);
-        assert_eq!(h.get("grpc-status"), Some("3"));
-    }
-}
+mod tests;

@@ -3,11 +3,12 @@
 //! frame; later body chunks still reach it (Envoy's rule), a CONTINUE from a body or trailers
 //! callback or a `continue_stream` releases everything held. A local reply stops the request
 //! path; its response passes back through the filters whose contexts exist (as Envoy's
-//! encoder filters see a local reply). Traps follow the failure policy.
+//! encoder filters see a local reply). Traps follow the failure policy. The effects a callback
+//! asks for (continue, close, local reply) are collected when it returns and applied in order.
 
-use crate::api::{FailurePolicy, Gateway};
-use crate::message::{LocalReply, Request, Response, Seen};
+use super::Gateway;
 use crate::state::{Effect, Vis};
+use crate::value::{FailurePolicy, HostProfile, LocalReply, Request, Response, Seen};
 use crate::vm::Trapped;
 
 /// A frame travelling through the chain.
@@ -141,6 +142,37 @@ impl Gateway {
         }
     }
 
+    /// Applies the effects collected from callbacks, in order.
+    pub(crate) fn apply_effects(&mut self) {
+        while !self.pending_effects.is_empty() {
+            let effects = std::mem::take(&mut self.pending_effects);
+            for (sid, fi, e) in effects {
+                match e {
+                    Effect::Continue { dir, .. } => {
+                        let pos = if dir == 0 {
+                            fi
+                        } else {
+                            self.filters.len() - 1 - fi
+                        };
+                        self.release(sid, dir, pos);
+                    }
+                    Effect::Close { .. } => {
+                        if let Some(s) = self.world().streams.get_mut(&sid) {
+                            if s.code_details.is_empty() {
+                                s.code_details = "wasm_close_stream".into();
+                            }
+                        }
+                        if let Some(r) = self.streams.get_mut(&sid) {
+                            r.reset = true;
+                        }
+                        self.work.retain(|w| w.sid != sid);
+                    }
+                    Effect::LocalReply { reply, .. } => self.local_reply(sid, reply),
+                }
+            }
+        }
+    }
+
     /// Returns false if the VM is failed (after trying FAIL_RELOAD's recreation).
     fn usable(&mut self, fi: usize, w: usize) -> bool {
         if self.filters[fi].vms[w].failed.is_none() {
@@ -210,10 +242,7 @@ impl Gateway {
             return forward(self, frame);
         };
         // ngx_wasm_module has no request trailers callback.
-        if dir == 0
-            && matches!(frame, Frame::Trailers)
-            && self.world().profile == crate::world::HostProfile::Nginx
-        {
+        if dir == 0 && matches!(frame, Frame::Trailers) && self.world().host == HostProfile::Nginx {
             return forward(self, frame);
         }
         if self.filters[fi].vms[w].failed.is_some() {
@@ -369,11 +398,6 @@ impl Gateway {
         }
         self.call(fi, w, ctx, "proxy_on_context_create", &[ctx as i64, root])?;
         Ok(ctx)
-    }
-
-    /// `release` for the effects module.
-    pub(crate) fn release_at(&mut self, sid: u64, dir: usize, pos: usize) {
-        self.release(sid, dir, pos);
     }
 
     /// The failure policy for a frame reaching a failed filter.

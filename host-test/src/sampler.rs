@@ -1,4 +1,5 @@
-//! A sampling profiler for guest code (`host-test profile`).
+//! The sampling profiler for guest code (`host-test profile`; also public as `host_test::profile`,
+//! this module's former name).
 //!
 //! When enabled before the first module is compiled, the engine is built with epoch interruption;
 //! a background thread advances the epoch every [`INTERVAL`], and at each advance the running

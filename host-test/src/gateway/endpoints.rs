@@ -2,10 +2,11 @@
 //! upstream receives the request and sends the response. Frames enter the chain here and,
 //! having passed every filter, land in what each end has seen.
 
-use crate::api::Gateway;
-use crate::chain::{Frame, Held, StreamRun, Work};
-use crate::message::{Headers, Request, Response, Seen};
-use crate::world::{Protocol, StreamData};
+use super::iteration::{Frame, Held, StreamRun, Work};
+use super::Gateway;
+use crate::error::Result;
+use crate::value::{wire_path, Headers, Protocol, Request, Response, Seen, StreamId};
+use crate::world::StreamData;
 
 /// Header values as Envoy's HTTP/1 codec stores them: without leading or trailing SP/HTAB.
 fn trim_values(mut h: Headers) -> Headers {
@@ -20,7 +21,7 @@ fn trim_values(mut h: Headers) -> Headers {
 
 impl Gateway {
     /// Creates a stream; nothing is delivered.
-    pub(crate) fn open(&mut self, req: Request) -> crate::stream::StreamId {
+    pub(crate) fn open(&mut self, req: Request) -> StreamId {
         let sid = self.next_stream;
         self.next_stream += 1;
         // A connection stays on the worker that accepted it; a new one goes to the requested
@@ -53,7 +54,7 @@ impl Gateway {
             let props = req
                 .props
                 .iter()
-                .map(|(k, v)| (crate::abi::properties::wire_path(k), v.clone()))
+                .map(|(k, v)| (wire_path(k), v.clone()))
                 .collect();
             w.streams.insert(
                 sid,
@@ -83,7 +84,7 @@ impl Gateway {
                 skipped: vec![false; n],
             },
         );
-        crate::stream::StreamId(sid)
+        StreamId(sid)
     }
 
     /// Queues a frame from the client (dir 0) or upstream (dir 1), updating the maps.
@@ -139,7 +140,7 @@ impl Gateway {
     }
 
     /// Sends the whole request of stream `sid` (headers, chunks, trailers), settling between.
-    pub(crate) fn send_request(&mut self, sid: u64) -> crate::Result<()> {
+    pub(crate) fn send_request(&mut self, sid: u64) -> Result<()> {
         let Some(run) = self.streams.get(&sid) else {
             return Ok(());
         };
@@ -167,7 +168,7 @@ impl Gateway {
     }
 
     /// Sends a whole upstream response on stream `sid`.
-    pub(crate) fn send_response(&mut self, sid: u64, resp: Response) -> crate::Result<()> {
+    pub(crate) fn send_response(&mut self, sid: u64, resp: Response) -> Result<()> {
         let has_trailers = resp.trailers.is_some();
         let headers_eos = resp.chunks.is_empty() && !has_trailers;
         self.codec_inject(

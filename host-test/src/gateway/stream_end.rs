@@ -1,9 +1,11 @@
 //! The end of a stream as Envoy runs it: every filter's access log first (`on_log`; a filter
 //! the request never reached gets its context created for it, as Envoy's `Context::log`
-//! does), then each context's `on_done` and `on_delete`; and outcome snapshots.
+//! does), then each context's `on_done` and `on_delete`; and a stream's outcome (recorded when
+//! it finished, or a snapshot while it is open).
 
-use crate::api::Gateway;
-use crate::message::Outcome;
+use super::Gateway;
+use crate::error::{Error, Result};
+use crate::value::{Outcome, StreamId};
 
 impl Gateway {
     /// Runs `on_log`, then `on_done` and `on_delete`, and records the stream's outcome.
@@ -46,6 +48,15 @@ impl Gateway {
         out.finished = true;
         self.finished.insert(sid, out.clone());
         Some(out)
+    }
+
+    /// The outcome of a stream (open or finished).
+    pub fn outcome(&self, id: StreamId) -> Result<Outcome> {
+        if let Some(o) = self.finished.get(&id.0) {
+            return Ok(o.clone());
+        }
+        self.snapshot(id.0)
+            .ok_or_else(|| Error::Harness(format!("unknown stream {}", id.0)))
     }
 
     /// The current outcome of an open stream.
