@@ -8,7 +8,7 @@
 //! do them and check in wasm otherwise ([`crate::Host::verify_signature`]).
 //!
 //! Arguments and result are protobuf messages (Envoy's `VerifySignatureArguments` and
-//! `VerifySignatureResult`); the few fields used are written and read here.
+//! `VerifySignatureResult`), declared here with the fields used and encoded by `prost`.
 
 /// One signature to check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,70 +26,42 @@ pub struct SignatureCheck<'a> {
 /// The foreign function's name in Envoy.
 pub const FOREIGN_FUNCTION: &str = "verify_signature";
 
-/// `VerifySignatureArguments`: `hash_function` = 1, `public_key` = 2, `signature` = 3,
-/// `text` = 4 (all length-delimited).
+/// Envoy's `VerifySignatureArguments`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Arguments {
+    #[prost(string, tag = "1")]
+    hash_function: String,
+    #[prost(bytes = "vec", tag = "2")]
+    public_key: Vec<u8>,
+    #[prost(bytes = "vec", tag = "3")]
+    signature: Vec<u8>,
+    #[prost(bytes = "vec", tag = "4")]
+    text: Vec<u8>,
+}
+
+/// Envoy's `VerifySignatureResult` (its `error` string is not read).
+#[derive(Clone, PartialEq, prost::Message)]
+struct Verdict {
+    #[prost(bool, tag = "1")]
+    result: bool,
+}
+
+/// The `VerifySignatureArguments` message for `check`.
 pub fn encode_arguments(check: &SignatureCheck<'_>) -> Vec<u8> {
-    let fields: [(u8, &[u8]); 4] = [
-        (1, check.hash.as_bytes()),
-        (2, check.public_key),
-        (3, check.signature),
-        (4, check.text),
-    ];
-    let mut out = Vec::with_capacity(fields.iter().map(|(_, v)| v.len() + 6).sum());
-    for (number, value) in fields {
-        out.push(number << 3 | 2);
-        varint(&mut out, value.len() as u64);
-        out.extend_from_slice(value);
-    }
-    out
+    prost::Message::encode_to_vec(&Arguments {
+        hash_function: check.hash.to_owned(),
+        public_key: check.public_key.to_vec(),
+        signature: check.signature.to_vec(),
+        text: check.text.to_vec(),
+    })
 }
 
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-/// The verdict of a `VerifySignatureResult` (`result` = 1, a bool; `error` = 2, a string): `true`
-/// only when `result` is present and true. `None` if the message is malformed.
-pub fn decode_result(mut bytes: &[u8]) -> Option<bool> {
-    let mut result = false;
-    while let Some((&key, rest)) = bytes.split_first() {
-        let (field, wire) = (key >> 3, key & 7);
-        if key >= 0x80 || field == 0 {
-            return None; // field numbers used here fit one byte
-        }
-        bytes = rest;
-        match wire {
-            0 => {
-                let (v, rest) = read_varint(bytes)?;
-                if field == 1 {
-                    result = v != 0;
-                }
-                bytes = rest;
-            }
-            2 => {
-                let (len, rest) = read_varint(bytes)?;
-                let len = usize::try_from(len).ok()?;
-                bytes = rest.get(len..)?;
-            }
-            _ => return None,
-        }
-    }
-    Some(result)
-}
-
-fn read_varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
-    let mut v = 0u64;
-    for (i, &b) in bytes.iter().enumerate().take(10) {
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b < 0x80 {
-            return Some((v, &bytes[i + 1..]));
-        }
-    }
-    None
+/// The verdict of a `VerifySignatureResult`: `true` only when `result` is present and true.
+/// `None` if the message is malformed.
+pub fn decode_result(bytes: &[u8]) -> Option<bool> {
+    <Verdict as prost::Message>::decode(bytes)
+        .ok()
+        .map(|v| v.result)
 }
 
 #[cfg(test)]
@@ -111,7 +83,7 @@ mod tests {
         expected.extend_from_slice(b"key");
         expected.extend_from_slice(&[0x1a, 0xac, 0x02]); // 300 as a varint
         expected.extend_from_slice(&long);
-        expected.extend_from_slice(&[0x22, 0]);
+        // proto3 leaves out the empty `text`.
         assert_eq!(bytes, expected);
     }
 
@@ -125,8 +97,9 @@ mod tests {
         assert_eq!(decode_result(&failed), Some(false));
         assert_eq!(decode_result(&[]), Some(false));
         assert_eq!(decode_result(&[0x08, 0]), Some(false));
-        // Unknown fields are skipped.
+        // Unknown fields are skipped, whatever their number.
         assert_eq!(decode_result(&[0x18, 0x96, 0x01, 0x08, 1]), Some(true));
+        assert_eq!(decode_result(&[0x88, 0x01, 1, 0x08, 1]), Some(true));
     }
 
     #[test]
@@ -137,7 +110,6 @@ mod tests {
             &[0x12, 5, b'a'],
             &[0x0d, 0, 0, 0, 0],
             &[0x00, 1],
-            &[0x88, 0x01, 1],
         ] {
             assert_eq!(decode_result(bad), None, "{bad:?}");
         }
