@@ -27,80 +27,48 @@ pub fn verify_signature(arguments: &[u8]) -> Result<Vec<u8>, i32> {
     Ok(encode_result(verdict))
 }
 
-#[derive(Default)]
+/// Envoy's `VerifySignatureArguments`.
+#[derive(Clone, PartialEq, prost::Message)]
 struct Arguments {
+    #[prost(string, tag = "1")]
     hash: String,
+    #[prost(bytes = "vec", tag = "2")]
     public_key: Vec<u8>,
-    public_key_pem: Vec<u8>,
+    #[prost(bytes = "vec", tag = "3")]
     signature: Vec<u8>,
+    #[prost(bytes = "vec", tag = "4")]
     text: Vec<u8>,
+    #[prost(bytes = "vec", tag = "5")]
+    public_key_pem: Vec<u8>,
 }
 
 impl Arguments {
-    fn decode(mut bytes: &[u8]) -> Option<Self> {
-        let mut a = Self::default();
-        while !bytes.is_empty() {
-            let (key, rest) = varint(bytes)?;
-            bytes = rest;
-            let (field, wire) = (key >> 3, key & 7);
-            match wire {
-                0 => bytes = varint(bytes)?.1,
-                2 => {
-                    let (len, rest) = varint(bytes)?;
-                    let len = usize::try_from(len).ok()?;
-                    let value = rest.get(..len)?.to_vec();
-                    bytes = rest.get(len..)?;
-                    match field {
-                        1 => a.hash = String::from_utf8(value).ok()?,
-                        2 => a.public_key = value,
-                        3 => a.signature = value,
-                        4 => a.text = value,
-                        5 => a.public_key_pem = value,
-                        _ => {}
-                    }
-                }
-                1 => bytes = bytes.get(8..)?,
-                5 => bytes = bytes.get(4..)?,
-                _ => return None,
-            }
-        }
-        Some(a)
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        <Self as prost::Message>::decode(bytes).ok()
     }
 }
 
-fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
-    let mut v = 0u64;
-    for (i, &b) in bytes.iter().enumerate().take(10) {
-        v |= u64::from(b & 0x7f) << (7 * i);
-        if b < 0x80 {
-            return Some((v, &bytes[i + 1..]));
-        }
-    }
-    None
-}
-
-/// Appends length-delimited field `number` holding `value`.
-fn put_field(out: &mut Vec<u8>, number: u8, value: &[u8]) {
-    out.push(number << 3 | 2);
-    let mut len = value.len();
-    while len >= 0x80 {
-        out.push(len as u8 | 0x80);
-        len >>= 7;
-    }
-    out.push(len as u8);
-    out.extend_from_slice(value);
+/// Envoy's `VerifySignatureResult`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Verdict {
+    #[prost(bool, tag = "1")]
+    result: bool,
+    #[prost(string, tag = "2")]
+    error: String,
 }
 
 fn encode_result(verdict: Result<(), String>) -> Vec<u8> {
-    match verdict {
-        Ok(()) => vec![0x08, 1],
-        Err(error) => {
-            // proto3 leaves out a false `result`.
-            let mut out = Vec::new();
-            put_field(&mut out, 2, error.as_bytes());
-            out
-        }
-    }
+    let v = match verdict {
+        Ok(()) => Verdict {
+            result: true,
+            error: String::new(),
+        },
+        Err(error) => Verdict {
+            result: false,
+            error,
+        },
+    };
+    prost::Message::encode_to_vec(&v)
 }
 
 enum Key {

@@ -3,12 +3,13 @@ use rsa::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
 use rsa::signature::{SignatureEncoding as _, Signer as _};
 
 fn args(hash: &str, key: &[u8], sig: &[u8], text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    put_field(&mut out, 1, hash.as_bytes());
-    put_field(&mut out, 2, key);
-    put_field(&mut out, 3, sig);
-    put_field(&mut out, 4, text);
-    out
+    prost::Message::encode_to_vec(&Arguments {
+        hash: hash.into(),
+        public_key: key.to_vec(),
+        signature: sig.to_vec(),
+        text: text.to_vec(),
+        public_key_pem: Vec::new(),
+    })
 }
 
 const RSA_PEM: &str = include_str!("../../../filters/auth/testdata/rsa-2048.pem");
@@ -51,7 +52,10 @@ fn keys_that_do_not_import_are_bad_arguments() {
         Err(status::BAD_ARGUMENT)
     );
     assert_eq!(verify_signature(&[0xff]), Err(status::BAD_ARGUMENT));
-    let mut pem = args("sha256", b"", b"", b"");
-    put_field(&mut pem, 5, b"-----BEGIN PUBLIC KEY-----");
+    let pem = prost::Message::encode_to_vec(&Arguments {
+        hash: "sha256".into(),
+        public_key_pem: b"-----BEGIN PUBLIC KEY-----".to_vec(),
+        ..Arguments::default()
+    });
     assert_eq!(verify_signature(&pem), Err(status::BAD_ARGUMENT));
 }
