@@ -1,24 +1,48 @@
-//! Evaluation of one request against the rules: which credentials are present, whether they
-//! are valid, which consumer they name, whether the ACL lets it in, and what must change in the
-//! request on success (identity, claim headers, stripped credentials).
+//! Authentication of one request against the rules, over the configuration and the worker's key
+//! caches: which credentials are present, whether they are valid, which consumer they name,
+//! whether the ACL lets it in, and what must change in the request on success (identity, claim
+//! headers, stripped credentials). Remote JWT keys a token needs are fetched from here.
 
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use filter_core::json::Json;
 use filter_core::{HeaderMap, Host};
 
-use crate::config::wire::CredentialType;
+use crate::basic::VerifiedCache;
+use crate::config::Config;
 use crate::consumer::{is_name, Consumer, Identity};
-use crate::failure::Failure;
-use crate::filter::AuthPlugin;
-use crate::jwks::Reason;
-use crate::jwt::cache::Verified;
+use crate::credential::CredentialType;
+use crate::jwks::{JwksCache, Reason};
+use crate::jwt::cache::{TokenCache, Verified};
 use crate::jwt::keys::{Checks, KeySet};
 use crate::jwt::{self, claims, JwtError, KeySource};
-use crate::metrics::Metric;
+use crate::metrics::{self, Metric, Metrics};
+use crate::reply::Failure;
 use crate::rules::{self, Requirement};
 use crate::source::{self, Found, Source};
+
+/// The whole Unix seconds of `at` (0 before the epoch): the clock of API-key expiry, the
+/// basic-password cache, JWT claims and the JWKS caches.
+pub fn unix_secs(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// What authentication works over: the configuration and the worker's caches, borrowed from the
+/// plugin.
+#[derive(Debug, Clone, Copy)]
+pub struct Authenticator<'a> {
+    /// The configuration.
+    pub config: &'a Config,
+    /// Remote key caches by provider index.
+    pub jwks: &'a [Option<JwksCache>],
+    /// Recently verified basic passwords.
+    pub basic_cache: &'a VerifiedCache,
+    /// Recently verified JWTs.
+    pub tokens: &'a TokenCache,
+    /// Metrics: signature checks and JWKS fetches are counted here.
+    pub metrics: &'a Metrics,
+}
 
 /// A change applied to the request once it is let through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,12 +92,6 @@ struct Proof {
     body_digest: Option<Vec<u8>>,
 }
 
-fn now_secs(host: &dyn Host) -> u64 {
-    host.now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 fn scheme(headers: &HeaderMap, names: &[&str]) -> Found {
     names
         .iter()
@@ -103,7 +121,7 @@ pub fn hmac_presented(headers: &HeaderMap) -> bool {
     scheme(headers, &["signature", "hmac"]) != Found::Absent
 }
 
-impl AuthPlugin {
+impl Authenticator<'_> {
     /// The credential of type `t` in `headers`, and where it was.
     fn presented(
         &self,
@@ -196,7 +214,7 @@ impl AuthPlugin {
             },
             edits,
             body_digest,
-            metric: crate::metrics::allowed(first.credential),
+            metric: metrics::allowed(first.credential),
         })
     }
 
@@ -217,7 +235,7 @@ impl AuthPlugin {
         host: &mut dyn Host,
         may_fetch: bool,
     ) -> Result<Proof, Halt> {
-        let now = now_secs(host);
+        let now = unix_secs(host.now());
         let invalid = |e: &dyn std::fmt::Display| Halt::Fail(Failure::Invalid(t, e.to_string()));
         let proof = |consumer, edits, body_digest| Proof {
             consumer,
@@ -243,7 +261,7 @@ impl AuthPlugin {
                     return Err(invalid(&"not configured"));
                 };
                 let index = cfg
-                    .authenticate(value, now, &self.basic_cache)
+                    .authenticate(value, now, self.basic_cache)
                     .map_err(|e| invalid(&e))?;
                 let edits = if cfg.strip {
                     vec![Edit::Strip(Source::Bearer)]

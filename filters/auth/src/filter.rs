@@ -1,25 +1,27 @@
-//! The plugin (per-VM state: validated config, metrics, JWKS caches, verified-password cache)
-//! and the per-request stream that drives [`crate::authenticate`]: clear client identity
-//! headers, evaluate, then let through, refuse, wait for JWT keys, or wait for the body.
+//! The plugin (per-VM state: validated config, metrics, JWKS caches, verified-password and
+//! verified-token caches) and the per-request stream that drives an [`Authenticator`] over them:
+//! clear client identity headers, evaluate, then let through, refuse, wait for JWT keys, or wait
+//! for the body.
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use filter_core::{
     CallFailure, CallResponse, ConfigError, Decision, HeaderMap, Host, Plugin, Stream,
 };
 
-use crate::authenticate::{apply, Halt, Success};
+use crate::authenticate::{apply, hmac_presented, unix_secs, Authenticator, Halt, Success};
 use crate::basic::VerifiedCache;
 use crate::config::Config;
 use crate::consumer;
-use crate::failure::Failure;
+use crate::credential::CredentialType;
 use crate::jwks::{Fetched, JwksCache, Reason};
 use crate::jwt::cache::TokenCache;
 use crate::jwt::KeySource;
 use crate::metrics::{Metric, Metrics};
-use crate::signing;
+use crate::reply::Failure;
+use crate::signing::{self, BodyDigest};
 
 /// Per-VM state.
 #[derive(Debug)]
@@ -41,13 +43,18 @@ pub struct AuthPlugin {
 /// Most root-context JWKS fetches remembered while waiting for their responses.
 const MAX_ROOT_FETCHES: usize = 64;
 
-fn now_secs(host: &dyn Host) -> u64 {
-    host.now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl AuthPlugin {
+    /// The authenticator over this plugin's configuration and caches.
+    pub fn authenticator(&self) -> Authenticator<'_> {
+        Authenticator {
+            config: &self.config,
+            jwks: &self.jwks,
+            basic_cache: &self.basic_cache,
+            tokens: &self.tokens,
+            metrics: &self.metrics,
+        }
+    }
+
     /// Handles the response of a JWKS fetch for provider `index`.
     pub fn complete_fetch(
         &self,
@@ -58,7 +65,7 @@ impl AuthPlugin {
         let Some(cache) = self.jwks.get(index).and_then(Option::as_ref) else {
             return;
         };
-        let now = now_secs(host);
+        let now = unix_secs(host.now());
         match cache.complete(host, now, response) {
             Fetched::Updated => self.metrics.count(host, Metric::JwksFetchOk),
             Fetched::Failed(why) => {
@@ -115,12 +122,15 @@ impl Plugin for AuthPlugin {
     }
 
     fn on_tick(&self, host: &mut dyn Host) {
-        let now = now_secs(host);
+        let now = unix_secs(host.now());
         for (index, cache) in self.jwks.iter().enumerate() {
             let Some(cache) = cache else { continue };
             cache.sync(host);
             if cache.needs_refresh(now) {
-                if let Some(token) = self.dispatch_fetch(index, Reason::Refresh, host, now) {
+                let fetch = self
+                    .authenticator()
+                    .dispatch_fetch(index, Reason::Refresh, host, now);
+                if let Some(token) = fetch {
                     let mut pending = self.root_fetches.borrow_mut();
                     // Envoy answers every callout, so this stays small; bound it regardless.
                     if pending.len() >= MAX_ROOT_FETCHES {
@@ -201,7 +211,11 @@ impl AuthStream {
         host: &mut dyn Host,
         may_fetch: bool,
     ) -> Decision {
-        match self.plugin.evaluate(headers, host, may_fetch) {
+        let outcome = self
+            .plugin
+            .authenticator()
+            .evaluate(headers, host, may_fetch);
+        match outcome {
             Err(Halt::Public) => {
                 self.phase = Phase::Done;
                 self.plugin.metrics.count(host, Metric::Public);
@@ -209,12 +223,14 @@ impl AuthStream {
             }
             Err(Halt::Fail(f)) => self.refuse(&f, host),
             Err(Halt::Fetch(token, provider)) => {
-                let body_maybe =
-                    !end_of_stream
-                        && self.plugin.config.hmac.as_ref().is_some_and(|h| {
-                            h.body_digest != crate::config::wire::RawBodyDigest::Off
-                        })
-                        && crate::authenticate::hmac_presented(headers);
+                let body_maybe = !end_of_stream
+                    && self
+                        .plugin
+                        .config
+                        .hmac
+                        .as_ref()
+                        .is_some_and(|h| h.body_digest != BodyDigest::Off)
+                    && hmac_presented(headers);
                 self.phase = Phase::AwaitingKeys {
                     token,
                     provider,
@@ -246,7 +262,7 @@ impl AuthStream {
 
 fn body_mismatch() -> Failure {
     Failure::Invalid(
-        crate::config::wire::CredentialType::Hmac,
+        CredentialType::Hmac,
         signing::SigningError::Digest.to_string(),
     )
 }
@@ -342,6 +358,3 @@ impl Stream for AuthStream {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod jwks_tests;

@@ -12,33 +12,15 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-use std::time::Duration;
 
 use filter_core::{CallFailure, CallResponse, Host, HttpCall};
 
-use crate::jwt::keys::{self, KeySet, Origin};
+use crate::jwt::jwk::{self, Origin};
+use crate::jwt::keys::KeySet;
+use crate::jwt::RemoteJwks;
 
 /// Largest JWKS body accepted.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
-
-/// A remote key set's settings.
-#[derive(Debug, Clone)]
-pub struct RemoteJwks {
-    /// Cluster.
-    pub cluster: String,
-    /// Path.
-    pub path: String,
-    /// `:authority`.
-    pub authority: String,
-    /// Callout timeout.
-    pub timeout: Duration,
-    /// Age (seconds) after which the keys are refreshed.
-    pub ttl: u64,
-    /// Least seconds between unknown-`kid` fetches.
-    pub unknown_kid_refetch: u64,
-    /// Seconds to wait after a failure.
-    pub retry: u64,
-}
 
 /// Why a fetch is wanted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,7 +252,7 @@ impl JwksCache {
 
 fn parse(body: &[u8]) -> Result<KeySet, String> {
     let value = filter_core::json::parse(body, 8).map_err(|e| e.to_string())?;
-    let (set, skipped) = keys::load_jwks(&value, Origin::Remote).map_err(|e| e.to_string())?;
+    let (set, skipped) = jwk::load_jwks(&value, Origin::Remote).map_err(|e| e.to_string())?;
     for e in skipped {
         log::info!("jwks: key skipped: {e}");
     }

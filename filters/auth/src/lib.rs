@@ -6,21 +6,31 @@
 //! identity to the rest of the chain in headers a client cannot forge. Refusals are RFC 9457
 //! problems: 400, 401 with `WWW-Authenticate`, 403, or 503 when JWT keys cannot be had.
 //!
-//! Modules: [`config`] (wire format and validation), [`rules`], [`source`] (where credentials
-//! are read), [`apikey`], [`jwt`], [`jwks`], [`basic`], [`signing`], [`consumer`] (identity),
-//! [`authenticate`] (evaluation of one request), [`failure`] (replies), [`metrics`], [`filter`]
-//! (the plugin and stream).
+//! Modules, each with one job:
+//! - [`config`]: the runtime configuration and its entry point from bytes ([`config::wire`]: the
+//!   JSON wire format; `config::validate`: wire to runtime, errors naming the field);
+//! - [`credential`]: the credential types a rule can ask for, and their names;
+//! - [`rules`]: which rule applies to a request, and its ACL;
+//! - [`source`]: where credentials are read from in a request, and how they are stripped;
+//! - [`apikey`], [`basic`], [`signing`] (HMAC), [`jwt`] (tokens, keys and their checks) and
+//!   [`jwks`] (remote JWT keys shared by the workers): each credential's verification;
+//! - [`consumer`]: consumers and the identity passed to the rest of the chain;
+//! - [`authenticate`]: one request evaluated over the configuration and the key caches;
+//! - [`reply`]: the answers the filter sends (refusals and their problem replies);
+//! - [`metrics`]: every counter of the filter;
+//! - [`filter`]: the plugin and stream that drive the authenticator.
 
 pub mod apikey;
 pub mod authenticate;
 pub mod basic;
 pub mod config;
 pub mod consumer;
-pub mod failure;
+pub mod credential;
 pub mod filter;
 pub mod jwks;
 pub mod jwt;
 pub mod metrics;
+pub mod reply;
 pub mod rules;
 pub mod signing;
 pub mod source;

@@ -3,7 +3,7 @@
 
 use filter_core::{Host, MetricId, MetricKind};
 
-use crate::config::wire::CredentialType;
+use crate::credential::CredentialType;
 
 /// A counted event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,16 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
 
-use crate::config::wire::RawBodyDigest;
+/// When the request body must carry a verified `digest` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyDigest {
+    /// Never checked.
+    Off,
+    /// Checked when the client signed a `digest` header.
+    IfSigned,
+    /// Every signed request must sign a `digest` header that matches the body.
+    Required,
+}
 
 /// An HMAC algorithm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +80,7 @@ pub struct HmacConfig {
     /// Accepted algorithms.
     pub algorithms: Vec<HmacAlg>,
     /// Body digest policy.
-    pub body_digest: RawBodyDigest,
+    pub body_digest: BodyDigest,
     /// Remove `Authorization` before the upstream.
     pub strip: bool,
     /// Largest body digested.
@@ -192,7 +201,7 @@ impl HmacConfig {
             return Err(SigningError::Headers);
         }
         let digest_signed = signed.iter().any(|s| s == "digest");
-        if self.body_digest == RawBodyDigest::Required && !digest_signed {
+        if self.body_digest == BodyDigest::Required && !digest_signed {
             return Err(SigningError::Headers);
         }
         let key = self
@@ -230,7 +239,7 @@ impl HmacConfig {
         if skew > self.clock_skew {
             return Err(SigningError::Date);
         }
-        let body_digest = if digest_signed && self.body_digest != RawBodyDigest::Off {
+        let body_digest = if digest_signed && self.body_digest != BodyDigest::Off {
             let value = headers.get_str("digest").ok_or(SigningError::Headers)?;
             let b64 = value
                 .split(',')

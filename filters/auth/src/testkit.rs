@@ -9,7 +9,7 @@ use rsa::traits::PublicKeyParts;
 use serde_json::{json, Value};
 use sha2::{Sha256, Sha384, Sha512};
 
-use crate::jwt::keys::Alg;
+use crate::jwt::alg::Alg;
 use filter_core::fake::SignatureVerifier;
 #[cfg(not(target_arch = "wasm32"))]
 use filter_core::signature as wire;

@@ -4,7 +4,9 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::jwt::keys::Alg;
+use crate::jwt::alg::Alg;
+use crate::signing::BodyDigest;
+use crate::source::Source;
 use crate::testkit::{b64, jwk};
 
 const EXAMPLE: &str = include_str!("../../example.json");
@@ -496,9 +498,9 @@ fn enum_spellings() {
         v["hmac"] = json!({"body_digest": digest});
         Config::parse(v.to_string().as_bytes()).map(|c| c.hmac.unwrap().body_digest)
     };
-    assert_eq!(hmac("off").unwrap(), RawBodyDigest::Off);
-    assert_eq!(hmac("if-signed").unwrap(), RawBodyDigest::IfSigned);
-    assert_eq!(hmac("required").unwrap(), RawBodyDigest::Required);
+    assert_eq!(hmac("off").unwrap(), BodyDigest::Off);
+    assert_eq!(hmac("if-signed").unwrap(), BodyDigest::IfSigned);
+    assert_eq!(hmac("required").unwrap(), BodyDigest::Required);
     let err = hmac("if_signed").unwrap_err();
     assert_eq!(err.field, "hmac.body_digest");
     assert!(

@@ -8,8 +8,8 @@ use std::time::Duration;
 use filter_core::{Decision, FakeHost, HeaderMap, LocalReply, Plugin, Stream};
 use serde_json::{json, Value};
 
-use crate::filter::AuthPlugin;
-use crate::jwt::keys::Alg;
+use super::AuthPlugin;
+use crate::jwt::alg::Alg;
 use crate::testkit::{jwk, token};
 
 pub const EXAMPLE: &str = include_str!("../../example.json");
@@ -772,3 +772,5 @@ fn the_token_cache_is_bounded() {
     assert_eq!(send("alice", &mut host), Decision::Continue);
     assert_eq!(p.tokens.len(), 1, "full: started over");
 }
+
+mod jwks;

@@ -9,13 +9,17 @@
 //! RS* and ES* signatures are Envoy's to check, PS* keys are refused when loaded, and an EC point
 //! is checked to be on its curve by the host, on the key's first use.
 
-use super::keys::Alg;
+use super::alg::Alg;
 
 /// The RSA exponent every key must have.
 pub const RSA_EXPONENT: [u8; 3] = [1, 0, 1];
 
 /// Whether the module checks RSA and ECDSA signatures itself (the `portable` feature).
 pub const MODULE_CHECKS: bool = cfg!(feature = "portable");
+
+/// Where to find the build that checks RSA and ECDSA in the module, as error messages name it.
+pub const PORTABLE: &str =
+    "the portable build (filter_auth_portable.wasm, or filter_bundle_portable.wasm)";
 
 /// A big-endian unsigned number without its leading zero bytes (empty for zero).
 pub fn significant(be: &[u8]) -> &[u8] {

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use super::claims::ClaimRules;
 use filter_core::FakeHost;
 
-use super::keys::{load_jwk, load_jwks, Alg, Checks, KeySet, Origin};
+use super::alg::Alg;
+use super::jwk::{load_jwk, load_jwks, Origin};
+use super::keys::{Checks, KeySet};
 use super::token::decode;
 use super::*;
 use crate::testkit::{b64, envoy_host, host_answering, jwk, signature, token, token_raw, tree};
@@ -793,11 +795,11 @@ fn the_verification_cache_is_bounded() {
     let KeySource::Inline(keys) = &p.keys else {
         unreachable!()
     };
-    for i in 0..(keys::VERIFIED_CACHE_ENTRIES + 5) {
+    for i in 0..(signature_cache::VERIFIED_CACHE_ENTRIES + 5) {
         let mut c = claims();
         c["jti"] = json!(i);
         assert_eq!(check(&p, &token(Alg::Hs256, "hs", &c), NOW), Ok(()));
-        assert!(keys.keys[0].cached_verifications() <= keys::VERIFIED_CACHE_ENTRIES);
+        assert!(keys.keys[0].cached_verifications() <= signature_cache::VERIFIED_CACHE_ENTRIES);
     }
     assert_eq!(
         keys.keys[0].cached_verifications(),
@@ -940,7 +942,7 @@ fn the_der_the_host_gets_parses_back_with_the_der_crates() {
     );
     let ec = load_jwk(&tree(&jwk(Alg::Es256, "ec")), Origin::Inline, "k").unwrap();
     let parsed = p256::ecdsa::VerifyingKey::from_public_key_der(ec.native_key().unwrap()).unwrap();
-    let crate::jwt::keys::Verifier::Ec(key) = &ec.verifier else {
+    let crate::jwt::verifier::Verifier::Ec(key) = &ec.verifier else {
         unreachable!()
     };
     assert_eq!(parsed.to_encoded_point(false).as_bytes(), key.point());
@@ -956,7 +958,7 @@ fn the_der_the_host_gets_parses_back_with_the_der_crates() {
     assert!(lengths.len() >= 3, "lengths seen: {lengths:?}");
     let ec = load_jwk(&tree(&jwk(Alg::Es384, "ec")), Origin::Inline, "k").unwrap();
     let parsed = p384::ecdsa::VerifyingKey::from_public_key_der(ec.native_key().unwrap()).unwrap();
-    let crate::jwt::keys::Verifier::Ec(key) = &ec.verifier else {
+    let crate::jwt::verifier::Verifier::Ec(key) = &ec.verifier else {
         unreachable!()
     };
     assert_eq!(parsed.to_encoded_point(false).as_bytes(), key.point());
@@ -989,3 +991,5 @@ fn signatures_the_host_checks_are_not_remembered_by_the_key() {
     assert_eq!(keys.keys[0].cached_verifications(), 1);
     assert_eq!(host.signature_checks.get(), 6);
 }
+
+mod wycheproof;

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use filter_core::json::{self, Json};
 
-use super::keys::Alg;
+use super::alg::Alg;
 use super::JwtError;
 
 /// Deepest nesting accepted in a header or claims set.

@@ -9,7 +9,7 @@ use super::*;
 const SECRET: &[u8] = b"bob-hmac-secret-0123456789abcdef";
 const NOW: u64 = 1_767_225_600;
 
-fn config(body_digest: RawBodyDigest) -> HmacConfig {
+fn config(body_digest: BodyDigest) -> HmacConfig {
     HmacConfig {
         clock_skew: Duration::from_secs(300),
         required_headers: vec!["(request-target)".into()],
@@ -42,7 +42,7 @@ fn request(date_secs: u64, extra: &[(&str, &str)]) -> HeaderMap {
 
 #[test]
 fn signatures() {
-    let cfg = config(RawBodyDigest::IfSigned);
+    let cfg = config(BodyDigest::IfSigned);
     let h = request(NOW, &[]);
     let good = sign(
         "bob-hmac",
@@ -212,7 +212,7 @@ fn body_digests() {
         &["(request-target)", "date"],
         &h,
     );
-    let v = config(RawBodyDigest::IfSigned)
+    let v = config(BodyDigest::IfSigned)
         .verify(signed.as_bytes(), &h, at(NOW))
         .unwrap();
     let expected = v.body_digest.unwrap();
@@ -222,7 +222,7 @@ fn body_digests() {
         "tampered body"
     );
     assert_eq!(
-        config(RawBodyDigest::IfSigned)
+        config(BodyDigest::IfSigned)
             .verify(unsigned.as_bytes(), &h, at(NOW))
             .unwrap()
             .body_digest,
@@ -230,12 +230,12 @@ fn body_digests() {
         "not signed: not checked"
     );
     assert_eq!(
-        config(RawBodyDigest::Required).verify(unsigned.as_bytes(), &h, at(NOW)),
+        config(BodyDigest::Required).verify(unsigned.as_bytes(), &h, at(NOW)),
         Err(SigningError::Headers),
         "required"
     );
     assert_eq!(
-        config(RawBodyDigest::Off)
+        config(BodyDigest::Off)
             .verify(signed.as_bytes(), &h, at(NOW))
             .unwrap()
             .body_digest,
@@ -251,7 +251,7 @@ fn body_digests() {
         &md5,
     );
     assert_eq!(
-        config(RawBodyDigest::IfSigned).verify(s.as_bytes(), &md5, at(NOW)),
+        config(BodyDigest::IfSigned).verify(s.as_bytes(), &md5, at(NOW)),
         Err(SigningError::Digest),
         "no SHA-256 digest"
     );

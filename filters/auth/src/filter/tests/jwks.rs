@@ -10,9 +10,9 @@ use filter_core::fake::SharedStore;
 use filter_core::{CallFailure, CallResponse, Decision, FakeHost, HeaderMap, Plugin, Stream};
 use serde_json::json;
 
-use super::tests::{claims, example, plugin, reply, req};
+use super::{claims, example, plugin, reply, req};
 use crate::filter::{AuthPlugin, AuthStream};
-use crate::jwt::keys::Alg;
+use crate::jwt::alg::Alg;
 use crate::testkit::{jwk, token};
 
 fn jwks(kids: &[(&str, Alg)]) -> Vec<u8> {

