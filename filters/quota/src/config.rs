@@ -27,6 +27,8 @@ pub const MAX_LIMITS: usize = 16;
 pub const MAX_CONSUMERS: usize = 10_000;
 /// Most routes.
 pub const MAX_ROUTES: usize = 256;
+/// Most hash buckets of `key.buckets` (each keeps one counter per limit and scope for good).
+pub const MAX_BUCKETS: u32 = 1 << 18;
 /// Largest name (plan, limit, route, consumer, group) in bytes.
 pub const MAX_NAME: usize = 64;
 
