@@ -1,11 +1,12 @@
-"""scripts/envoy_count.py's reading of callgrind dumps (no Envoy or valgrind needed)."""
+"""The bench's reading of callgrind dumps (bench/bench/envoy_count.py) and its section of the results
+(bench/bench/report.py), with no Envoy or valgrind needed."""
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-import envoy_count  # noqa: E402
+from bench import envoy_count, report  # noqa: E402
 
 # A dump in callgrind's format with name compression: Envoy's code calls into code V8 generated
 # (no object file, above 4 GiB), which is also entered once more; an unnamed region of Envoy's
@@ -50,7 +51,7 @@ def test_lines_compare_the_bundle_with_the_native_chain():
         "bundle": envoy_count.Counts(instructions=450_000, jit=70_000, l1i_misses=13_000, l1d_misses=6_000),
         "native": envoy_count.Counts(instructions=600_000, jit=0, l1i_misses=8_500, l1d_misses=4_000),
     }
-    text = "\n".join(envoy_count.lines(counts, {"get_header": 10_600.4}, 100, "router", "native", "bundle"))
+    text = "\n".join(report.count_lines(counts, {"get_header": 10_600.4}, 100, "router", "native", "bundle"))
     assert "| bundle | 450,000 | 250,000 | 70,000 | 13,000 | 7,000 | 6,000 | 3,000 |" in text
     assert "adds 0.62 × the instructions the native chain adds, and 2.8 × its" in text
     assert "| get_header | 10,600 |" in text

@@ -1,7 +1,8 @@
-//! Runs the gateway chain natively on one request many times, for `perf record` (see
-//! scripts/bench-results.md). Usage: `profile CONFIG.json TOKEN [REQUESTS]`. Build it with the
-//! `portable` feature: natively no host checks the RS256 signature, and the chain must admit
-//! the request (the example stops if it does not).
+//! A measuring instrument, not a filter: runs the gateway chain natively on one request many
+//! times, for `perf record` (scripts/profile builds it and runs it through
+//! bench/bench/native_profile.py). Usage: `native-profile CONFIG.json TOKEN [REQUESTS]`. Build it
+//! with the `portable` feature: natively no host checks the RS256 signature, and the chain must
+//! admit the request (the program stops if it does not).
 //!
 //! Prints the heap allocations the chain makes per request, counted over every request after
 //! the first (the request and response header maps are built outside the count; what the fake

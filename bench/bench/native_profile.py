@@ -1,8 +1,11 @@
 """Native perf profile of the gateway chain (see scripts/profile, which builds what this runs).
 
-Writes the bench's configuration and token to a temporary folder, runs the `profile` example under
+Writes the bench's configuration and token to a temporary folder, runs bench/native-profile under
 `perf record --call-graph dwarf`, and prints the suite's functions by inclusive share of the time,
-then the heap allocations the chain makes per request (which the example counts).
+then the heap allocations the chain makes per request (which the program counts).
+
+Usage: PYTHONPATH=bench .venv/bin/python -m bench.native_profile [--members auth,quota,...]
+       [--requests N] [--top N]
 """
 
 from __future__ import annotations
@@ -11,21 +14,18 @@ import argparse
 import json
 import re
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+from bench import ROOT
+from bench.cases import Rs256, plugin_configs
 
-from bench import Rs256, plugin_configs  # noqa: E402
-
-BINARY = ROOT / "target" / "profiling" / "examples" / "profile"
+BINARY = ROOT / "target" / "profiling" / "native-profile"
 OURS = re.compile(r"filter_(core|auth|quota|analytics|routing|bundle)::")
 
 
 def profile(members: list[str], requests: int, top: int) -> tuple[list[str], str]:
-    """`perf report` lines of the suite's functions, most time first, and the example's count of
+    """`perf report` lines of the suite's functions, most time first, and the program's count of
     allocations per request."""
     rs = Rs256()
     config = {k: v for k, v in plugin_configs(rs).items() if k in members}
@@ -51,7 +51,7 @@ def profile(members: list[str], requests: int, top: int) -> tuple[list[str], str
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="scripts/profile", description=__doc__.splitlines()[0])
     ap.add_argument("--members", default="auth,quota,analytics,routing")
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--top", type=int, default=25)

@@ -1,4 +1,5 @@
-"""Envoy's instructions and cache misses per request, counted by callgrind (for scripts/bench.py).
+"""Envoy's instructions and cache misses per request, counted by callgrind (for run.py; report.py
+writes them up).
 
 The timed runs of the benchmark vary by 10-30 % between rounds on a shared machine. Counting
 instructions hardly does: Envoy runs under `valgrind --tool=callgrind` with its cache simulator,
@@ -123,50 +124,3 @@ def parse(dump: Path, requests: int) -> Counts:
                   l1i_misses=by.get("I1mr", 0) / requests,
                   l1d_misses=(by.get("D1mr", 0) + by.get("D1mw", 0)) / requests)
 
-
-def lines(counts: dict[str, Counts], calls: dict[str, float], repeat: int, router: str, native: str,
-          bundle: str) -> list[str]:
-    """The results section: each case's counts, and the instructions of each host call (made
-    `repeat` times per request)."""
-    out = [
-        "",
-        "## Envoy instructions per request (callgrind)",
-        "",
-        "Each case once more with Envoy under `valgrind --tool=callgrind --cache-sim=yes` (simulated",
-        f"32 KiB first-level caches), counting {REQUESTS} requests sent one after another after a warm-up: the",
-        "instructions Envoy's process executed per request, all threads, and the first-level cache misses",
-        "they caused. Repeatable within 1 % whatever else the machine is doing (the timed runs vary by",
-        "10-30 %), so changes to the modules' own code are compared by these. `JIT` is the code V8",
-        "generated: the modules' compiled wasm and V8's wrappers around it. Counts are not time: code",
-        "that misses the caches more runs slower per instruction, and a change that moves work into",
-        "other Envoy code can count fewer instructions and misses and still take longer (README,",
-        "Benchmarks): time such a change too.",
-        "",
-        "| case | instructions | added over router only | of which JIT | L1i misses | added | L1d misses | added |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    base = counts.get(router)
-    for name, c in counts.items():
-        added = (f"{c.instructions - base.instructions:,.0f}", f"{c.l1i_misses - base.l1i_misses:,.0f}",
-                 f"{c.l1d_misses - base.l1d_misses:,.0f}") if base else ("–", "–", "–")
-        out.append(f"| {name} | {c.instructions:,.0f} | {added[0]} | {c.jit:,.0f} | {c.l1i_misses:,.0f} | "
-                   f"{added[1]} | {c.l1d_misses:,.0f} | {added[2]} |")
-    if base and native in counts and bundle in counts:
-        b, n = counts[bundle], counts[native]
-        ratio = (b.instructions - base.instructions) / max(n.instructions - base.instructions, 1)
-        misses = (b.l1i_misses - base.l1i_misses) / max(n.l1i_misses - base.l1i_misses, 1)
-        out += ["", f"The {bundle} adds {ratio:.2f} × the instructions the native chain adds, and {misses:.1f} × "
-                    "its first-level instruction cache misses."]
-    if calls:
-        out += [
-            "",
-            "What one host call costs Envoy in instructions: the `hostcall_cost` roots of the timed table",
-            f"below, counted the same way ({CALL_REQUESTS} requests of {repeat} calls, less the `none` root, per call).",
-            "A call that hands data to the module also makes the host call into the module's allocator:",
-            "`get_header` less `get_header_absent` is what that crossing costs.",
-            "",
-            "| call | instructions per call |",
-            "|---|---:|",
-        ]
-        out += [f"| {call} | {n:,.0f} |" for call, n in calls.items()]
-    return out
