@@ -18,6 +18,7 @@
 use std::borrow::Cow;
 use std::time::{Duration, UNIX_EPOCH};
 
+use filter_core::time::civil_from_days;
 use serde::{Deserialize, Serialize};
 
 use crate::measure::{reason, status_class, Measurement};
@@ -288,21 +289,6 @@ fn write_rfc3339_ms(out: &mut Vec<u8>, ts_ms: u64) {
     }
 }
 
-/// Year, month, day of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 #[cfg(not(target_arch = "wasm32"))]
-#[path = "event_tests.rs"]
 mod tests;

@@ -188,7 +188,7 @@ impl Plugin for AnalyticsPlugin {
     type Stream = AnalyticsStream;
 
     fn configure(config: &[u8], host: &mut dyn Host) -> Result<Self, ConfigError> {
-        let config = Config::parse(config)?;
+        let config = crate::config::parse(config)?;
         let limits = &config.limits;
         let metrics = MetricSet::new(config.max_metric_names, &limits.overflow);
         metrics.define_health(host);
@@ -286,5 +286,4 @@ impl Stream for AnalyticsStream {
 
 #[cfg(test)]
 #[cfg(not(target_arch = "wasm32"))]
-#[path = "filter_tests.rs"]
 mod tests;

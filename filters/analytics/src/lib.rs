@@ -8,10 +8,19 @@
 //! usage events (JSON lines) batched and POSTed on tick to a collector cluster. The `kpi-report`
 //! command reads collected events back and renders a table and an SVG chart.
 //!
-//! Modules: [`config`] (wire and validated config), [`measure`] (what one request measured),
-//! [`labels`] (label values and the cardinality guard), [`metrics`] (every metric name and the
-//! id cache), [`event`] (event JSON), [`sink`] (buffer, batching, backoff), [`filter`] (the
-//! plugin and stream), `report` (the KPI report, native only).
+//! Modules, in the order a request's data flows through them:
+//! - [`config`]: the runtime configuration and `parse` (wire structs in `config::wire`,
+//!   validation in `config::validate`);
+//! - [`measure`]: what one request measured, from headers and Envoy properties;
+//! - [`labels`]: label values and the cardinality guard;
+//! - [`metrics`]: every metric name and the per-VM metric id cache;
+//! - [`event`]: the usage event of a measurement, as one JSON line;
+//! - [`sink`]: the event buffer, its batches to the collector and their backoff;
+//! - [`filter`]: the plugin and stream, which drive the modules above;
+//! - `report` (native only): the KPI report the `kpi-report` command prints from collected events.
+//!
+//! Each module's tests are in `<module>/tests.rs`; `golden` (tests only) compares output with the
+//! golden files in `testdata/golden/`.
 
 pub mod config;
 pub mod event;

@@ -367,5 +367,4 @@ impl Measurement {
 
 #[cfg(test)]
 #[cfg(not(target_arch = "wasm32"))]
-#[path = "measure_tests.rs"]
 mod tests;

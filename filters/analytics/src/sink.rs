@@ -47,7 +47,8 @@ pub struct Sink {
     in_flight: Option<InFlight>,
     failures: u32,
     next_attempt: Option<SystemTime>,
-    reported: i64,
+    /// The value the `EVENTS_BUFFERED` gauge was last moved to.
+    held_gauge: i64,
 }
 
 impl Sink {
@@ -60,7 +61,7 @@ impl Sink {
             in_flight: None,
             failures: 0,
             next_attempt: None,
-            reported: 0,
+            held_gauge: 0,
         }
     }
 
@@ -102,7 +103,7 @@ impl Sink {
         self.bytes += line.len() + 1;
         self.buffer.push_back(line);
         self.enforce_bounds(metrics, host);
-        self.report(metrics, host);
+        self.update_held_gauge(metrics, host);
     }
 
     /// Sends a batch if none is in flight, the backoff has passed and events are waiting.
@@ -119,7 +120,7 @@ impl Sink {
             }
         }
         if self.next_attempt.is_some_and(|t| now < t) || self.buffer.is_empty() {
-            self.report(metrics, host);
+            self.update_held_gauge(metrics, host);
             return;
         }
         self.send(now, metrics, host);
@@ -167,7 +168,7 @@ impl Sink {
                 self.fail(batch, metrics, host);
             }
         }
-        self.report(metrics, host);
+        self.update_held_gauge(metrics, host);
     }
 
     /// The collector's answer to call `token`.
@@ -203,7 +204,7 @@ impl Sink {
                 self.fail(flight.events, metrics, host);
             }
         }
-        self.report(metrics, host);
+        self.update_held_gauge(metrics, host);
     }
 
     fn take_batch(&mut self) -> Vec<Vec<u8>> {
@@ -259,17 +260,16 @@ impl Sink {
     }
 
     /// Moves the buffered gauge to the number of events held (buffered plus in flight).
-    fn report(&mut self, metrics: &MetricSet, host: &mut dyn Host) {
+    fn update_held_gauge(&mut self, metrics: &MetricSet, host: &mut dyn Host) {
         let held = (self.buffer.len() + self.in_flight()) as i64;
-        let delta = held - self.reported;
+        let delta = held - self.held_gauge;
         if delta != 0 {
             metrics.count(host, EVENTS_BUFFERED, delta);
-            self.reported = held;
+            self.held_gauge = held;
         }
     }
 }
 
 #[cfg(test)]
 #[cfg(not(target_arch = "wasm32"))]
-#[path = "sink_tests.rs"]
 mod tests;

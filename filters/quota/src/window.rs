@@ -7,7 +7,10 @@
 //! Alignment: second, minute, hour and day windows start at multiples of their length since the
 //! epoch, which are UTC calendar boundaries. With `calendar`, week windows start on Monday 00:00
 //! UTC and month windows on the first of a UTC calendar month; without it a week is 7 days counted
-//! from the epoch (a Thursday) and a month is 30 days counted from the epoch.
+//! from the epoch (a Thursday) and a month is 30 days counted from the epoch. The calendar
+//! (which month a day is in, where a month starts) is [`filter_core::time`]'s.
+
+use filter_core::time::{month_of_day, month_start_day};
 
 /// Microseconds in one second.
 pub const SECOND_US: u64 = 1_000_000;
@@ -99,9 +102,7 @@ impl Window {
     /// The id of the window containing `now_us`.
     pub fn id_at(&self, now_us: u64) -> u64 {
         if self.calendar_months() {
-            let (year, month, _) = civil_from_days(now_us / DAY_US);
-            let months = (year - 1970) * 12 + (month - 1);
-            return months / u64::from(self.size);
+            return month_of_day(now_us / DAY_US) / u64::from(self.size);
         }
         now_us.saturating_add(self.offset_us()) / self.nominal_us().max(1)
     }
@@ -133,35 +134,7 @@ fn mul(a: u64, b: u64) -> u64 {
 
 /// Start of the month `months` after January 1970, in microseconds.
 fn month_start_us(months: u64) -> u64 {
-    let year = 1970u64.saturating_add(months / 12);
-    let month = months % 12 + 1;
-    days_from_civil(year, month, 1).saturating_mul(DAY_US)
-}
-
-/// Days since 1970-01-01 of a date in the proleptic Gregorian calendar (year >= 1970).
-fn days_from_civil(year: u64, month: u64, day: u64) -> u64 {
-    // Howard Hinnant's algorithm, restricted to dates after the epoch.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe).saturating_sub(719_468)
-}
-
-/// (year, month 1..=12, day 1..=31) of a day count since 1970-01-01.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+    month_start_day(months).saturating_mul(DAY_US)
 }
 
 #[cfg(test)]
@@ -196,20 +169,6 @@ mod tests {
             unit,
             size,
             calendar: true,
-        }
-    }
-
-    #[test]
-    fn civil_dates_round_trip() {
-        for (days, date, why) in [
-            (0, (1970, 1, 1), "epoch"),
-            (20_454, (2026, 1, 1), "2026-01-01"),
-            (20_513, (2026, 3, 1), "after a non-leap February"),
-            (11_016, (2000, 2, 29), "leap day of a 400-year leap year"),
-            (47_541, (2100, 3, 1), "2100 is not a leap year"),
-        ] {
-            assert_eq!(civil_from_days(days), date, "{why}");
-            assert_eq!(days_from_civil(date.0, date.1, date.2), days, "{why}");
         }
     }
 

@@ -16,7 +16,7 @@ use filter_core::{ConfigError, Decision, HeaderMap, Host, Plugin, Stream};
 use crate::canary::{self, StickyKey};
 use crate::config::{is_version_token, Config, FULL};
 use crate::metrics::Metrics;
-use crate::refusal::Refusal;
+use crate::reply::Refusal;
 use crate::resolve::{resolve, MAX_VALUE_LEN};
 use crate::target;
 
@@ -51,7 +51,7 @@ impl Plugin for RoutingPlugin {
     type Stream = RoutingStream;
 
     fn configure(config: &[u8], host: &mut dyn Host) -> Result<Self, ConfigError> {
-        let config = Config::from_json(config)?;
+        let config = crate::config::parse(config)?;
         let metrics = Metrics::define(host, config.versions.iter().map(|v| v.name.as_str()));
         Ok(Self {
             config,
@@ -307,6 +307,3 @@ fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod properties;

@@ -8,17 +8,25 @@
 //! `x-gateway-cluster` (the route's `cluster_header`) and `x-gateway-version`. Responses carry
 //! the version's `Deprecation`, `Sunset` and `Link` headers.
 //!
-//! Modules: [`config`] (wire format and validation), [`target`] (request-target safety),
-//! [`resolve`] (version resolution), [`canary`] (splits, ramps, sticky buckets),
-//! [`lifecycle`] (stages and their headers), [`refusal`] (problem replies), [`metrics`],
-//! [`filter`] (the `Plugin`/`Stream` implementation).
+//! Modules, in the order a request meets them:
+//! - [`config`]: the runtime configuration and `parse` (wire structs in `config::wire`,
+//!   validation in `config::validate`);
+//! - [`target`]: the request target's safety checks;
+//! - [`resolve`]: which configured version a request names;
+//! - [`canary`]: canary shares over time and sticky buckets;
+//! - [`lifecycle`]: version stages and the headers announcing them;
+//! - [`reply`]: why a request is refused, and the problem+json reply for each reason;
+//! - [`metrics`]: every metric the filter defines;
+//! - [`filter`]: the `Plugin`/`Stream` implementation, which drives the modules above.
+//!
+//! Each module's tests are in `<module>/tests.rs`.
 
 pub mod canary;
 pub mod config;
 pub mod filter;
 pub mod lifecycle;
 pub mod metrics;
-pub mod refusal;
+pub mod reply;
 pub mod resolve;
 pub mod target;
 

@@ -9,7 +9,7 @@
 use filter_core::HeaderMap;
 
 use crate::config::{is_version_token, Config, Conflicts, Source};
-use crate::refusal::Refusal;
+use crate::reply::Refusal;
 use crate::target::Target;
 
 /// Longest header value inspected for a version (longer is refused).

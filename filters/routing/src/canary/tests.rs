@@ -1,3 +1,5 @@
+//! Tests of canary shares and sticky buckets.
+
 use super::*;
 use filter_core::{FakeHost, Host};
 use std::time::Duration;

@@ -1,3 +1,6 @@
+//! Tests of `parse`: the example, defaults, and every error at its field's path. `EXAMPLE` is
+//! shared with the other test modules.
+
 use super::*;
 use filter_core::ConfigError;
 use serde_json::{json, Value};
@@ -20,12 +23,12 @@ fn with(patch: Value) -> Value {
 }
 
 fn parse(v: &Value) -> Result<Config, ConfigError> {
-    Config::from_json(v.to_string().as_bytes())
+    super::parse(v.to_string().as_bytes())
 }
 
 #[test]
 fn example_is_valid() {
-    let c = Config::from_json(EXAMPLE.as_bytes()).expect("example.json");
+    let c = super::parse(EXAMPLE.as_bytes()).expect("example.json");
     assert_eq!(c.versions.len(), 4);
     assert_eq!(c.default_version, Some(0));
     assert_eq!(c.api.as_deref(), Some("shop"));
@@ -391,16 +394,16 @@ fn huge_and_malformed_documents_are_refused() {
     let err = parse(&json!({ "versions": many })).unwrap_err();
     assert_eq!(err.field, "versions");
     for bad in ["", "{", "[]", "null", r#"{"versions": 1}"#] {
-        assert!(Config::from_json(bad.as_bytes()).is_err(), "{bad:?}");
+        assert!(super::parse(bad.as_bytes()).is_err(), "{bad:?}");
     }
     let dup = r#"{"versions": [{"name": "v1", "cluster": "a"}], "versions": []}"#;
-    assert!(Config::from_json(dup.as_bytes()).is_err(), "duplicate keys");
+    assert!(super::parse(dup.as_bytes()).is_err(), "duplicate keys");
 }
 
 #[test]
 fn every_value_changed_is_refused_at_its_path_or_accepted() {
     let checked = filter_core::config::testing::check_reader_errors(EXAMPLE.as_bytes(), |b| {
-        Config::from_json(b).map(drop)
+        super::parse(b).map(drop)
     });
     let (documents, refused) = checked.unwrap();
     assert!(

@@ -1,12 +1,14 @@
-//! Validation of the wire format into the runtime [`Config`]; every error names its field.
+//! Validation of the wire format into the runtime [`Config`] (and what a version name is);
+//! every error names its field.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use filter_core::ConfigError;
 
+use super::wire::{RawConfig, RawRamp, RawVersion};
 use super::{
-    Canary, Config, Cookie, Override, Ramp, RawConfig, RawRamp, RawVersion, Source, Version,
-    Weight, MAX_NAME_LEN, MAX_URL_LEN, MAX_VERSIONS,
+    Canary, Config, Cookie, Override, Ramp, Source, Version, Weight, MAX_NAME_LEN, MAX_URL_LEN,
+    MAX_VERSIONS,
 };
 use crate::lifecycle::{self, Lifecycle};
 

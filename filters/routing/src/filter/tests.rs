@@ -1,7 +1,12 @@
+//! Tests of the filter over a fake host, request to response; the invariants over generated
+//! hostile requests are in `hostile`.
+
 use super::*;
 use crate::config::tests::EXAMPLE;
-use filter_core::{FakeHost, HeaderEdit, LocalReply};
+use filter_core::{testing, FakeHost, HeaderEdit, LocalReply};
 use serde_json::{json, Value};
+
+mod hostile;
 
 fn configure(config: &str, host: &mut FakeHost) -> Rc<RoutingPlugin> {
     Rc::new(RoutingPlugin::configure(config.as_bytes(), host).unwrap())
@@ -44,16 +49,13 @@ fn get(
 }
 
 impl Exchange {
-    fn reply(&self) -> &LocalReply {
-        match &self.decision {
-            Decision::Respond(r) => r,
-            other => panic!("expected a local reply, got {other:?}"),
-        }
+    fn reply(&self) -> LocalReply {
+        testing::reply(self.decision.clone())
     }
 
     fn problem(&self) -> (u16, Value) {
         let r = self.reply();
-        (r.status, serde_json::from_slice(&r.body).unwrap())
+        (r.status, testing::json(&r))
     }
 
     /// (version, cluster, :path) as forwarded.

@@ -1,10 +1,12 @@
+//! Tests of version resolution.
+
 use super::*;
 use crate::config::tests::EXAMPLE;
 use crate::target;
 use serde_json::{json, Value};
 
 fn example() -> Config {
-    Config::from_json(EXAMPLE.as_bytes()).unwrap()
+    crate::config::parse(EXAMPLE.as_bytes()).unwrap()
 }
 
 fn patched(patch: Value) -> Config {
@@ -12,7 +14,7 @@ fn patched(patch: Value) -> Config {
     for (k, val) in patch.as_object().unwrap() {
         v[k] = val.clone();
     }
-    Config::from_json(v.to_string().as_bytes()).unwrap()
+    crate::config::parse(v.to_string().as_bytes()).unwrap()
 }
 
 /// `Ok((version name, explicit, in_path))` or the refusal.

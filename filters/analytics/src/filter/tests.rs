@@ -1,3 +1,6 @@
+//! Tests of the filter over a fake host: requests measured into metrics and events, the
+//! cardinality guard, and a collector outage.
+
 use super::*;
 use crate::metrics::{labelled_name, EVENTS_DROPPED_TOTAL, EVENTS_SENT_TOTAL};
 use filter_core::{FakeHost, HeaderKind};

@@ -1,8 +1,11 @@
+//! Tests of `parse`: defaults, the example and Envoy configurations, and every error at its
+//! field's path.
+
 use super::*;
 
 #[test]
 fn empty_config_takes_every_default() {
-    let c = Config::parse(b"").unwrap();
+    let c = parse(b"").unwrap();
     assert_eq!(c.consumer_header, "x-gateway-consumer");
     assert_eq!(c.plan_header, "x-gateway-plan");
     assert_eq!(c.credential_header, "x-gateway-credential");
@@ -16,7 +19,7 @@ fn empty_config_takes_every_default() {
 
 #[test]
 fn the_example_config_is_valid() {
-    let c = Config::parse(include_bytes!("../example.json")).unwrap();
+    let c = parse(include_bytes!("../../example.json")).unwrap();
     let e = c.events.unwrap();
     assert_eq!(e.cluster, "collector");
     assert_eq!(e.authority, "collector");
@@ -25,7 +28,7 @@ fn the_example_config_is_valid() {
 
 #[test]
 fn event_defaults() {
-    let c = Config::parse(br#"{"events":{"cluster":"collector"}}"#).unwrap();
+    let c = parse(br#"{"events":{"cluster":"collector"}}"#).unwrap();
     let e = c.events.unwrap();
     assert_eq!(e.path, "/events");
     assert_eq!(e.authority, "collector");
@@ -178,7 +181,7 @@ fn invalid_configs_name_the_field() {
         ),
     ];
     for (input, field, why) in cases {
-        let err = Config::parse(input.as_bytes()).unwrap_err();
+        let err = parse(input.as_bytes()).unwrap_err();
         assert_eq!(err.field, *field, "{why}: {input} gave {err}");
     }
 }
@@ -189,7 +192,7 @@ fn too_many_apis_are_refused() {
         .map(|i| format!(r#"{{"name":"a{i}","path_prefixes":["/a{i}"]}}"#))
         .collect();
     let json = format!(r#"{{"apis":[{}]}}"#, apis.join(","));
-    let err = Config::parse(json.as_bytes()).unwrap_err();
+    let err = parse(json.as_bytes()).unwrap_err();
     assert_eq!(err.field, "apis");
 }
 
@@ -203,16 +206,16 @@ fn the_envoy_plugin_config_is_valid() {
     let Ok(bytes) = std::fs::read(path) else {
         return;
     };
-    let c = Config::parse(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let c = parse(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
     assert_eq!(c.events.unwrap().cluster, "collector");
 }
 
 #[test]
 fn every_value_changed_is_refused_at_its_path_or_accepted() {
-    let checked =
-        filter_core::config::testing::check_reader_errors(include_bytes!("../example.json"), |b| {
-            Config::parse(b).map(drop)
-        });
+    let checked = filter_core::config::testing::check_reader_errors(
+        include_bytes!("../../example.json"),
+        |b| parse(b).map(drop),
+    );
     let (documents, refused) = checked.unwrap();
     assert!(
         documents > 300 && refused > documents / 2,

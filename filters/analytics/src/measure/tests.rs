@@ -1,8 +1,11 @@
+//! Tests of measuring a request: API matching, Envoy properties and their fallbacks, hostile
+//! values.
+
 use super::*;
 use filter_core::{FakeHost, HeaderMap};
 
 fn config() -> Config {
-    Config::parse(
+    crate::config::parse(
         br#"{"apis":[
             {"name":"orders","path_prefixes":["/orders","/v1/orders","/v2/orders"]},
             {"name":"root","path_prefixes":["/static/"]}

@@ -1,4 +1,4 @@
-//! Properties over generated hostile requests: no input panics the filter, a forwarded request
+//! Invariants over generated hostile requests: no input panics the filter, a forwarded request
 //! always goes to a configured cluster of a served version with a safe path, and every refusal
 //! is a well-formed problem.
 

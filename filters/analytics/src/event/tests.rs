@@ -1,3 +1,6 @@
+//! Tests of event lines: the golden file of hostile measurements, and the hand-written line
+//! equal to serde's form.
+
 use super::*;
 use crate::golden::assert_golden;
 use crate::measure::{AuthOutcome, QuotaOutcome};

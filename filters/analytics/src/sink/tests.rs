@@ -1,5 +1,7 @@
+//! Tests of the sink: batching, backoff, bounds and exact accounting.
+
 use super::*;
-use crate::config::Config;
+use crate::config;
 use filter_core::{FakeHost, HeaderMap};
 
 fn cfg(extra: &str) -> EventsConfig {
@@ -8,7 +10,7 @@ fn cfg(extra: &str) -> EventsConfig {
             "backoff_initial_ms":1000,"backoff_max_ms":8000,"max_batch_events":3,
             "max_buffer_events":5{extra}}}}}"#
     );
-    Config::parse(json.as_bytes()).unwrap().events.unwrap()
+    config::parse(json.as_bytes()).unwrap().events.unwrap()
 }
 
 fn ok(status: &str) -> Result<CallResponse, CallFailure> {
