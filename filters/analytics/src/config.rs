@@ -93,8 +93,16 @@ pub struct EventsConfig {
     pub include_path: bool,
 }
 
-/// Parses and validates JSON configuration bytes (empty means all defaults).
+/// Parses and validates JSON configuration bytes. An empty configuration is refused, as the
+/// other filters' are (`{}` asks for every default): a plugin whose configuration went missing
+/// on the way to the host must not run on defaults unnoticed.
 pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ConfigError::new(
+            ".",
+            "the configuration is empty; write {} for every default",
+        ));
+    }
     let json = filter_core::config::parse(bytes)?;
     Config::try_from(RawConfig::read(Field::root(&json))?)
 }

@@ -4,8 +4,13 @@
 use super::*;
 
 #[test]
-fn empty_config_takes_every_default() {
-    let c = parse(b"").unwrap();
+fn an_empty_config_is_refused_and_an_empty_object_takes_every_default() {
+    for empty in [&b""[..], b"  \n"] {
+        let e = parse(empty).unwrap_err();
+        assert_eq!(e.field, ".");
+        assert!(e.message.contains("write {}"), "{e}");
+    }
+    let c = parse(b"{}").unwrap();
     assert_eq!(c.consumer_header, "x-gateway-consumer");
     assert_eq!(c.plan_header, "x-gateway-plan");
     assert_eq!(c.credential_header, "x-gateway-credential");

@@ -86,7 +86,7 @@ fn validate_apis(raw: Vec<RawApi>) -> Result<Vec<Api>, ConfigError> {
 }
 
 fn validate_labels(raw: RawLabels) -> Result<LabelLimits, ConfigError> {
-    let limit = |name: &str, v: Option<u32>, d: u32| {
+    let limit = |name: &str, v: Option<u64>, d: u64| {
         ranged(&format!("labels.{name}"), v, d, 1, 100_000).map(|v| v as usize)
     };
     let overflow = raw.overflow_value.unwrap_or_else(|| "other".into());

@@ -24,7 +24,7 @@ pub struct RawConfig {
     /// The cardinality guard. Default: see [`RawLabels`].
     pub labels: RawLabels,
     /// Hard cap on distinct labelled metric names a VM defines. Default 10000; 1..=1000000.
-    pub max_metric_names: Option<u32>,
+    pub max_metric_names: Option<u64>,
     /// Usage events sent to a collector. Default: none (metrics only).
     pub events: Option<RawEvents>,
 }
@@ -44,15 +44,15 @@ pub struct RawApi {
 #[derive(Debug, Default)]
 pub struct RawLabels {
     /// Distinct consumers. Default 100.
-    pub consumer: Option<u32>,
+    pub consumer: Option<u64>,
     /// Distinct APIs. Default 50.
-    pub api: Option<u32>,
+    pub api: Option<u64>,
     /// Distinct versions. Default 20.
-    pub version: Option<u32>,
+    pub version: Option<u64>,
     /// Distinct routes. Default 100.
-    pub route: Option<u32>,
+    pub route: Option<u64>,
     /// Distinct local-reply reasons. Default 50.
-    pub reason: Option<u32>,
+    pub reason: Option<u64>,
     /// The value used beyond the maximum. Default `other`; label-safe characters only.
     pub overflow_value: Option<String>,
 }
@@ -72,13 +72,13 @@ pub struct RawEvents {
     /// Timeout of one POST. Default 5000; 1..=600000 ms.
     pub timeout_ms: Option<u64>,
     /// Most events in one POST. Default 500; 1..=100000.
-    pub max_batch_events: Option<u32>,
+    pub max_batch_events: Option<u64>,
     /// Most bytes in one POST (one oversized event is still sent alone). Default 1048576;
     /// 1024..=67108864.
     pub max_batch_bytes: Option<u64>,
     /// Most events buffered per VM; beyond it the oldest are dropped. Default 10000;
     /// 1..=10000000, at least `max_batch_events`.
-    pub max_buffer_events: Option<u32>,
+    pub max_buffer_events: Option<u64>,
     /// Most bytes buffered per VM; beyond it the oldest are dropped. Default 4194304;
     /// 1024..=1073741824, at least `max_batch_bytes`.
     pub max_buffer_bytes: Option<u64>,
@@ -111,7 +111,7 @@ impl RawConfig {
             version_header: o.opt("version_header", Field::string)?,
             apis: o.or_default("apis", |f| f.list(RawApi::read))?,
             labels: o.or_default("labels", RawLabels::read)?,
-            max_metric_names: o.opt("max_metric_names", Field::u32)?,
+            max_metric_names: o.opt("max_metric_names", Field::u64)?,
             events: o.opt("events", RawEvents::read)?,
         })
     }
@@ -138,11 +138,11 @@ impl RawLabels {
             "overflow_value",
         ])?;
         Ok(Self {
-            consumer: o.opt("consumer", Field::u32)?,
-            api: o.opt("api", Field::u32)?,
-            version: o.opt("version", Field::u32)?,
-            route: o.opt("route", Field::u32)?,
-            reason: o.opt("reason", Field::u32)?,
+            consumer: o.opt("consumer", Field::u64)?,
+            api: o.opt("api", Field::u64)?,
+            version: o.opt("version", Field::u64)?,
+            route: o.opt("route", Field::u64)?,
+            reason: o.opt("reason", Field::u64)?,
             overflow_value: o.opt("overflow_value", Field::string)?,
         })
     }
@@ -170,9 +170,9 @@ impl RawEvents {
             authority: o.opt("authority", Field::string)?,
             flush_interval_ms: o.opt("flush_interval_ms", Field::u64)?,
             timeout_ms: o.opt("timeout_ms", Field::u64)?,
-            max_batch_events: o.opt("max_batch_events", Field::u32)?,
+            max_batch_events: o.opt("max_batch_events", Field::u64)?,
             max_batch_bytes: o.opt("max_batch_bytes", Field::u64)?,
-            max_buffer_events: o.opt("max_buffer_events", Field::u32)?,
+            max_buffer_events: o.opt("max_buffer_events", Field::u64)?,
             max_buffer_bytes: o.opt("max_buffer_bytes", Field::u64)?,
             backoff_initial_ms: o.opt("backoff_initial_ms", Field::u64)?,
             backoff_max_ms: o.opt("backoff_max_ms", Field::u64)?,
