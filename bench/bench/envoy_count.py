@@ -116,7 +116,8 @@ def parse(dump: Path, requests: int) -> Counts:
         elif line[:1].isdigit() or line[:1] in "+-*":
             if inclusive_next:
                 inclusive_next = False
-            elif obj == "???" and fn.startswith("0x") and int(fn, 16) >= 1 << 32:
+            # JIT code has no symbol: callgrind names it by address (`'N` marks recursion depth).
+            elif obj == "???" and fn.startswith("0x") and int(fn.split("'")[0], 16) >= 1 << 32:
                 parts = line.split()
                 jit += int(parts[1]) if len(parts) > 1 else 0
     by = dict(zip(events, totals))
