@@ -2,6 +2,10 @@
 //! caches: which credentials are present, whether they are valid, which consumer they name,
 //! whether the ACL lets it in, and what must change in the request on success (identity, claim
 //! headers, stripped credentials). Remote JWT keys a token needs are fetched from here.
+//!
+//! The work a request without a valid credential can cause is bounded here: one credential of
+//! each type is evaluated; its JWT signature checks draw on the request's [`Allowance`]; refused
+//! JWT signatures and basic passwords are remembered per worker; and what was spent is counted.
 
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -9,14 +13,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use filter_core::json::Json;
 use filter_core::{HeaderMap, Host};
 
-use crate::basic::VerifiedCache;
+use crate::basic::PasswordCache;
 use crate::config::Config;
 use crate::consumer::{is_name, Consumer, Identity};
 use crate::credential::CredentialType;
 use crate::jwks::{JwksCache, Reason};
 use crate::jwt::cache::{TokenCache, Verified};
-use crate::jwt::keys::{Checks, KeySet};
-use crate::jwt::{self, claims, JwtError, KeySource};
+use crate::jwt::keys::KeySet;
+use crate::jwt::refusals::RefusalCache;
+use crate::jwt::{self, claims, Budget, JwtError, KeySource, Work};
 use crate::metrics::{self, Metric, Metrics};
 use crate::reply::Failure;
 use crate::rules::{self, Requirement};
@@ -36,12 +41,39 @@ pub struct Authenticator<'a> {
     pub config: &'a Config,
     /// Remote key caches by provider index.
     pub jwks: &'a [Option<JwksCache>],
-    /// Recently verified basic passwords.
-    pub basic_cache: &'a VerifiedCache,
+    /// Recently verified and refused basic passwords.
+    pub basic_cache: &'a PasswordCache,
     /// Recently verified JWTs.
     pub tokens: &'a TokenCache,
+    /// Recently refused JWT signatures.
+    pub refusals: &'a RefusalCache,
     /// Metrics: signature checks and JWKS fetches are counted here.
     pub metrics: &'a Metrics,
+}
+
+/// What one request may still spend, across its evaluations (again after a JWKS fetch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Allowance {
+    /// It may start a JWKS fetch (not when evaluated again after one).
+    pub may_fetch: bool,
+    /// Its JWT signature checks (`jwt.max_signature_checks`).
+    pub budget: Budget,
+}
+
+impl Allowance {
+    /// A new request's allowance under `config`.
+    pub fn new(config: &Config) -> Self {
+        let checks = config
+            .jwt
+            .as_ref()
+            .map_or(jwt::DEFAULT_MAX_SIGNATURE_CHECKS, |j| {
+                j.max_signature_checks
+            });
+        Self {
+            may_fetch: true,
+            budget: Budget::new(checks),
+        }
+    }
 }
 
 /// A change applied to the request once it is let through.
@@ -148,12 +180,13 @@ impl Authenticator<'_> {
         }
     }
 
-    /// Evaluates the request. `may_fetch` is false when re-evaluating after a JWKS fetch.
+    /// Evaluates the request, spending from `allowance` (`may_fetch` is false when evaluating
+    /// again after a JWKS fetch).
     pub fn evaluate(
         &self,
         headers: &HeaderMap,
         host: &mut dyn Host,
-        may_fetch: bool,
+        allowance: &mut Allowance,
     ) -> Result<Success, Halt> {
         let path = rules::clean_path(headers.path()).map_err(|e| Failure::BadPath(e.0))?;
         let method = headers.method().unwrap_or_default();
@@ -192,7 +225,7 @@ impl Authenticator<'_> {
         }
         let mut proofs = Vec::new();
         for (t, value, source) in present {
-            proofs.push(self.prove(t, &value, source, headers, host, may_fetch)?);
+            proofs.push(self.prove(t, &value, source, headers, host, allowance)?);
         }
         let first = proofs.remove(0);
         if proofs.iter().any(|p| p.consumer.id != first.consumer.id) {
@@ -233,7 +266,7 @@ impl Authenticator<'_> {
         source: Source,
         headers: &HeaderMap,
         host: &mut dyn Host,
-        may_fetch: bool,
+        allowance: &mut Allowance,
     ) -> Result<Proof, Halt> {
         let now = unix_secs(host.now());
         let invalid = |e: &dyn std::fmt::Display| Halt::Fail(Failure::Invalid(t, e.to_string()));
@@ -260,9 +293,13 @@ impl Authenticator<'_> {
                 let Some(cfg) = &self.config.basic else {
                     return Err(invalid(&"not configured"));
                 };
-                let index = cfg
-                    .authenticate(value, now, self.basic_cache)
-                    .map_err(|e| invalid(&e))?;
+                let result = cfg.authenticate(value, now, self.basic_cache);
+                let work = self.basic_cache.take_work();
+                self.metrics
+                    .add(host, Metric::BasicPasswordHashed, work.hashed);
+                self.metrics
+                    .add(host, Metric::BasicRefusalRemembered, work.remembered);
+                let index = result.map_err(|e| invalid(&e))?;
                 let edits = if cfg.strip {
                     vec![Edit::Strip(Source::Bearer)]
                 } else {
@@ -284,7 +321,7 @@ impl Authenticator<'_> {
                 };
                 Ok(proof(self.consumer(v.consumer)?, edits, v.body_digest))
             }
-            CredentialType::Jwt => self.prove_jwt(value, source, host, may_fetch, now),
+            CredentialType::Jwt => self.prove_jwt(value, source, host, allowance, now),
         }
     }
 
@@ -293,7 +330,7 @@ impl Authenticator<'_> {
         value: &[u8],
         source: Source,
         host: &mut dyn Host,
-        may_fetch: bool,
+        allowance: &mut Allowance,
         now: u64,
     ) -> Result<Proof, Halt> {
         let Some(cfg) = &self.config.jwt else {
@@ -306,7 +343,7 @@ impl Authenticator<'_> {
         let verified = match cached {
             Some(verified) => verified,
             None => {
-                let verified = self.verify_jwt(value, cfg, host, may_fetch, now)?;
+                let verified = self.verify_jwt(value, cfg, host, allowance, now)?;
                 self.tokens.insert(value, verified)
             }
         };
@@ -348,22 +385,24 @@ impl Authenticator<'_> {
         }
     }
 
-    /// Decodes and verifies a token not in the token cache (fetching keys when allowed), and
-    /// counts where its signature checks ran.
+    /// Decodes and verifies a token not in the token cache (fetching keys when allowed), within
+    /// the request's signature checks, and counts what the checks did.
     fn verify_jwt(
         &self,
         value: &[u8],
         cfg: &jwt::JwtConfig,
         host: &mut dyn Host,
-        may_fetch: bool,
+        allowance: &mut Allowance,
         now: u64,
     ) -> Result<Verified, Halt> {
-        let mut checks = Checks::default();
-        let result = self.verify_jwt_counted(value, cfg, host, may_fetch, now, &mut checks);
-        self.metrics
-            .add(host, Metric::JwtSignatureHost, checks.host);
-        self.metrics
-            .add(host, Metric::JwtSignatureModule, checks.module);
+        let may_fetch = allowance.may_fetch;
+        let mut work = Work::new(&mut allowance.budget, self.refusals);
+        let result = self.verify_jwt_counted(value, cfg, host, may_fetch, now, &mut work);
+        let m = self.metrics;
+        m.add(host, Metric::JwtSignatureHost, work.checks.host);
+        m.add(host, Metric::JwtSignatureModule, work.checks.module);
+        m.add(host, Metric::JwtSignatureLimit, work.limited.into());
+        m.add(host, Metric::JwtRefusalRemembered, work.remembered.into());
         result
     }
 
@@ -374,7 +413,7 @@ impl Authenticator<'_> {
         host: &mut dyn Host,
         may_fetch: bool,
         now: u64,
-        checks: &mut Checks,
+        work: &mut Work<'_>,
     ) -> Result<Verified, Halt> {
         let token = jwt::token::decode(value, cfg.max_token_bytes).map_err(invalid_jwt)?;
         let index = cfg.provider_for(&token).map_err(invalid_jwt)?;
@@ -384,9 +423,9 @@ impl Authenticator<'_> {
         let now_i = i64::try_from(now).unwrap_or(i64::MAX);
         let verified = |keys: Rc<KeySet>,
                         host: &dyn Host,
-                        checks: &mut Checks|
+                        work: &mut Work<'_>|
          -> Result<Verified, JwtError> {
-            let claims = jwt::verify(&token, provider, &keys, now_i, host, checks)?;
+            let claims = jwt::verify(&token, provider, &keys, now_i, host, work)?;
             Ok(Verified {
                 provider: index,
                 keys,
@@ -395,7 +434,7 @@ impl Authenticator<'_> {
             })
         };
         match &provider.keys {
-            KeySource::Inline(set) => verified(Rc::clone(set), host, checks).map_err(invalid_jwt),
+            KeySource::Inline(set) => verified(Rc::clone(set), host, work).map_err(invalid_jwt),
             KeySource::Remote(_) => {
                 let Some(cache) = self.jwks.get(index).and_then(Option::as_ref) else {
                     return Err(Failure::KeysUnavailable.into());
@@ -412,15 +451,18 @@ impl Authenticator<'_> {
                     }
                     return Err(Failure::KeysUnavailable.into());
                 };
-                match verified(Rc::clone(&set), host, checks) {
+                match verified(Rc::clone(&set), host, work) {
                     Err(JwtError::UnknownKid) => {
                         // Another worker may already hold newer keys.
                         cache.sync(host);
                         let newer = cache.keys().filter(|s| !Rc::ptr_eq(s, &set));
                         match newer {
-                            Some(set) => verified(set, host, checks).map_err(invalid_jwt),
+                            Some(set) => verified(set, host, work).map_err(invalid_jwt),
                             None => {
-                                if may_fetch {
+                                // A `kid` this worker asked a refetch for within the interval
+                                // asks no more: no shared-state round trip, no fetch.
+                                let kid = token.kid.as_deref().unwrap_or_default();
+                                if may_fetch && cache.may_refetch_for(kid, now) {
                                     if let Some(t) =
                                         self.dispatch_fetch(index, Reason::UnknownKid, host, now)
                                     {

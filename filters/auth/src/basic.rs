@@ -2,15 +2,18 @@
 //! PBKDF2-HMAC-SHA256 in Django's `pbkdf2_sha256$iterations$salt$hash` format, or a single salted
 //! SHA-256 (`sha256$salt$hexdigest`, digest of salt followed by password). Comparisons are
 //! constant time. A verified password is remembered for a while by a SHA-256 digest (never in
-//! plain text) so the slow hash is not paid on every request.
+//! plain text) so the slow hash is not paid on every request, and a refused one is remembered the
+//! same way, so a client repeating a wrong password costs one hash: a request costs at most one
+//! hash (one credential, one user), of at most `basic.max_iterations` PBKDF2 iterations.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
+use std::cell::Cell;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+use crate::digest_cache::{self, DigestCache};
 
 /// A stored password hash.
 #[derive(Clone)]
@@ -41,6 +44,9 @@ impl std::fmt::Debug for PasswordHash {
 
 /// Most PBKDF2 iterations accepted (each costs two SHA-256 blocks per request not cached).
 pub const MAX_ITERATIONS: u32 = 1_000_000;
+
+/// The default most PBKDF2 iterations of a configured hash (`basic.max_iterations`).
+pub const DEFAULT_MAX_ITERATIONS: u32 = 100_000;
 
 impl PasswordHash {
     /// Parses a stored hash; the error says what is wrong without quoting it.
@@ -78,6 +84,14 @@ impl PasswordHash {
                 })
             }
             _ => Err("expected pbkdf2_sha256$iterations$salt$hash or sha256$salt$hex".into()),
+        }
+    }
+
+    /// The PBKDF2 iteration count (`None` for a salted SHA-256).
+    pub fn iterations(&self) -> Option<u32> {
+        match self {
+            Self::Pbkdf2 { iterations, .. } => Some(*iterations),
+            Self::Sha256 { .. } => None,
         }
     }
 
@@ -152,20 +166,55 @@ pub fn decode(credentials: &[u8]) -> Result<(Vec<u8>, Vec<u8>), BasicError> {
     Ok((plain[..colon].to_vec(), plain[colon + 1..].to_vec()))
 }
 
-/// Most cached verifications per VM.
+/// Most remembered verifications per VM, and most remembered refusals.
 pub const CACHE_CAP: usize = 1024;
 
-/// Recently verified credentials: SHA-256(user index, password) -> expiry (Unix seconds).
-#[derive(Debug, Default)]
-pub struct VerifiedCache {
-    entries: RefCell<HashMap<[u8; 32], u64>>,
+/// The hashing one or more requests caused, for the metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BasicWork {
+    /// Password hashes computed (PBKDF2 or salted SHA-256).
+    pub hashed: u32,
+    /// Wrong passwords refused from memory, without a hash.
+    pub remembered: u32,
 }
 
-fn cache_key(user: usize, password: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update((user as u64).to_be_bytes());
-    h.update(password);
-    h.finalize().into()
+/// What a worker remembers of basic credentials, by SHA-256(user index, password), never the
+/// password: verified ones until they expire (`cache_seconds`), and refused ones (a wrong password
+/// stays wrong while the configuration lasts, and a new configuration starts a new cache). Each
+/// holds at most [`CACHE_CAP`] entries, then starts over.
+#[derive(Debug, Default)]
+pub struct PasswordCache {
+    /// Expiry (Unix seconds) of each verified credential.
+    verified: DigestCache<u64, CACHE_CAP>,
+    /// Credentials refused.
+    refused: DigestCache<(), CACHE_CAP>,
+    work: Cell<BasicWork>,
+}
+
+impl PasswordCache {
+    /// The work done since the last call (and none from now).
+    pub fn take_work(&self) -> BasicWork {
+        self.work.take()
+    }
+
+    /// How many refused credentials are remembered.
+    pub fn refused_len(&self) -> usize {
+        self.refused.len()
+    }
+
+    /// Most bytes the two tables take (see [`DigestCache::MAX_BYTES`]).
+    pub const MAX_BYTES: usize =
+        DigestCache::<u64, CACHE_CAP>::MAX_BYTES + DigestCache::<(), CACHE_CAP>::MAX_BYTES;
+
+    fn count(&self, f: impl FnOnce(&mut BasicWork)) {
+        let mut work = self.work.get();
+        f(&mut work);
+        self.work.set(work);
+    }
+}
+
+fn cache_key(user: usize, password: &[u8]) -> digest_cache::Digest {
+    digest_cache::digest(&[&(user as u64).to_le_bytes(), password])
 }
 
 impl BasicConfig {
@@ -174,7 +223,7 @@ impl BasicConfig {
         &self,
         credentials: &[u8],
         now: u64,
-        cache: &VerifiedCache,
+        cache: &PasswordCache,
     ) -> Result<usize, BasicError> {
         let (user, password) = decode(credentials)?;
         let (index, entry) = self
@@ -185,24 +234,28 @@ impl BasicConfig {
             .ok_or(BasicError::Invalid)?;
         let key = cache_key(index, &password);
         if self.cache_seconds > 0 {
-            if let Some(until) = cache.entries.borrow().get(&key) {
-                if now < *until {
+            if let Some(until) = cache.verified.get(&key) {
+                if now < until {
                     return Ok(entry.consumer);
                 }
             }
         }
+        if cache.refused.contains(&key) {
+            cache.count(|w| w.remembered += 1);
+            return Err(BasicError::Invalid);
+        }
+        cache.count(|w| w.hashed += 1);
         if !entry.hash.verify(&password) {
+            cache.refused.insert(key, ());
             return Err(BasicError::Invalid);
         }
         if self.cache_seconds > 0 {
-            let mut entries = cache.entries.borrow_mut();
-            if entries.len() >= CACHE_CAP {
-                entries.retain(|_, until| now < *until);
-                if entries.len() >= CACHE_CAP {
-                    entries.clear();
-                }
+            if cache.verified.is_full() {
+                cache.verified.retain(|until| now < *until);
             }
-            entries.insert(key, now.saturating_add(self.cache_seconds));
+            cache
+                .verified
+                .insert(key, now.saturating_add(self.cache_seconds));
         }
         Ok(entry.consumer)
     }

@@ -1,7 +1,7 @@
-//! The plugin (per-VM state: validated config, metrics, JWKS caches, verified-password and
-//! verified-token caches) and the per-request stream that drives an [`Authenticator`] over them:
-//! clear client identity headers, evaluate, then let through, refuse, wait for JWT keys, or wait
-//! for the body.
+//! The plugin (per-VM state: validated config, metrics, JWKS caches, the password cache, the
+//! verified-token cache and the refused-signature cache) and the per-request stream that drives
+//! an [`Authenticator`] over them with the request's [`Allowance`]: clear client identity
+//! headers, evaluate, then let through, refuse, wait for JWT keys, or wait for the body.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -11,13 +11,16 @@ use filter_core::{
     CallFailure, CallResponse, ConfigError, Decision, HeaderMap, Host, Plugin, Stream,
 };
 
-use crate::authenticate::{apply, hmac_presented, unix_secs, Authenticator, Halt, Success};
-use crate::basic::VerifiedCache;
+use crate::authenticate::{
+    apply, hmac_presented, unix_secs, Allowance, Authenticator, Halt, Success,
+};
+use crate::basic::PasswordCache;
 use crate::config::Config;
 use crate::consumer;
 use crate::credential::CredentialType;
 use crate::jwks::{Fetched, JwksCache, Reason};
 use crate::jwt::cache::TokenCache;
+use crate::jwt::refusals::RefusalCache;
 use crate::jwt::KeySource;
 use crate::metrics::{Metric, Metrics};
 use crate::reply::Failure;
@@ -32,10 +35,12 @@ pub struct AuthPlugin {
     pub metrics: Metrics,
     /// Remote key caches by provider index.
     pub jwks: Vec<Option<JwksCache>>,
-    /// Recently verified basic passwords.
-    pub basic_cache: VerifiedCache,
+    /// Recently verified and refused basic passwords.
+    pub basic_cache: PasswordCache,
     /// Recently verified JWTs.
     pub tokens: TokenCache,
+    /// Recently refused JWT signatures.
+    pub refusals: RefusalCache,
     /// Fetches made from the root context: token, provider index.
     root_fetches: RefCell<Vec<(u32, usize)>>,
 }
@@ -51,6 +56,7 @@ impl AuthPlugin {
             jwks: &self.jwks,
             basic_cache: &self.basic_cache,
             tokens: &self.tokens,
+            refusals: &self.refusals,
             metrics: &self.metrics,
         }
     }
@@ -67,7 +73,11 @@ impl AuthPlugin {
         };
         let now = unix_secs(host.now());
         match cache.complete(host, now, response) {
-            Fetched::Updated => self.metrics.count(host, Metric::JwksFetchOk),
+            Fetched::Updated { skipped } => {
+                self.metrics.count(host, Metric::JwksFetchOk);
+                let skipped = u32::try_from(skipped).unwrap_or(u32::MAX);
+                self.metrics.add(host, Metric::JwksKeySkipped, skipped);
+            }
             Fetched::Failed(why) => {
                 log::warn!("jwks fetch for provider {index} failed: {why}; cached keys kept");
                 self.metrics.count(host, Metric::JwksFetchFailed);
@@ -100,8 +110,9 @@ impl Plugin for AuthPlugin {
             metrics: Metrics::define(host),
             config,
             jwks,
-            basic_cache: VerifiedCache::default(),
+            basic_cache: PasswordCache::default(),
             tokens: TokenCache::default(),
+            refusals: RefusalCache::default(),
             root_fetches: RefCell::new(Vec::new()),
         })
     }
@@ -111,6 +122,7 @@ impl Plugin for AuthPlugin {
             plugin: Rc::clone(plugin),
             phase: Phase::Headers,
             headers_ended: false,
+            allowance: Allowance::new(&plugin.config),
         }
     }
 
@@ -183,6 +195,8 @@ pub struct AuthStream {
     phase: Phase,
     /// The request headers ended the stream (no body).
     headers_ended: bool,
+    /// What the request may still spend.
+    allowance: Allowance,
 }
 
 impl AuthStream {
@@ -209,12 +223,11 @@ impl AuthStream {
         headers: &mut HeaderMap,
         end_of_stream: bool,
         host: &mut dyn Host,
-        may_fetch: bool,
     ) -> Decision {
         let outcome = self
             .plugin
             .authenticator()
-            .evaluate(headers, host, may_fetch);
+            .evaluate(headers, host, &mut self.allowance);
         match outcome {
             Err(Halt::Public) => {
                 self.phase = Phase::Done;
@@ -286,7 +299,7 @@ impl Stream for AuthStream {
                 headers.remove(&name);
             }
         }
-        self.run(headers, end_of_stream, host, true)
+        self.run(headers, end_of_stream, host)
     }
 
     fn wants_request_body(&self) -> bool {
@@ -347,7 +360,8 @@ impl Stream for AuthStream {
         // With a body, a digest is checked in on_request_body (the adapter buffers it because
         // `wants_request_body` said so while paused); without one, it is checked right here.
         let ended = self.headers_ended;
-        let decision = self.run(headers, ended, host, false);
+        self.allowance.may_fetch = false;
+        let decision = self.run(headers, ended, host);
         if matches!(self.phase, Phase::AwaitingBody(_)) && !body_maybe {
             // The adapter is not buffering the body, so its digest could never be checked.
             return self.refuse(&body_mismatch(), host);

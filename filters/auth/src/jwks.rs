@@ -8,19 +8,27 @@
 //!
 //! Each VM parses a body once (when its CAS changes) and keeps the verified key set. Keys are
 //! refreshed in the background once older than the TTL, refetched when a token names an unknown
-//! `kid` (at most once per `unknown_kid_refetch`), and kept (served stale) when a fetch fails.
+//! `kid` (at most once per `unknown_kid_refetch` for the provider, through the shared state, and
+//! at most once per interval for each `kid` in a worker, remembered by digest: a repeated bogus
+//! `kid` costs no shared-state round trip), and kept (served stale) when a fetch fails. Keys a
+//! body carries that cannot be used (RSA over `jwt.max_rsa_key_bits`, say) are skipped and
+//! logged, and counted by the worker that fetched the body.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use filter_core::{CallFailure, CallResponse, Host, HttpCall};
 
+use crate::digest_cache::{self, DigestCache};
 use crate::jwt::jwk::{self, Origin};
 use crate::jwt::keys::KeySet;
 use crate::jwt::RemoteJwks;
 
 /// Largest JWKS body accepted.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+
+/// Most unknown `kid`s a worker remembers refetching for, per provider; when full it starts over.
+pub const KID_REFETCH_ENTRIES: usize = 1024;
 
 /// Why a fetch is wanted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,8 +42,11 @@ pub enum Reason {
 /// The result of a finished fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetched {
-    /// New keys stored.
-    Updated,
+    /// New keys stored; `skipped` keys of the body could not be used.
+    Updated {
+        /// Keys skipped (logged).
+        skipped: usize,
+    },
     /// The fetch failed; the message is safe to log.
     Failed(String),
 }
@@ -76,6 +87,8 @@ pub struct JwksCache {
     keys: RefCell<Option<Rc<KeySet>>>,
     cas: Cell<u32>,
     fetched_at: Cell<u64>,
+    /// When this worker last asked for a refetch for an unknown `kid`, by the `kid`'s digest.
+    kid_refetches: DigestCache<u64, KID_REFETCH_ENTRIES>,
 }
 
 impl JwksCache {
@@ -87,6 +100,7 @@ impl JwksCache {
             keys: RefCell::new(None),
             cas: Cell::new(0),
             fetched_at: Cell::new(0),
+            kid_refetches: DigestCache::default(),
         }
     }
 
@@ -125,8 +139,8 @@ impl JwksCache {
             .ok()
             .and_then(|t| t.parse::<u64>().ok())
             .unwrap_or(0);
-        match parse(&value.data[nl + 1..]) {
-            Ok(set) => {
+        match self.parse(&value.data[nl + 1..]) {
+            Ok((set, _)) => {
                 *self.keys.borrow_mut() = Some(Rc::new(set));
                 self.fetched_at.set(fetched_at);
             }
@@ -147,6 +161,20 @@ impl JwksCache {
         self.keys.borrow().is_none()
             || fetched > now
             || now >= fetched.saturating_add(self.remote.ttl)
+    }
+
+    /// Whether this worker may ask for a refetch for the unknown `kid` at `now`: not if it asked
+    /// for one for the same `kid` less than `unknown_kid_refetch` ago. Asking is remembered.
+    pub fn may_refetch_for(&self, kid: &str, now: u64) -> bool {
+        let key = digest_cache::digest(&[kid.as_bytes()]);
+        if let Some(at) = self.kid_refetches.get(&key) {
+            // A time in the future means the clock went back: it imposes no wait.
+            if (at..at.saturating_add(self.remote.unknown_kid_refetch)).contains(&now) {
+                return false;
+            }
+        }
+        self.kid_refetches.insert(key, now);
+        true
     }
 
     /// Takes the fetch lease if no other worker holds it and the rate limits allow a fetch for
@@ -227,10 +255,10 @@ impl JwksCache {
             Err(e) => Err(format!("callout failed: {}", e.reason)),
             Ok(r) if r.status() != Some(200) => Err(format!("status {:?}", r.status())),
             Ok(r) if r.body.len() > MAX_JWKS_BYTES => Err("body over 64 KiB".into()),
-            Ok(r) => parse(&r.body).map(|set| (set, r.body)),
+            Ok(r) => self.parse(&r.body).map(|parsed| (parsed, r.body)),
         };
         match result {
-            Ok((set, body)) => {
+            Ok(((set, skipped), body)) => {
                 let mut value = format!("{now}\n").into_bytes();
                 value.extend_from_slice(&body);
                 let _ = host.set_shared(&self.body_key(), &value, None);
@@ -240,7 +268,7 @@ impl JwksCache {
                     self.cas.set(v.cas);
                 }
                 self.finish(host, now, true);
-                Fetched::Updated
+                Fetched::Updated { skipped }
             }
             Err(message) => {
                 self.finish(host, now, false);
@@ -248,13 +276,15 @@ impl JwksCache {
             }
         }
     }
-}
 
-fn parse(body: &[u8]) -> Result<KeySet, String> {
-    let value = filter_core::json::parse(body, 8).map_err(|e| e.to_string())?;
-    let (set, skipped) = jwk::load_jwks(&value, Origin::Remote).map_err(|e| e.to_string())?;
-    for e in skipped {
-        log::info!("jwks: key skipped: {e}");
+    /// The key set of a JWKS body, and how many of its keys were skipped (each logged).
+    fn parse(&self, body: &[u8]) -> Result<(KeySet, usize), String> {
+        let value = filter_core::json::parse(body, 8).map_err(|e| e.to_string())?;
+        let (set, skipped) = jwk::load_jwks(&value, Origin::Remote, self.remote.max_rsa_bits)
+            .map_err(|e| e.to_string())?;
+        for e in &skipped {
+            log::info!("jwks {}: key skipped: {e}", self.name);
+        }
+        Ok((set, skipped.len()))
     }
-    Ok(set)
 }

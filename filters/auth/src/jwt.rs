@@ -5,11 +5,16 @@
 //! provider by exact `iss`, pick keys by (issuer, `kid`) and the key's bound algorithm, verify the
 //! signature, and only then check the claims.
 //!
+//! The work an unauthenticated request can cause is bounded: only keys whose type and size can
+//! have made the signature are tried, at most [`JwtConfig::max_signature_checks`] per request
+//! (a [`Budget`]), and a refused signature is remembered per worker ([`refusals`]) so the same
+//! bogus token costs its checks once.
+//!
 //! Parts: [`token`] (decoding), [`claims`] (claim rules), [`alg`] (the algorithm table), [`jwk`]
 //! (JWKs loaded into keys), [`keys`] (a key's signature check, on the host or in the module),
 //! [`verifier`] (one algorithm-bound key), [`public_key`] (RSA and EC keys), `der` (the DER the
-//! host's check takes), `signature_cache` (signatures a key verified), [`cache`] (verified
-//! tokens).
+//! host's check takes), [`signature_cache`] (signatures a key verified), [`refusals`]
+//! (signatures refused), [`cache`] (verified tokens).
 
 pub mod alg;
 pub mod cache;
@@ -18,7 +23,8 @@ mod der;
 pub mod jwk;
 pub mod keys;
 pub mod public_key;
-mod signature_cache;
+pub mod refusals;
+pub mod signature_cache;
 pub mod token;
 pub mod verifier;
 
@@ -32,7 +38,8 @@ use filter_core::json::Json;
 
 use crate::source::Source;
 use claims::{ClaimPath, ClaimRules};
-use keys::{Checks, KeySet};
+use keys::{Checks, Key, KeySet};
+use refusals::RefusalCache;
 use token::Token;
 
 /// Why a token was refused. Messages never quote the token.
@@ -62,6 +69,9 @@ pub enum JwtError {
     /// No key verifies the signature.
     #[error("invalid signature")]
     BadSignature,
+    /// The request's signature checks ran out before a key verified the signature.
+    #[error("signature check limit reached")]
+    CheckLimit,
     /// `exp` passed (leeway included).
     #[error("token expired")]
     Expired,
@@ -114,10 +124,12 @@ pub struct RemoteJwks {
     pub timeout: Duration,
     /// Age (seconds) after which the keys are refreshed.
     pub ttl: u64,
-    /// Least seconds between unknown-`kid` fetches.
+    /// Least seconds between unknown-`kid` fetches (for the provider, and per `kid` in a worker).
     pub unknown_kid_refetch: u64,
     /// Seconds to wait after a failure.
     pub retry: u64,
+    /// Largest RSA modulus, in bits, of a key taken from the key server (larger ones are skipped).
+    pub max_rsa_bits: usize,
 }
 
 /// A claim copied to a request header.
@@ -161,6 +173,8 @@ pub struct JwtConfig {
     pub max_token_bytes: usize,
     /// Keep the token for the upstream.
     pub forward: bool,
+    /// Most signature checks one request may make, whatever key sets it is checked against.
+    pub max_signature_checks: u32,
 }
 
 impl JwtConfig {
@@ -185,20 +199,99 @@ impl JwtConfig {
     }
 }
 
+/// The default most signature checks per request (`jwt.max_signature_checks`): a token without
+/// `kid` is tried against up to three keys of its algorithm and size, as during a rotation that
+/// publishes the previous, current and next key.
+pub const DEFAULT_MAX_SIGNATURE_CHECKS: u32 = 3;
+
+/// The signature checks one request may still make (`jwt.max_signature_checks`), spent across
+/// every key set its token is checked against and every evaluation of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    left: u32,
+    whole: u32,
+}
+
+impl Budget {
+    /// A budget of `checks` signature checks.
+    pub fn new(checks: u32) -> Self {
+        Self {
+            left: checks,
+            whole: checks,
+        }
+    }
+
+    /// Spends one check; false when none is left.
+    pub fn take(&mut self) -> bool {
+        let ok = self.left > 0;
+        self.left = self.left.saturating_sub(1);
+        ok
+    }
+
+    /// The checks left.
+    pub fn left(&self) -> u32 {
+        self.left
+    }
+
+    /// Whether nothing was spent yet.
+    pub fn untouched(&self) -> bool {
+        self.left == self.whole
+    }
+}
+
+/// What signature checks draw on, and what they did: the request's budget, the worker's memory of
+/// refusals, and counts for the metrics.
+#[derive(Debug)]
+pub struct Work<'a> {
+    /// The request's signature checks.
+    pub budget: &'a mut Budget,
+    /// Signatures refused under a key set, per worker.
+    pub refusals: &'a RefusalCache,
+    /// Where checks ran.
+    pub checks: Checks,
+    /// A refusal was answered from `refusals`, without a check.
+    pub remembered: bool,
+    /// The budget ran out before a key verified the signature.
+    pub limited: bool,
+}
+
+impl<'a> Work<'a> {
+    /// Work drawing on `budget` and `refusals`, nothing done yet.
+    pub fn new(budget: &'a mut Budget, refusals: &'a RefusalCache) -> Self {
+        Self {
+            budget,
+            refusals,
+            checks: Checks::default(),
+            remembered: false,
+            limited: false,
+        }
+    }
+}
+
 /// Verifies the signature of `token` with `keys`, then checks its claims at `now`.
 ///
 /// Keys are those of the token's issuer only. With a `kid`, only keys with that `kid` are
 /// considered ([`JwtError::UnknownKid`] if there is none, [`JwtError::AlgMismatch`] if none is
-/// bound to the token's `alg`); without one, every key bound to the token's `alg` is tried.
+/// bound to the token's `alg`); without one, every key bound to the token's `alg`. Of those, only
+/// the keys whose signatures have the token's signature's length are tried (an RS256 signature is
+/// as long as its key's modulus, an ES256 one 64 bytes), in key-set order, each spending one check
+/// of `work.budget` unless the key remembers verifying this signature: [`JwtError::CheckLimit`]
+/// when the budget runs out first.
 ///
-/// Signatures are checked by `host` natively where it can (see [`keys`]); `checks` counts where.
+/// A signature refusal (no key verified it, or the budget ran out on a request that had spent
+/// nothing before) is remembered in `work.refusals` for this key set and answered from there the
+/// next time, without a check. A token that can cost only one check the host has proven is not
+/// digested for these memories: its check costs less than the digest.
+///
+/// Signatures are checked by `host` natively where it can (see [`keys`]); `work.checks` counts
+/// where.
 pub fn verify(
     token: &Token,
     provider: &Provider,
-    keys: &KeySet,
+    keys: &Rc<KeySet>,
     now: i64,
     host: &dyn filter_core::Host,
-    checks: &mut Checks,
+    work: &mut Work<'_>,
 ) -> Result<Json, JwtError> {
     let named: Vec<_> = keys
         .keys
@@ -219,12 +312,54 @@ pub fn verify(
     if candidates.is_empty() {
         return Err(JwtError::AlgMismatch);
     }
-    let valid = candidates
-        .iter()
-        .any(|k| k.verify(&token.signing_input, &token.signature, host, checks));
-    if !valid {
-        return Err(JwtError::BadSignature);
-    }
+    let fitting: Vec<&Key> = candidates
+        .into_iter()
+        .filter(|k| k.verifier.signature_len() == token.signature.len())
+        .collect();
+    check_signature(token, keys, &fitting, host, work)?;
     provider.rules.check(&token.claims, now)?;
     Ok(token.claims.clone())
+}
+
+/// Whether one of `fitting` (keys of `keys` that can have made the signature) verifies `token`'s
+/// signature, within the budget and through the memories (see [`verify`]).
+fn check_signature(
+    token: &Token,
+    keys: &Rc<KeySet>,
+    fitting: &[&Key],
+    host: &dyn filter_core::Host,
+    work: &mut Work<'_>,
+) -> Result<(), JwtError> {
+    let (msg, sig) = (token.signing_input.as_slice(), token.signature.as_slice());
+    let one_proven = matches!(fitting, [key] if key.host_proven());
+    let digest = (!fitting.is_empty() && !one_proven).then(|| signature_cache::digest(msg, sig));
+    if let Some(digest) = &digest {
+        if let Some(error) = work.refusals.get(digest, keys) {
+            work.remembered = true;
+            return Err(error);
+        }
+        if fitting.iter().any(|k| k.remembers(digest)) {
+            return Ok(());
+        }
+    }
+    let untouched = work.budget.untouched();
+    let mut error = JwtError::BadSignature;
+    for key in fitting {
+        if !work.budget.take() {
+            work.limited = true;
+            error = JwtError::CheckLimit;
+            break;
+        }
+        if key.check(msg, sig, digest.as_ref(), host, &mut work.checks) {
+            return Ok(());
+        }
+    }
+    if let Some(digest) = digest {
+        // A limit reached after checks spent elsewhere in the request could end otherwise on its
+        // own: that refusal is not remembered.
+        if error == JwtError::BadSignature || untouched {
+            work.refusals.insert(digest, keys, error);
+        }
+    }
+    Err(error)
 }

@@ -15,6 +15,8 @@
 //! - [`apikey`], [`basic`], [`signing`] (HMAC), [`jwt`] (tokens, keys and their checks) and
 //!   [`jwks`] (remote JWT keys shared by the workers): each credential's verification;
 //! - [`consumer`]: consumers and the identity passed to the rest of the chain;
+//! - [`digest_cache`]: the bounded per-worker memory, by digest, every cache of work a client
+//!   can cause is made of (signatures verified or refused, passwords, unknown `kid`s);
 //! - [`authenticate`]: one request evaluated over the configuration and the key caches;
 //! - [`reply`]: the answers the filter sends (refusals and their problem replies);
 //! - [`metrics`]: every counter of the filter;
@@ -26,6 +28,7 @@ pub mod basic;
 pub mod config;
 pub mod consumer;
 pub mod credential;
+pub mod digest_cache;
 pub mod filter;
 pub mod jwks;
 pub mod jwt;

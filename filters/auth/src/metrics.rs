@@ -47,10 +47,20 @@ pub enum Metric {
     JwtSignatureHost,
     /// A JWT signature checked in the module.
     JwtSignatureModule,
+    /// A JWT refused because its request's signature checks ran out (`jwt.max_signature_checks`).
+    JwtSignatureLimit,
+    /// A JWT refused from the worker's memory of refused signatures, without a check.
+    JwtRefusalRemembered,
+    /// A key of a fetched JWKS skipped (unusable, or RSA over `jwt.max_rsa_key_bits`).
+    JwksKeySkipped,
+    /// A basic password hashed (PBKDF2 or salted SHA-256).
+    BasicPasswordHashed,
+    /// A wrong basic password refused from the worker's memory, without a hash.
+    BasicRefusalRemembered,
 }
 
 /// Names, in [`Metric`] order.
-pub const NAMES: [&str; 19] = [
+pub const NAMES: [&str; 24] = [
     "auth_public_total",
     "auth_allowed_api_key_total",
     "auth_allowed_jwt_total",
@@ -70,6 +80,11 @@ pub const NAMES: [&str; 19] = [
     "auth_jwks_unknown_kid_fetch_total",
     "auth_jwt_signature_host_total",
     "auth_jwt_signature_module_total",
+    "auth_jwt_signature_limit_total",
+    "auth_jwt_refusal_remembered_total",
+    "auth_jwks_key_skipped_total",
+    "auth_basic_password_hashed_total",
+    "auth_basic_refusal_remembered_total",
 ];
 
 /// The defined metrics.

@@ -98,6 +98,25 @@ pub fn jwk(alg: Alg, kid: &str) -> Value {
     j
 }
 
+/// The JWK (RS256, with `kid`) of an RSA public key of `bits` bits whose private key nobody
+/// holds: an odd number with its top bit set, drawn from `seed`. The module loads it like any key,
+/// and no signature verifies under it, after a real check.
+pub fn unheld_rsa_jwk(bits: usize, seed: u64, kid: &str) -> Value {
+    use rand_core::RngCore as _;
+    let mut n = vec![0u8; bits / 8];
+    TestRng(seed).fill_bytes(&mut n);
+    n[0] |= 0x80;
+    if let Some(last) = n.last_mut() {
+        *last |= 1;
+    }
+    json!({"kty": "RSA", "alg": "RS256", "kid": kid, "n": b64(&n), "e": "AQAB"})
+}
+
+/// A compact token of raw header and claims JSON text with `signature` as it is (a forgery).
+pub fn forged(header: &str, claims: &str, signature: &[u8]) -> String {
+    format!("{}.{}.{}", b64(header), b64(claims), b64(signature))
+}
+
 /// A signature of `input` with the test key for `alg`.
 pub fn signature(alg: Alg, input: &[u8]) -> Vec<u8> {
     fn mac<M: Mac + hmac::digest::KeyInit>(input: &[u8]) -> Vec<u8> {

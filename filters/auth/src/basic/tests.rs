@@ -31,7 +31,7 @@ fn verifies_both_formats() {
     );
     for hash in [PBKDF2, sha.as_str()] {
         let cfg = config(hash);
-        let cache = VerifiedCache::default();
+        let cache = PasswordCache::default();
         let cases = [
             ("alice:s3cret", Ok(3), "right password"),
             ("alice:wrong", Err(BasicError::Invalid), "wrong password"),
@@ -60,6 +60,51 @@ fn verifies_both_formats() {
             "cache holds only verified passwords"
         );
     }
+}
+
+#[test]
+fn a_wrong_password_is_hashed_once() {
+    let cfg = config(PBKDF2);
+    let cache = PasswordCache::default();
+    for now in [100, 200, 100_000] {
+        assert_eq!(
+            cfg.authenticate(&creds("alice:wrong"), now, &cache),
+            Err(BasicError::Invalid)
+        );
+    }
+    assert_eq!(
+        cache.take_work(),
+        BasicWork {
+            hashed: 1,
+            remembered: 2
+        }
+    );
+    assert_eq!(cache.take_work(), BasicWork::default(), "taken");
+    assert_eq!(cfg.authenticate(&creds("alice:s3cret"), 100, &cache), Ok(3));
+    assert_eq!(
+        cfg.authenticate(&creds("bob:wrong"), 100, &cache),
+        Err(BasicError::Invalid)
+    );
+    assert_eq!(
+        cache.take_work(),
+        BasicWork {
+            hashed: 1,
+            remembered: 0
+        },
+        "an unknown user costs no hash"
+    );
+    // Bounded: a full memory of refusals starts over ("alice:wrong" is one of them).
+    for i in 1..CACHE_CAP {
+        let _ = cfg.authenticate(&creds(&format!("alice:wrong-{i}")), 100, &cache);
+    }
+    assert_eq!(cache.refused_len(), CACHE_CAP);
+    let _ = cfg.authenticate(&creds("alice:one-more"), 100, &cache);
+    assert_eq!(cache.refused_len(), 1);
+    // The hash's iteration count, for the configured bound.
+    assert_eq!(
+        PasswordHash::parse(PBKDF2).unwrap().iterations(),
+        Some(1000)
+    );
 }
 
 #[test]

@@ -340,6 +340,68 @@ fn invalid_configs_name_the_field() {
 }
 
 #[test]
+fn work_limits_default_and_are_refused_out_of_range_naming_the_field() {
+    let jwt = |extra: Value| {
+        let mut v = inline_jwks(json!({"keys": [jwk(Alg::Rs256, "r")]}));
+        for (k, x) in extra.as_object().unwrap() {
+            v["jwt"][k] = x.clone();
+        }
+        Config::parse(v.to_string().as_bytes())
+    };
+    let j = jwt(json!({})).unwrap().jwt.unwrap();
+    assert_eq!(j.max_signature_checks, 3);
+    let j = jwt(json!({"max_signature_checks": 32, "max_rsa_key_bits": 8192}))
+        .unwrap()
+        .jwt
+        .unwrap();
+    assert_eq!(j.max_signature_checks, 32);
+    let basic = |extra: Value| {
+        let mut v = minimal();
+        v["basic"] = extra;
+        Config::parse(v.to_string().as_bytes())
+    };
+    assert!(basic(json!({"max_iterations": 1000})).is_ok());
+    assert!(basic(json!({"max_iterations": 1_000_000})).is_ok());
+    let cases = [
+        (
+            jwt(json!({"max_signature_checks": 0})),
+            "jwt.max_signature_checks",
+            "1..=32",
+        ),
+        (
+            jwt(json!({"max_signature_checks": 33})),
+            "jwt.max_signature_checks",
+            "1..=32",
+        ),
+        (
+            jwt(json!({"max_rsa_key_bits": 1024})),
+            "jwt.max_rsa_key_bits",
+            "2048..=8192",
+        ),
+        (
+            jwt(json!({"max_rsa_key_bits": 16384})),
+            "jwt.max_rsa_key_bits",
+            "2048..=8192",
+        ),
+        (
+            basic(json!({"max_iterations": 999})),
+            "basic.max_iterations",
+            "1000..=1000000",
+        ),
+        (
+            basic(json!({"max_iterations": 1_000_001})),
+            "basic.max_iterations",
+            "1000..=1000000",
+        ),
+    ];
+    for (result, field, range) in cases {
+        let err = result.unwrap_err();
+        assert_eq!(err.field, field, "{err}");
+        assert_eq!(err.message, format!("must be {range}"), "{err}");
+    }
+}
+
+#[test]
 fn malformed_documents_are_refused() {
     let cases: &[(&str, &str)] = &[
         ("{", "invalid JSON"),

@@ -10,12 +10,16 @@ use filter_core::ConfigError;
 use super::wire::*;
 use super::{Config, MAX_ITEMS};
 use crate::apikey::{parse_digest, ApiKeyConfig, KeyEntry};
-use crate::basic::{BasicConfig, BasicUser, PasswordHash};
+use crate::basic::{BasicConfig, BasicUser, PasswordHash, DEFAULT_MAX_ITERATIONS, MAX_ITERATIONS};
 use crate::consumer::{is_name, Consumer};
 use crate::credential::CredentialType;
 use crate::jwt::claims::{parse_path, ClaimRules};
-use crate::jwt::jwk::{load_jwks, Origin};
-use crate::jwt::{ClaimHeader, JwtConfig, KeySource, Provider, RemoteJwks};
+use crate::jwt::jwk::MAX_KEYS;
+use crate::jwt::jwk::{load_jwks, Origin, DEFAULT_MAX_RSA_BITS, MAX_RSA_BITS_FIELD};
+use crate::jwt::public_key::RSA_MAX_BITS;
+use crate::jwt::{
+    ClaimHeader, JwtConfig, KeySource, Provider, RemoteJwks, DEFAULT_MAX_SIGNATURE_CHECKS,
+};
 use crate::rules::{Requirement, Rule};
 use crate::signing::{BodyDigest, HmacAlg, HmacConfig, SigningKey};
 use crate::source::Source;
@@ -119,6 +123,13 @@ impl TryFrom<RawConfig> for Config {
             "consumer id",
             raw.consumers.iter().map(|c| c.id.as_str()),
         )?;
+        let max_iterations = range(
+            "basic.max_iterations",
+            raw.basic.as_ref().and_then(|b| b.max_iterations),
+            DEFAULT_MAX_ITERATIONS.into(),
+            1000,
+            MAX_ITERATIONS.into(),
+        )?;
         let mut consumers = Vec::new();
         let mut api_keys = Vec::new();
         let mut users = Vec::new();
@@ -174,6 +185,12 @@ impl TryFrom<RawConfig> for Config {
                 }
                 let hash = PasswordHash::parse(&b.password_hash)
                     .map_err(|m| e(format!("{f}.password_hash"), m))?;
+                if let Some(n) = hash.iterations().filter(|n| u64::from(*n) > max_iterations) {
+                    return Err(e(
+                        format!("{f}.password_hash"),
+                        format!("{n} iterations, over basic.max_iterations ({max_iterations})"),
+                    ));
+                }
                 users.push(BasicUser {
                     username: b.username.clone(),
                     hash,
@@ -445,6 +462,20 @@ fn jwt_config(j: RawJwt) -> Result<JwtConfig, ConfigError> {
         "issuer",
         j.providers.iter().map(|p| p.issuer.as_str()),
     )?;
+    let max_rsa_bits = range(
+        MAX_RSA_BITS_FIELD,
+        j.max_rsa_key_bits,
+        DEFAULT_MAX_RSA_BITS as u64,
+        2048,
+        RSA_MAX_BITS as u64,
+    )? as usize;
+    let max_signature_checks = range(
+        "jwt.max_signature_checks",
+        j.max_signature_checks,
+        DEFAULT_MAX_SIGNATURE_CHECKS.into(),
+        1,
+        MAX_KEYS as u64,
+    )? as u32;
     let mut providers = Vec::new();
     for (i, p) in j.providers.into_iter().enumerate() {
         let at = format!("jwt.providers[{i}]");
@@ -456,7 +487,7 @@ fn jwt_config(j: RawJwt) -> Result<JwtConfig, ConfigError> {
         }
         let keys = match (p.jwks, p.remote_jwks) {
             (Some(jwks), None) => {
-                let (set, _) = load_jwks(&jwks, Origin::Inline)
+                let (set, _) = load_jwks(&jwks, Origin::Inline, max_rsa_bits)
                     .map_err(|k| e(format!("{at}.jwks.{}", k.at), k.message))?;
                 KeySource::Inline(Rc::new(set))
             }
@@ -496,6 +527,7 @@ fn jwt_config(j: RawJwt) -> Result<JwtConfig, ConfigError> {
                         3600,
                     )?,
                     retry: range(&format!("{f}.retry_seconds"), r.retry_seconds, 1, 1, 3600)?,
+                    max_rsa_bits,
                 })
             }
             _ => return Err(e(at, "exactly one of jwks or remote_jwks")),
@@ -569,5 +601,6 @@ fn jwt_config(j: RawJwt) -> Result<JwtConfig, ConfigError> {
             65_536,
         )? as usize,
         forward: j.forward.unwrap_or(false),
+        max_signature_checks,
     })
 }

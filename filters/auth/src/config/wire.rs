@@ -107,6 +107,12 @@ pub struct RawJwt {
     pub max_token_bytes: Option<usize>,
     /// Keep the token in the request sent upstream. Default `false` (it is removed).
     pub forward: Option<bool>,
+    /// Most signature checks one request may make (keys tried), across every key set its token
+    /// is checked against. Default 3, 1..=32.
+    pub max_signature_checks: Option<u64>,
+    /// Largest RSA key accepted, in bits: inline keys over it are errors, remote ones are
+    /// skipped. Default 4096, 2048..=8192.
+    pub max_rsa_key_bits: Option<u64>,
 }
 
 /// One JWT issuer.
@@ -156,8 +162,9 @@ pub struct RawRemoteJwks {
     /// Age after which the keys are refreshed in the background, in seconds. Default 600,
     /// 10..=86400.
     pub cache_ttl_seconds: Option<u64>,
-    /// Least time between two fetches caused by an unknown `kid`, in seconds. Default 30,
-    /// 1..=3600.
+    /// Least time between two fetches caused by an unknown `kid` (for the provider, across
+    /// workers), and between two refetches a worker asks for the same `kid`, in seconds. Default
+    /// 30, 1..=3600.
     pub unknown_kid_refetch_seconds: Option<u64>,
     /// Wait after a failed fetch before the next try, in seconds. Default 1, 1..=3600.
     pub retry_seconds: Option<u64>,
@@ -180,6 +187,9 @@ pub struct RawBasic {
     /// How long a verified password stays cached (by its SHA-256 digest, in memory), in
     /// seconds; 0 disables the cache. Default 300, at most 3600.
     pub cache_seconds: Option<u64>,
+    /// Most PBKDF2 iterations a consumer's password hash may take (each request with a new
+    /// password for a known user costs one such hash). Default 100000, 1000..=1000000.
+    pub max_iterations: Option<u64>,
 }
 
 /// HMAC request-signing settings.
@@ -375,12 +385,21 @@ impl RawApiKey {
 
 impl RawJwt {
     fn read(f: Field<'_>) -> Result<Self> {
-        let o = f.object(&["providers", "sources", "max_token_bytes", "forward"])?;
+        let o = f.object(&[
+            "providers",
+            "sources",
+            "max_token_bytes",
+            "forward",
+            "max_signature_checks",
+            "max_rsa_key_bits",
+        ])?;
         Ok(Self {
             providers: o.req("providers", |f| f.list(RawProvider::read))?,
             sources: o.opt("sources", sources)?,
             max_token_bytes: o.opt("max_token_bytes", Field::usize)?,
             forward: o.opt("forward", Field::bool)?,
+            max_signature_checks: o.opt("max_signature_checks", Field::u64)?,
+            max_rsa_key_bits: o.opt("max_rsa_key_bits", Field::u64)?,
         })
     }
 }
@@ -476,10 +495,11 @@ impl RawClaimHeader {
 
 impl RawBasic {
     fn read(f: Field<'_>) -> Result<Self> {
-        let o = f.object(&["strip", "cache_seconds"])?;
+        let o = f.object(&["strip", "cache_seconds", "max_iterations"])?;
         Ok(Self {
             strip: o.opt("strip", Field::bool)?,
             cache_seconds: o.opt("cache_seconds", Field::u64)?,
+            max_iterations: o.opt("max_iterations", Field::u64)?,
         })
     }
 }

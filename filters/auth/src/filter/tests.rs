@@ -5,7 +5,8 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use filter_core::{Decision, FakeHost, HeaderMap, LocalReply, Plugin, Stream};
+use filter_core::testing::{problem, reply};
+use filter_core::{Decision, FakeHost, HeaderMap, Plugin, Stream};
 use serde_json::{json, Value};
 
 use super::AuthPlugin;
@@ -51,21 +52,6 @@ pub fn req(method: &str, path: &str, extra: &[(&str, &str)]) -> HeaderMap {
 pub fn run(p: &Rc<AuthPlugin>, host: &mut FakeHost, headers: &mut HeaderMap) -> Decision {
     let mut s = AuthPlugin::new_stream(p);
     s.on_request_headers(headers, true, host)
-}
-
-pub fn reply(d: Decision) -> LocalReply {
-    match d {
-        Decision::Respond(r) => r,
-        other => panic!("expected a local reply, got {other:?}"),
-    }
-}
-
-pub fn problem(r: &LocalReply) -> Value {
-    assert_eq!(
-        r.get_header("content-type"),
-        Some("application/problem+json")
-    );
-    serde_json::from_slice(&r.body).unwrap()
 }
 
 pub fn claims(sub: &str) -> Value {
@@ -773,4 +759,5 @@ fn the_token_cache_is_bounded() {
     assert_eq!(p.tokens.len(), 1, "full: started over");
 }
 
+mod bounds;
 mod jwks;

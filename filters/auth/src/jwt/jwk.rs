@@ -2,7 +2,9 @@
 //! loaded (from its `alg` member, or from its curve), so a token can never choose how its key is
 //! used: an RSA key is never an HMAC secret, and `none` matches no key. Weak keys are refused at
 //! load time: RSA moduli under 2048 bits or exponents other than 65537, HMAC secrets shorter than
-//! the hash, and any JWK carrying private members.
+//! the hash, and any JWK carrying private members; RSA moduli over the configured maximum
+//! (`jwt.max_rsa_key_bits`, [`DEFAULT_MAX_RSA_BITS`] by default) are refused too, as each check
+//! of a larger key costs more than a gateway should spend on a token nobody vouched for.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -15,6 +17,12 @@ use super::verifier::Verifier;
 
 /// Most keys kept from one JWKS.
 pub const MAX_KEYS: usize = 32;
+
+/// The default largest RSA modulus accepted, in bits (`jwt.max_rsa_key_bits`).
+pub const DEFAULT_MAX_RSA_BITS: usize = 4096;
+
+/// The configuration field bounding RSA keys, as errors name it.
+pub const MAX_RSA_BITS_FIELD: &str = "jwt.max_rsa_key_bits";
 
 /// Where key sets come from; remote sets may not carry HMAC secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,9 +50,14 @@ fn err(at: impl Into<String>, message: impl Into<String>) -> KeyError {
     }
 }
 
-/// Loads a JWKS (`{"keys": [...]}`). Inline: any bad key is an error. Remote: bad keys are
-/// skipped and reported in the second value; an empty result is an error.
-pub fn load_jwks(jwks: &Json, origin: Origin) -> Result<(KeySet, Vec<KeyError>), KeyError> {
+/// Loads a JWKS (`{"keys": [...]}`), RSA keys of at most `max_rsa_bits`. Inline: any bad key is
+/// an error. Remote: bad keys are skipped and reported in the second value; an empty result is an
+/// error.
+pub fn load_jwks(
+    jwks: &Json,
+    origin: Origin,
+    max_rsa_bits: usize,
+) -> Result<(KeySet, Vec<KeyError>), KeyError> {
     let keys = jwks
         .get("keys")
         .and_then(Json::as_array)
@@ -59,7 +72,7 @@ pub fn load_jwks(jwks: &Json, origin: Origin) -> Result<(KeySet, Vec<KeyError>),
     let mut skipped = Vec::new();
     for (i, jwk) in keys.iter().enumerate() {
         let at = format!("keys[{i}]");
-        match load_jwk(jwk, origin, &at) {
+        match load_jwk(jwk, origin, max_rsa_bits, &at) {
             Ok(key) => set.keys.push(key),
             Err(e) if origin == Origin::Remote => skipped.push(e),
             Err(e) => return Err(e),
@@ -81,8 +94,13 @@ fn b64(jwk: &Json, at: &str, member: &str) -> Result<Vec<u8>, KeyError> {
         .map_err(|_| err(format!("{at}.{member}"), "not unpadded base64url"))
 }
 
-/// Loads one JWK.
-pub fn load_jwk(jwk: &Json, origin: Origin, at: &str) -> Result<Key, KeyError> {
+/// Loads one JWK, an RSA key only of at most `max_rsa_bits`.
+pub fn load_jwk(
+    jwk: &Json,
+    origin: Origin,
+    max_rsa_bits: usize,
+    at: &str,
+) -> Result<Key, KeyError> {
     if !jwk.is_object() {
         return Err(err(at, "a JWK must be an object"));
     }
@@ -150,7 +168,7 @@ pub fn load_jwk(jwk: &Json, origin: Origin, at: &str) -> Result<Key, KeyError> {
                     ),
                 ));
             }
-            Verifier::Rsa(alg, load_rsa(jwk, at)?)
+            Verifier::Rsa(alg, load_rsa(jwk, max_rsa_bits, at)?)
         }
         "EC" => {
             let (curve, alg) = match text("crv") {
@@ -204,13 +222,20 @@ pub fn load_jwk(jwk: &Json, origin: Origin, at: &str) -> Result<Key, KeyError> {
     Ok(Key::new(kid, verifier))
 }
 
-fn load_rsa(jwk: &Json, at: &str) -> Result<RsaKey, KeyError> {
+fn load_rsa(jwk: &Json, max_bits: usize, at: &str) -> Result<RsaKey, KeyError> {
     let n = b64(jwk, at, "n")?;
     let e = b64(jwk, at, "e")?;
     if public_key::significant(&e) != public_key::RSA_EXPONENT {
         return Err(err(
             format!("{at}.e"),
             "only the exponent 65537 is accepted",
+        ));
+    }
+    let bits = public_key::bits(&n);
+    if bits > max_bits && bits <= public_key::RSA_MAX_BITS {
+        return Err(err(
+            format!("{at}.n"),
+            format!("RSA modulus of {bits} bits, over {MAX_RSA_BITS_FIELD} ({max_bits})"),
         ));
     }
     RsaKey::new(&n).map_err(|e| err(format!("{at}.n"), e))

@@ -5,11 +5,13 @@
 //! microseconds instead of tens of millions of wasm instructions per new token. The `portable`
 //! build (the default) checks them in the module on hosts without it, and for a key the host
 //! refuses or disagrees on; the build for Envoy leaves them to Envoy (see [`public_key`]).
-//! Successes of checks made in the module are remembered per key (see `signature_cache`).
+//! Successes of checks are remembered per key (see `signature_cache`) when the token was digested.
 
 use std::cell::Cell;
 
 use filter_core::{Host, SignatureCheck};
+
+use crate::digest_cache::Digest;
 
 use super::public_key::{self, PORTABLE};
 use super::signature_cache::SignatureCache;
@@ -74,34 +76,38 @@ impl Key {
         }
     }
 
-    /// Like [`Verifier::verify`], checked by `host` natively where it can, and remembering
-    /// successes of checks made in the module (see `signature_cache`); `checks` counts
-    /// where the check ran.
-    ///
-    /// Once the host has proven it checks this key, its verdicts are not remembered: the
-    /// SHA-256 that keys the memory costs the module more (about 35 thousand wasm instructions
-    /// for a 600-byte token) than the host's check costs Envoy, and auth's token cache in front
-    /// still remembers whole tokens.
-    pub fn verify(&self, msg: &[u8], sig: &[u8], host: &dyn Host, checks: &mut Checks) -> bool {
-        let proven = self
-            .native
+    /// Whether the host has proven it checks this key: its verdicts stand, and cost Envoy less
+    /// than the SHA-256 that would remember them costs the module (about 35 thousand wasm
+    /// instructions for a 600-byte token), so a token that can cost only one such check is not
+    /// digested (auth's token cache in front still remembers whole tokens).
+    pub fn host_proven(&self) -> bool {
+        self.native
             .as_ref()
-            .is_some_and(|n| n.state.get() == HostState::Proven);
-        if proven {
-            if let Some(ok) = self.host_verdict(msg, sig, host, checks) {
-                return ok;
-            }
-        }
-        let digest = SignatureCache::digest(msg, sig);
-        if self.verified.contains(&digest) {
-            return true;
-        }
+            .is_some_and(|n| n.state.get() == HostState::Proven)
+    }
+
+    /// Whether this key verified the pair of `digest` (see `signature_cache`) recently.
+    pub fn remembers(&self, digest: &Digest) -> bool {
+        self.verified.contains(digest)
+    }
+
+    /// Like [`Verifier::verify`], checked by `host` natively where it can (see
+    /// [`Key::host_proven`]); a success is remembered when the pair's `digest` is given.
+    /// `checks` counts where the check ran.
+    pub fn check(
+        &self,
+        msg: &[u8],
+        sig: &[u8],
+        digest: Option<&Digest>,
+        host: &dyn Host,
+        checks: &mut Checks,
+    ) -> bool {
         let ok = match self.host_verdict(msg, sig, host, checks) {
             Some(ok) => ok,
             None => self.module_verdict(msg, sig, checks).unwrap_or(false),
         };
-        if ok {
-            self.verified.insert(digest);
+        if let (true, Some(digest)) = (ok, digest) {
+            self.verified.insert(*digest, ());
         }
         ok
     }

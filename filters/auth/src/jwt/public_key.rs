@@ -26,6 +26,18 @@ pub fn significant(be: &[u8]) -> &[u8] {
     &be[be.iter().take_while(|b| **b == 0).count()..]
 }
 
+/// The length in bits of the big-endian unsigned number `be`.
+pub fn bits(be: &[u8]) -> usize {
+    let digits = significant(be);
+    digits
+        .first()
+        .map_or(0, |top| digits.len() * 8 - top.leading_zeros() as usize)
+}
+
+/// The largest RSA modulus the module loads at all, in bits (`jwt.max_rsa_key_bits` may lower
+/// it).
+pub const RSA_MAX_BITS: usize = 8192;
+
 /// An RSA public key with the exponent 65537.
 #[derive(Clone)]
 pub struct RsaKey {
@@ -40,13 +52,11 @@ impl RsaKey {
     /// over 8192 bits, or (`portable`) one RustCrypto refuses.
     pub fn new(n: &[u8]) -> Result<Self, String> {
         let modulus = significant(n).to_vec();
-        let bits = modulus
-            .first()
-            .map_or(0, |top| modulus.len() * 8 - top.leading_zeros() as usize);
+        let bits = bits(&modulus);
         if bits < 2048 {
             return Err(format!("RSA modulus of {bits} bits, under 2048"));
         }
-        if bits > 8192 {
+        if bits > RSA_MAX_BITS {
             return Err("invalid RSA key (at most 8192 bits)".into());
         }
         Ok(Self {
@@ -54,7 +64,7 @@ impl RsaKey {
             key: rsa::RsaPublicKey::new_with_max_size(
                 rsa::BigUint::from_bytes_be(&modulus),
                 rsa::BigUint::from(65537u32),
-                8192,
+                RSA_MAX_BITS,
             )
             .map_err(|_| "invalid RSA key (at most 8192 bits)".to_string())?,
             modulus,

@@ -9,8 +9,9 @@ use super::claims::ClaimRules;
 use filter_core::FakeHost;
 
 use super::alg::Alg;
-use super::jwk::{load_jwk, load_jwks, Origin};
+use super::jwk::{load_jwk, load_jwks, Origin, DEFAULT_MAX_RSA_BITS};
 use super::keys::{Checks, KeySet};
+use super::refusals::RefusalCache;
 use super::token::decode;
 use super::*;
 use crate::testkit::{b64, envoy_host, host_answering, jwk, signature, token, token_raw, tree};
@@ -37,7 +38,9 @@ fn provider(issuer: &str, set: KeySet) -> Provider {
 }
 
 fn set(jwks: Value) -> KeySet {
-    load_jwks(&tree(&jwks), Origin::Inline).unwrap().0
+    load_jwks(&tree(&jwks), Origin::Inline, DEFAULT_MAX_RSA_BITS)
+        .unwrap()
+        .0
 }
 
 /// Every algorithm this build supports.
@@ -64,23 +67,34 @@ fn check(p: &Provider, token: &str, now: i64) -> Result<(), JwtError> {
     check_on(p, token, now, &FakeHost::new()).0
 }
 
-/// Like [`check`] on `host`, with where the signature checks ran.
+/// Like [`check`] on `host`, with where the signature checks ran (a request's default budget, and
+/// no refusal remembered from before).
 fn check_on(
     p: &Provider,
     token: &str,
     now: i64,
     host: &FakeHost,
 ) -> (Result<(), JwtError>, Checks) {
-    let mut checks = Checks::default();
-    let t = match decode(token.as_bytes(), 8192) {
-        Ok(t) => t,
-        Err(e) => return (Err(e), checks),
-    };
+    let mut budget = Budget::new(DEFAULT_MAX_SIGNATURE_CHECKS);
+    let refusals = RefusalCache::default();
+    let mut work = Work::new(&mut budget, &refusals);
+    let result = check_with(p, token, now, host, &mut work);
+    (result, work.checks)
+}
+
+/// Decodes and verifies `token` against provider `p` at `now` on `host`, drawing on `work`.
+fn check_with(
+    p: &Provider,
+    token: &str,
+    now: i64,
+    host: &FakeHost,
+    work: &mut Work<'_>,
+) -> Result<(), JwtError> {
+    let t = decode(token.as_bytes(), 8192)?;
     let KeySource::Inline(keys) = &p.keys else {
         unreachable!()
     };
-    let result = verify(&t, p, keys, now, host, &mut checks).map(|_| ());
-    (result, checks)
+    verify(&t, p, keys, now, host, work).map(|_| ())
 }
 
 /// Whether the host checks `alg`'s signatures natively.
@@ -190,6 +204,7 @@ fn rfc8037_a4_ed25519() {
     let key = load_jwk(
         &tree(&json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})),
         Origin::Inline,
+        DEFAULT_MAX_RSA_BITS,
         "k",
     )
     .unwrap();
@@ -422,12 +437,12 @@ fn weak_keys_are_refused_at_load() {
         ),
     ];
     for (key, at, msg) in cases {
-        let e = load_jwk(&tree(&key), Origin::Inline, "k").unwrap_err();
+        let e = load_jwk(&tree(&key), Origin::Inline, DEFAULT_MAX_RSA_BITS, "k").unwrap_err();
         assert_eq!(e.at, at, "{msg}: {e}");
     }
     let remote_secret = json!({"keys": [{"kty": "oct", "k": b64([1u8; 64])}]});
     assert!(
-        load_jwks(&tree(&remote_secret), Origin::Remote).is_err(),
+        load_jwks(&tree(&remote_secret), Origin::Remote, DEFAULT_MAX_RSA_BITS).is_err(),
         "no HMAC secrets from a key server"
     );
 }
@@ -934,13 +949,25 @@ fn a_host_without_native_checks_is_asked_once_per_key() {
 #[test]
 fn the_der_the_host_gets_parses_back_with_the_der_crates() {
     use p256::pkcs8::DecodePublicKey as _;
-    let rsa = load_jwk(&tree(&jwk(Alg::Rs256, "rs")), Origin::Inline, "k").unwrap();
+    let rsa = load_jwk(
+        &tree(&jwk(Alg::Rs256, "rs")),
+        Origin::Inline,
+        DEFAULT_MAX_RSA_BITS,
+        "k",
+    )
+    .unwrap();
     let spki = rsa.native_key().unwrap();
     assert_eq!(
         rsa::RsaPublicKey::from_public_key_der(spki).unwrap(),
         crate::testkit::rsa_key().to_public_key()
     );
-    let ec = load_jwk(&tree(&jwk(Alg::Es256, "ec")), Origin::Inline, "k").unwrap();
+    let ec = load_jwk(
+        &tree(&jwk(Alg::Es256, "ec")),
+        Origin::Inline,
+        DEFAULT_MAX_RSA_BITS,
+        "k",
+    )
+    .unwrap();
     let parsed = p256::ecdsa::VerifyingKey::from_public_key_der(ec.native_key().unwrap()).unwrap();
     let crate::jwt::verifier::Verifier::Ec(key) = &ec.verifier else {
         unreachable!()
@@ -956,7 +983,13 @@ fn the_der_the_host_gets_parses_back_with_the_der_crates() {
         lengths.insert(ours.len());
     }
     assert!(lengths.len() >= 3, "lengths seen: {lengths:?}");
-    let ec = load_jwk(&tree(&jwk(Alg::Es384, "ec")), Origin::Inline, "k").unwrap();
+    let ec = load_jwk(
+        &tree(&jwk(Alg::Es384, "ec")),
+        Origin::Inline,
+        DEFAULT_MAX_RSA_BITS,
+        "k",
+    )
+    .unwrap();
     let parsed = p384::ecdsa::VerifyingKey::from_public_key_der(ec.native_key().unwrap()).unwrap();
     let crate::jwt::verifier::Verifier::Ec(key) = &ec.verifier else {
         unreachable!()
@@ -992,4 +1025,5 @@ fn signatures_the_host_checks_are_not_remembered_by_the_key() {
     assert_eq!(host.signature_checks.get(), 6);
 }
 
+mod bounds;
 mod wycheproof;

@@ -42,6 +42,21 @@ impl Verifier {
         }
     }
 
+    /// The length in bytes of every signature this key makes: the RSA modulus' length, twice
+    /// the curve's for ECDSA (`r || s`), 64 for Ed25519, the hash's for HMAC. A signature of
+    /// another length cannot verify, so it is refused without a check (a token without `kid` is
+    /// only tried against the keys that can have made its signature).
+    pub fn signature_len(&self) -> usize {
+        match self {
+            Self::Hmac(Alg::Hs384, _) => 48,
+            Self::Hmac(Alg::Hs512, _) => 64,
+            Self::Hmac(..) => 32,
+            Self::Rsa(_, key) => key.size(),
+            Self::Ec(key) => 2 * key.curve().size(),
+            Self::Ed25519(_) => 64,
+        }
+    }
+
     /// Whether `sig` is a valid signature of `msg` under this key with its algorithm, as the
     /// module checks it: `None` for RSA and ECDSA keys in a build that leaves them to the host
     /// (see [`public_key`]).

@@ -7,10 +7,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use filter_core::fake::SharedStore;
+use filter_core::testing::{problem, reply};
 use filter_core::{CallFailure, CallResponse, Decision, FakeHost, HeaderMap, Plugin, Stream};
 use serde_json::json;
 
-use super::{claims, example, plugin, reply, req};
+use super::{claims, example, plugin, req};
 use crate::filter::{AuthPlugin, AuthStream};
 use crate::jwt::alg::Alg;
 use crate::testkit::{jwk, token};
@@ -115,10 +116,7 @@ fn outage_without_keys_is_503_not_401() {
     assert_eq!(d, Decision::Pause);
     let r = reply(s.on_call_response(last_token(&host), failed(), &mut h, &mut host));
     assert_eq!(r.status, 503);
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["type"],
-        "urn:gateway:problem:keys-unavailable"
-    );
+    assert_eq!(problem(&r)["type"], "urn:gateway:problem:keys-unavailable");
     assert_eq!(host.metric("auth_jwks_fetch_failed_total"), Some(1));
     assert_eq!(host.metric("auth_rejected_keys_unavailable_total"), Some(1));
     // Within the retry interval no new fetch is made: 503 straight away.

