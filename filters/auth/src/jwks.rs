@@ -261,7 +261,18 @@ impl JwksCache {
             Ok(((set, skipped), body)) => {
                 let mut value = format!("{now}\n").into_bytes();
                 value.extend_from_slice(&body);
-                let _ = host.set_shared(&self.body_key(), &value, None);
+                // The cas of the value replaced: ngx_wasm_module checks every cas (0 for a
+                // missing key), so a blind write would only ever insert there.
+                for _ in 0..4 {
+                    let cas = host
+                        .get_shared(&self.body_key())
+                        .ok()
+                        .flatten()
+                        .map(|v| v.cas);
+                    if host.set_shared(&self.body_key(), &value, cas).is_ok() {
+                        break;
+                    }
+                }
                 *self.keys.borrow_mut() = Some(Rc::new(set));
                 self.fetched_at.set(now);
                 if let Ok(Some(v)) = host.get_shared(&self.body_key()) {

@@ -20,6 +20,8 @@
 //! another worker created it in the meantime the write fails with CAS_MISMATCH instead of
 //! overwriting it, which makes create an insert-if-absent. It only ever writes the empty counter,
 //! never a charge, and callers re-read after it, so losing the race is harmless and counted.
+//! ngx_wasm_module checks every cas, with 0 standing for a missing key: there the first write
+//! fails, the key is read, and a write with cas 0 inserts it if it is still missing.
 //! The one residual case is a key whose current cas is exactly `u32::MAX` (Envoy's cas counter is
 //! process-wide and reaches that value once every 2^32 writes) created in the microseconds between
 //! a worker's read and its create; that is documented, not handled.
@@ -89,7 +91,18 @@ impl CounterStore for SharedData {
     fn create(&self, host: &mut dyn Host, key: &str, value: &[u8]) -> Result<bool, StoreError> {
         match host.set_shared(key, value, Some(CREATE_CAS)) {
             Ok(()) => Ok(true),
-            Err(HostError::CasMismatch) => Ok(false),
+            Err(HostError::CasMismatch) => {
+                // On Envoy the key exists. ngx_wasm_module checks every cas, 0 for a missing key:
+                // there the key may be missing, and a cas of 0 inserts it only if it still is.
+                if self.load(host, key)?.is_some() {
+                    return Ok(false);
+                }
+                match host.set_shared(key, value, Some(0)) {
+                    Ok(()) => Ok(true),
+                    Err(HostError::CasMismatch) => Ok(false),
+                    Err(e) => Err(StoreError::Host(e)),
+                }
+            }
             Err(e) => Err(StoreError::Host(e)),
         }
     }

@@ -108,12 +108,9 @@ impl Host for WasmHost {
 
     fn grpc_call(&mut self, call: &GrpcCall) -> Result<u32, HostError> {
         // The SDK's dispatch registers the token so the answer reaches this context, but panics
-        // on any status but OK, PARSE_FAILURE and INTERNAL_FAILURE. Hosts without gRPC calls
-        // (ngx_wasm_module) answer another one; they are also the hosts without
-        // `proxy_get_log_level`, which the adapter asks first.
-        if !super::host_has_grpc() {
-            return Err(HostError::UNIMPLEMENTED);
-        }
+        // on any status but OK, PARSE_FAILURE and INTERNAL_FAILURE. ngx_wasm_module does not
+        // implement gRPC calls (the call traps and fails the request): on such hosts the quota
+        // filter's global store takes `"protocol": "http"`.
         proxy_wasm::hostcalls::dispatch_grpc_call(
             &call.upstream,
             &call.service,

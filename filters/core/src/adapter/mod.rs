@@ -84,33 +84,6 @@ pub fn start<P: Plugin>() {
     });
 }
 
-thread_local! {
-    /// Whether the host reported a log level (see [`host_has_grpc`]).
-    static HOST_LOG_LEVEL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Whether gRPC calls may be dispatched: the hosts that make them (Envoy) report a log level,
-/// and the ones without them (ngx_wasm_module) do not, where the SDK's dispatch would panic on
-/// their status.
-pub(crate) fn host_has_grpc() -> bool {
-    HOST_LOG_LEVEL.with(std::cell::Cell::get)
-}
-
-/// Follows the host's log level, so disabled levels cost no hostcall.
-fn adopt_host_log_level() {
-    let reported = raw::log_level();
-    HOST_LOG_LEVEL.with(|c| c.set(reported.is_some()));
-    let level = match reported {
-        Some(0) => LogLevel::Trace,
-        Some(1) => LogLevel::Debug,
-        Some(3) => LogLevel::Warn,
-        Some(4) => LogLevel::Error,
-        Some(5) => LogLevel::Critical,
-        _ => LogLevel::Info,
-    };
-    proxy_wasm::set_log_level(level);
-}
-
 /// Reads a callout response (`num_headers == 0` means the call failed).
 fn read_call_response(num_headers: usize, body_size: usize) -> Result<CallResponse, CallFailure> {
     if num_headers == 0 {
@@ -181,7 +154,6 @@ impl<P: Plugin> Context for Root<P> {
 
 impl<P: Plugin> RootContext for Root<P> {
     fn on_configure(&mut self, size: usize) -> bool {
-        adopt_host_log_level();
         let config = match raw::buffer(raw::PLUGIN_CONFIGURATION, 0, size) {
             Ok(config) => config,
             Err(e) => {
@@ -241,12 +213,22 @@ impl Context for Selector {
 
 impl RootContext for Selector {
     fn on_configure(&mut self, size: usize) -> bool {
-        adopt_host_log_level();
         let root_id = raw::get_property(b"plugin_root_id")
             .ok()
             .flatten()
             .map(|v| String::from_utf8_lossy(&v).into_owned())
             .unwrap_or_default();
+        // Hosts without root ids (ngx_wasm_module answers "0") run the module's first root, the
+        // whole chain; a root id that names none of the roots is an error.
+        let hostless = root_id.is_empty() || root_id.bytes().all(|b| b.is_ascii_digit());
+        let known = self.roots.iter().any(|(id, _)| *id == root_id);
+        let root_id = match self.roots.first() {
+            Some((first, _)) if hostless && !known => {
+                log::info!("the host names no root id ({root_id:?}): running the {first:?} root");
+                (*first).to_owned()
+            }
+            _ => root_id,
+        };
         let Some((_, factory)) = self.roots.iter().find(|(id, _)| *id == root_id) else {
             let known: Vec<_> = self.roots.iter().map(|(id, _)| *id).collect();
             log::error!("invalid configuration at `root_id`: {root_id:?} is not one of {known:?}");
@@ -485,9 +467,6 @@ impl<P: Plugin> HttpContext for Http<P> {
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
         if self.state.replied {
             return Action::Pause;
-        }
-        if let Ok(len) = raw::buffer_len(raw::REQUEST_BODY) {
-            self.state.body_len = len;
         }
         self.body_complete()
     }

@@ -44,7 +44,6 @@ extern "C" {
         data: *mut *mut u8,
         size: *mut usize,
     ) -> u32;
-    fn proxy_get_buffer_status(buffer: u32, length: *mut usize, flags: *mut u32) -> u32;
     fn proxy_get_shared_data(
         key: *const u8,
         key_size: usize,
@@ -189,14 +188,6 @@ pub fn buffer(buffer: u32, start: usize, max: usize) -> Result<Vec<u8>, HostErro
     }
 }
 
-/// Length of a buffer.
-pub fn buffer_len(buffer: u32) -> Result<usize, HostError> {
-    let (mut len, mut flags) = (0usize, 0u32);
-    // SAFETY: out-pointers are valid.
-    check(unsafe { proxy_get_buffer_status(buffer, &mut len, &mut flags) })?;
-    Ok(len)
-}
-
 /// A shared-data value and its CAS, or `None` if the key does not exist.
 pub fn get_shared(key: &str) -> Result<Option<(Vec<u8>, u32)>, HostError> {
     let (mut data, mut size, mut cas) = (null_mut(), 0usize, 0u32);
@@ -303,18 +294,6 @@ pub fn send_local_response(
 pub fn continue_request() -> Result<(), HostError> {
     // SAFETY: plain value.
     check(unsafe { proxy_continue_stream(0) })
-}
-
-#[link(wasm_import_module = "env")]
-extern "C" {
-    fn proxy_get_log_level(level: *mut u32) -> u32;
-}
-
-/// The host's log level (0 trace .. 5 critical), if it reports one.
-pub fn log_level() -> Option<u32> {
-    let mut level = 0u32;
-    // SAFETY: the out-pointer is valid.
-    (unsafe { proxy_get_log_level(&mut level) } == 0).then_some(level)
 }
 
 #[link(wasm_import_module = "env")]

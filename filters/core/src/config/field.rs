@@ -105,7 +105,7 @@ impl<'a> Field<'a> {
             // A whole number beyond 64 bits parses as a float; it is still out of range, not a
             // float (a float in range, `1.5` or `1e3`, is the wrong type).
             Json::Number(Number::Float(f)) if f.fract() == 0.0 && f.abs() >= 2f64.powi(63) => {
-                Err(self.out_of_range(&format!("{f:.0}"), max))
+                Err(self.out_of_range(&format!("{f:e}"), max))
             }
             _ => Err(self.invalid_type("an integer")),
         }
@@ -413,12 +413,12 @@ mod tests {
             (
                 r#"{"plans":[{"name":"a","limit":100000000000000000000}]}"#,
                 "plans[0].limit",
-                "invalid value: 100000000000000000000, expected an integer from 0 to 4294967295",
+                "invalid value: 1e20, expected an integer from 0 to 4294967295",
             ),
             (
                 r#"{"plans":[{"name":"a","limit":-100000000000000000000}]}"#,
                 "plans[0].limit",
-                "invalid value: -100000000000000000000, expected an integer from 0 to 4294967295",
+                "invalid value: -1e20, expected an integer from 0 to 4294967295",
             ),
             (
                 r#"{"plans":[{"name":"a","limit":4294967296}]}"#,

@@ -76,7 +76,7 @@ fn invalid_configs_name_their_field() {
         (r#"{"plans":[{"name":"p","limits":[{"name":"l","limit":5,"window":"month","window_size":121}]}]}"#.into(), "plans[0].limits[0].window_size", "1 to 120"),
         (r#"{"plans":[{"name":"p","limits":[{"name":"l","limit":0,"window":"minute"}]}]}"#.into(), "plans[0].limits[0].limit", "1 to 10^15"),
         (r#"{"plans":[{"name":"p","limits":[{"name":"l","limit":-1,"window":"minute"}]}]}"#.into(), "plans[0].limits[0].limit", "invalid value"),
-        (r#"{"plans":[{"name":"p","limits":[{"name":"l","limit":1e30,"window":"minute"}]}]}"#.into(), "plans[0].limits[0].limit", "invalid type"),
+        (r#"{"plans":[{"name":"p","limits":[{"name":"l","limit":1e30,"window":"minute"}]}]}"#.into(), "plans[0].limits[0].limit", "invalid value: 1e30, expected an integer from 0 to"),
         (lim(r#","algorithm":"leaky""#), "plans[0].limits[0].algorithm", "unknown variant"),
         (lim(r#","algorithm":"gcra","calendar":true"#), "plans[0].limits[0].calendar", "calendar"),
         (lim(r#","burst":3"#), "plans[0].limits[0].burst", "only for algorithm gcra"),
