@@ -11,6 +11,9 @@
 //! exactly as the four separate filters would, but with one VM per worker instead of four, and
 //! one crossing of the host boundary per callback instead of four. Identity still travels in the
 //! `x-gateway-*` headers, so each member behaves as it does alone.
+//!
+//! A host without root ids (ngx_wasm_module, whose `plugin_root_id` is `"0"`) runs the `gateway`
+//! root; to run one filter alone there, load that filter's own module.
 
 use filter_core::chain::{factory, Chain, ChainSpec, Factory};
 
@@ -36,10 +39,11 @@ impl ChainSpec for Gateway {
 pub type GatewayPlugin = Chain<Gateway>;
 
 #[cfg(target_arch = "wasm32")]
+// The first root is the one a host without root ids (ngx_wasm_module) runs: the whole chain.
 filter_core::export_plugins! {
+    "gateway" => GatewayPlugin,
     "auth" => AuthPlugin,
     "quota" => QuotaPlugin,
     "analytics" => AnalyticsPlugin,
     "routing" => RoutingPlugin,
-    "gateway" => GatewayPlugin,
 }
