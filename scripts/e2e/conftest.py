@@ -43,11 +43,31 @@ def skip_or_fail_missing(missing: list[str], what: str) -> None:
     pytest.skip(reason)
 
 
+def ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def skip_or_fail_no_nginx() -> None:
+    """Skip when the NGINX host (nginx + ngx_wasm_module, scripts/nginx build) is not built;
+    fail instead under CI=true. (Not under GATEWAY_E2E_REQUIRE_ALL: scripts/test sets it and does
+    not run scripts/nginx build yet.)"""
+    from harness import nginx
+
+    reason = nginx.unavailable()
+    if reason is None:
+        return
+    reason = f"NGINX host: {reason}"
+    if ci():
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def pytest_sessionfinish(session, exitstatus):
-    """Belt and braces: no Envoy outlives the session, whatever happened to the fixtures."""
-    from harness import envoy
+    """Belt and braces: no Envoy or nginx outlives the session, whatever happened to the fixtures."""
+    from harness import envoy, nginx
 
     envoy._kill_all()
+    nginx._kill_all()
 
 
 def pytest_sessionstart(session):
@@ -61,10 +81,19 @@ def stack_factory(tmp_path_factory):
     module are stopped at module teardown, whatever happens."""
     started: list[Stack] = []
 
-    def make(template_name: str, before_start=None, modules: dict[str, str] | None = None, **kw) -> Stack:
+    def make(template_name: str, before_start=None, modules: dict[str, str] | None = None,
+             host: str = "envoy", **kw) -> Stack:
         """`modules` loads other builds of the template's filters: {"auth": "auth_portable"}
-        loads dist/filter_auth_portable.wasm where the template names dist/filter_auth.wasm."""
-        stack = Stack(template_name, workdir=tmp_path_factory.mktemp(Path(template_name).stem), **kw)
+        loads dist/filter_auth_portable.wasm where the template names dist/filter_auth.wasm.
+        `host="nginx"` runs an nginx-config/ template in NGINX (harness.nginx.NginxStack)."""
+        workdir = tmp_path_factory.mktemp(Path(template_name).stem)
+        if host == "nginx":
+            from harness.nginx import NginxStack
+
+            skip_or_fail_no_nginx()
+            stack = NginxStack(template_name, workdir=workdir, **kw)
+        else:
+            stack = Stack(template_name, workdir=workdir, **kw)
         for name, build in (modules or {}).items():
             stack.template_text = stack.template_text.replace(f"/filter_{name}.wasm", f"/filter_{build}.wasm")
         skip_or_fail_missing(stack.missing_filters(), template_name)
@@ -96,7 +125,7 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if rep.failed:
         for stack in _ACTIVE:
-            if stack.envoy is not None:
+            if stack.process is not None:
                 rep.sections.append(
-                    (f"envoy log tail ({stack.template_name}, {stack.workdir})", stack.envoy.log_tail(80))
+                    (f"{stack.host} log tail ({stack.template_name}, {stack.workdir})", stack.process.log_tail(80))
                 )

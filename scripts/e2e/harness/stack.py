@@ -81,7 +81,7 @@ class Stack:
         upstreams: bool = True,
     ):
         self.template_name = template_name
-        self.template_text = envoy.template(template_name)
+        self.template_text = self.read_template(template_name)
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="gateway-e2e-"))
         self.ports = allocate_ports(ports)
         self.configs = configs or {}
@@ -92,6 +92,18 @@ class Stack:
         self.jwks = JwksServer(jwks if jwks is not None else default_jwks(), self.ports["JWKS_PORT"])
         self.servers = [self.v1, self.v2, self.collector, self.jwks] if upstreams else []
         self.envoy: envoy.Envoy | None = None
+
+    host = "envoy"
+    """The proxy this stack runs (harness.nginx.NginxStack: "nginx")."""
+
+    def read_template(self, name: str) -> str:
+        """The template's text (envoy-config/<name>)."""
+        return envoy.template(name)
+
+    @property
+    def process(self):
+        """The running proxy (envoy.Envoy here), for log tails."""
+        return self.envoy
 
     @property
     def listen_port(self) -> int:
