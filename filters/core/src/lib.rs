@@ -10,7 +10,9 @@
 //! - [`LocalReply`] and [`Problem`]: local responses with RFC 9457 `application/problem+json` bodies.
 //! - [`config`]: JSON configuration parsing whose errors name the offending field.
 //! - [`json`]: the JSON tree configurations and tokens parse into.
-//! - [`time`]: durations as whole microseconds or milliseconds without 128-bit arithmetic.
+//! - [`time`]: durations as whole microseconds or milliseconds without 128-bit arithmetic, UTC
+//!   civil dates (days since the epoch to and from year, month, day; calendar months), and RFC 3339
+//!   UTC timestamps.
 //! - [`signature`]: signature checks the host can do natively (Envoy's `verify_signature`).
 //! - [`bytes`]: byte-string keys compared eight bytes at a time, and a table of them, for lookups
 //!   made on every request.
