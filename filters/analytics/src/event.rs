@@ -18,10 +18,11 @@
 use std::borrow::Cow;
 use std::time::{Duration, UNIX_EPOCH};
 
-use filter_core::time::civil_from_days;
+use filter_core::time::{format_rfc3339_ms, write_rfc3339_ms};
 use serde::{Deserialize, Serialize};
 
-use crate::measure::{reason, status_class, Measurement};
+use crate::labels::{reason, status_class};
+use crate::measure::Measurement;
 
 /// The wire form of one event (also what the KPI report reads back).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -253,39 +254,6 @@ impl Line {
             self.0.truncate(start);
             self.0.extend_from_slice(escaped.as_bytes());
         }
-    }
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for milliseconds since the Unix epoch.
-pub fn format_rfc3339_ms(ts_ms: u64) -> String {
-    let mut out = Vec::with_capacity(24);
-    write_rfc3339_ms(&mut out, ts_ms);
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// Appends `YYYY-MM-DDTHH:MM:SS.mmmZ` (ASCII) for milliseconds since the Unix epoch.
-fn write_rfc3339_ms(out: &mut Vec<u8>, ts_ms: u64) {
-    let secs = ts_ms / 1000;
-    let (y, mo, d) = civil_from_days(secs / 86_400);
-    let rem = secs % 86_400;
-    // Every event carries one: digits are written directly rather than through `format!`.
-    let fields: [(u64, usize, u8); 7] = [
-        (y, 4, b'-'),
-        (mo, 2, b'-'),
-        (d, 2, b'T'),
-        (rem / 3600, 2, b':'),
-        (rem % 3600 / 60, 2, b':'),
-        (rem % 60, 2, b'.'),
-        (ts_ms % 1000, 3, b'Z'),
-    ];
-    for (value, width, then) in fields {
-        let mut buf = itoa::Buffer::new();
-        let digits = buf.format(value);
-        for _ in digits.len()..width {
-            out.push(b'0');
-        }
-        out.extend_from_slice(digits.as_bytes());
-        out.push(then);
     }
 }
 

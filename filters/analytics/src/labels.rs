@@ -1,5 +1,9 @@
 //! Label values and the cardinality guard.
 //!
+//! [`Labels`] are the label values of one request; [`status_class`], [`method_label`] and
+//! [`reason`] map a measurement's status, method and code details to fixed label values (events
+//! carry the same).
+//!
 //! Metric labels travel inside metric names (`.consumer=alice`), so a value may only use
 //! `A-Z a-z 0-9 _ -` (no `.` or `=`, which separate labels) and at most [`MAX_LABEL_LEN`] bytes;
 //! [`sanitize`] maps anything else to `_`.
@@ -58,6 +62,54 @@ pub fn sanitize<'a>(value: &'a [u8], fallback: &'a str) -> Cow<'a, str> {
     } else {
         Cow::Owned(out)
     }
+}
+
+/// `1xx`..`5xx`, or `none` for no or an out-of-range status.
+pub fn status_class(status: Option<u16>) -> &'static str {
+    match status {
+        Some(100..=199) => "1xx",
+        Some(200..=299) => "2xx",
+        Some(300..=399) => "3xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        _ => "none",
+    }
+}
+
+/// The method as a label value: a standard method, or `other`.
+pub fn method_label(method: Option<&[u8]>) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    method
+        .and_then(|m| KNOWN.iter().find(|k| k.as_bytes() == m))
+        .copied()
+        .unwrap_or("other")
+}
+
+/// The reason of a local reply: the code details without the `gateway_` prefix (the suite's
+/// problem kind).
+pub fn reason(details: &[u8]) -> &[u8] {
+    details.strip_prefix(b"gateway_").unwrap_or(details)
+}
+
+/// Label values of one request, after the cardinality guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Labels<'a> {
+    /// Consumer (`anonymous` without identity).
+    pub consumer: Cow<'a, str>,
+    /// API (`unknown` when no prefix matched).
+    pub api: Cow<'a, str>,
+    /// Version (`none` when routing set none).
+    pub version: Cow<'a, str>,
+    /// Route (`unknown` without one).
+    pub route: Cow<'a, str>,
+    /// Method (a standard method or `other`).
+    pub method: &'static str,
+    /// Status code (`none` without one).
+    pub status_code: String,
+    /// Status class.
+    pub status_class: &'static str,
 }
 
 /// Outcome of one admission.

@@ -12,8 +12,9 @@
 //! - [`config`]: the runtime configuration and `parse` (wire structs in `config::wire`,
 //!   validation in `config::validate`);
 //! - [`measure`]: what one request measured, from headers and Envoy properties;
-//! - [`labels`]: label values and the cardinality guard;
-//! - [`metrics`]: every metric name and the per-VM metric id cache;
+//! - [`labels`]: the label values of a request, and the cardinality guard;
+//! - [`metrics`]: every metric name, the per-VM metric id cache, and the metrics one request
+//!   updates;
 //! - [`event`]: the usage event of a measurement, as one JSON line;
 //! - [`sink`]: the event buffer, its batches to the collector and their backoff;
 //! - [`filter`]: the plugin and stream, which drive the modules above;

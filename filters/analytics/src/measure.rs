@@ -5,7 +5,6 @@
 //! - local reply or not: property `response.code_details` (`via_upstream` means the upstream
 //!   answered; anything else is a local reply); without it, local when no
 //!   `x-envoy-upstream-service-time` response header exists and a status does;
-//! - reason: the code details with the `gateway_` prefix removed (the suite's problem kind);
 //! - bytes: `request.total_size` / `response.total_size`, else `request.size` /
 //!   `response.size`, else `content-length`;
 //! - total latency: now minus the time the filter saw the request headers, else (a local reply
@@ -186,29 +185,6 @@ pub fn decode_int(bytes: &[u8]) -> Option<i64> {
     Some(i64::from_le_bytes(arr))
 }
 
-/// `1xx`..`5xx`, or `none` for no or an out-of-range status.
-pub fn status_class(status: Option<u16>) -> &'static str {
-    match status {
-        Some(100..=199) => "1xx",
-        Some(200..=299) => "2xx",
-        Some(300..=399) => "3xx",
-        Some(400..=499) => "4xx",
-        Some(500..=599) => "5xx",
-        _ => "none",
-    }
-}
-
-/// The method as a label value: a standard method, or `other`.
-pub fn method_label(method: Option<&[u8]>) -> &'static str {
-    const KNOWN: &[&str] = &[
-        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
-    ];
-    method
-        .and_then(|m| KNOWN.iter().find(|k| k.as_bytes() == m))
-        .copied()
-        .unwrap_or("other")
-}
-
 /// The path without query string or fragment.
 pub fn strip_query(path: &[u8]) -> &[u8] {
     let end = path
@@ -228,11 +204,6 @@ pub fn match_api<'a>(apis: &'a [Api], path: &[u8]) -> Option<(&'a Api, &'a str)>
             boundary.then_some((api, p.as_str()))
         })
     })
-}
-
-/// The reason of a local reply: the code details without the `gateway_` prefix.
-pub fn reason(details: &[u8]) -> &[u8] {
-    details.strip_prefix(b"gateway_").unwrap_or(details)
 }
 
 fn cut(mut v: Vec<u8>, max: usize) -> Vec<u8> {

@@ -7,11 +7,17 @@
 //! Label values are label-safe (see [`crate::labels`]) and bounded by the cardinality guard; the
 //! number of names a VM defines is also capped (`max_metric_names`): beyond it a name falls back
 //! to the same metric with every label set to the overflow value.
+//!
+//! [`RequestMetrics`] (in `request`) writes the metrics of one finished request.
 
 use std::cell::RefCell;
 
 use filter_core::bytes::KeyTable;
 use filter_core::{Host, MetricId, MetricKind};
+
+mod request;
+
+pub use request::RequestMetrics;
 
 /// A labelled metric: base name, kind and label keys in name order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

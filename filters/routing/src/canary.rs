@@ -1,5 +1,5 @@
 //! Canary splits: the share of a canary at a given time (fixed, or a stepped ramp) and the
-//! sticky bucket of a client.
+//! sticky bucket of a client (whose key comes from [`crate::sticky`]).
 //!
 //! A client's bucket is `SHA-256(salt || 0x00 || key)`, its first 8 bytes read as a big-endian
 //! integer, modulo 10 000; the client goes to the canary when its bucket is below the share in
@@ -12,28 +12,7 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Ramp, Weight, FULL};
-
-/// Where a client's sticky key came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StickyKey {
-    /// The authenticated consumer id.
-    Consumer(Vec<u8>),
-    /// A key the client presented (sticky header or cookie).
-    Client(String),
-    /// A key minted for this request; the response sets it as a cookie.
-    Minted(String),
-}
-
-impl StickyKey {
-    /// The bytes hashed, prefixed by the kind so a consumer id and a client key never collide.
-    fn material(&self) -> Vec<u8> {
-        let (tag, key): (&[u8], &[u8]) = match self {
-            StickyKey::Consumer(id) => (b"consumer:", id),
-            StickyKey::Client(k) | StickyKey::Minted(k) => (b"key:", k.as_bytes()),
-        };
-        [tag, key].concat()
-    }
-}
+use crate::sticky::StickyKey;
 
 /// The share (basis points) of `weight` at `now`.
 pub fn share(weight: &Weight, now: SystemTime) -> u32 {
@@ -84,31 +63,6 @@ pub fn diverts(salt: &str, key: Option<&StickyKey>, share_bp: u32) -> bool {
         (_, None) => false,
         (s, Some(k)) => bucket(salt, k) < s,
     }
-}
-
-/// A new sticky key: 32 hex digits from SHA-256 over the request id, the time and a per-VM
-/// counter. Not a secret; it only needs to spread clients evenly.
-pub fn mint(request_id: &[u8], now: SystemTime, counter: u64) -> String {
-    let nanos = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let mut hasher = Sha256::new();
-    hasher.update(request_id);
-    hasher.update(nanos.to_be_bytes());
-    hasher.update(counter.to_be_bytes());
-    hasher.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Whether a client-presented key is acceptable: 1 to 64 of `[A-Za-z0-9_-]`.
-pub fn is_valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key.len() <= 64
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
 }
 
 #[cfg(test)]

@@ -15,7 +15,6 @@ use crate::lifecycle::Lifecycle;
 mod validate;
 pub mod wire;
 
-pub use validate::is_version_token;
 pub use wire::{
     RawCanary, RawConfig, RawCookie, RawIdentity, RawOutput, RawOverride, RawRamp, RawSticky,
     RawVersion,
@@ -23,8 +22,6 @@ pub use wire::{
 
 /// Most versions a configuration may declare.
 pub const MAX_VERSIONS: usize = 64;
-/// Longest version name or alias.
-pub const MAX_NAME_LEN: usize = 32;
 /// Longest URL in a `Link` header.
 pub const MAX_URL_LEN: usize = 2048;
 /// 100 % in basis points.

@@ -13,12 +13,13 @@ use std::time::SystemTime;
 
 use filter_core::{ConfigError, Decision, HeaderMap, Host, Plugin, Stream};
 
-use crate::canary::{self, StickyKey};
-use crate::config::{is_version_token, Config, FULL};
+use crate::canary;
+use crate::config::{Config, FULL};
 use crate::metrics::Metrics;
-use crate::reply::Refusal;
-use crate::resolve::{resolve, MAX_VALUE_LEN};
+use crate::resolve::{resolve, Refusal, MAX_VALUE_LEN};
+use crate::sticky::{self, StickyKey};
 use crate::target;
+use crate::version::is_version_token;
 
 /// Per-VM state.
 #[derive(Debug)]
@@ -249,60 +250,22 @@ impl RoutingStream {
         Ok(Some(v))
     }
 
-    /// The client's sticky key: the consumer id, else a presented key (header, then cookie),
-    /// else a newly minted key that the response sets as a cookie (if a cookie is configured).
+    /// The client's sticky key ([`sticky::key`]); a minted one is set as a cookie on the
+    /// response.
     fn sticky_key(
         &mut self,
         headers: &HeaderMap,
         now: SystemTime,
         host: &mut dyn Host,
     ) -> Option<StickyKey> {
-        let config = &self.plugin.config;
-        let anonymous = headers.get(&config.credential_header) == Some(b"anonymous");
-        if let Some(id) = headers.get(&config.consumer_header) {
-            if !anonymous && !id.is_empty() && headers.count(&config.consumer_header) == 1 {
-                return Some(StickyKey::Consumer(id.to_vec()));
-            }
+        let plugin = &self.plugin;
+        let key = sticky::key(&plugin.config, headers, now, &plugin.minted)?;
+        if let (StickyKey::Minted(k), Some(cookie)) = (&key, &plugin.config.cookie) {
+            self.set_cookie = Some(sticky::set_cookie(cookie, k));
+            plugin.metrics.cookie_issued(host);
         }
-        if let Some(h) = &config.sticky_header {
-            if headers.count(h) == 1 {
-                if let Some(k) = headers.get_str(h).filter(|k| canary::is_valid_key(k)) {
-                    return Some(StickyKey::Client(k.to_owned()));
-                }
-            }
-        }
-        let cookie = config.cookie.as_ref()?;
-        if let Some(k) = cookie_value(headers, &cookie.name) {
-            return Some(StickyKey::Client(k));
-        }
-        let counter = self.plugin.minted.get().wrapping_add(1);
-        self.plugin.minted.set(counter);
-        let request_id = headers.get("x-request-id").unwrap_or_default();
-        let key = canary::mint(request_id, now, counter);
-        let mut value = format!(
-            "{}={key}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax",
-            cookie.name, cookie.max_age
-        );
-        if cookie.secure {
-            value.push_str("; Secure");
-        }
-        self.set_cookie = Some(value);
-        self.plugin.metrics.cookie_issued(host);
-        Some(StickyKey::Minted(key))
+        Some(key)
     }
-}
-
-/// The first valid value of cookie `name` in the request's `Cookie` headers.
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all("cookie")
-        .filter_map(|v| std::str::from_utf8(v).ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"'))
-        .filter(|v| canary::is_valid_key(v))
-        .map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -11,11 +11,13 @@
 //! Modules, in the order a request meets them:
 //! - [`config`]: the runtime configuration and `parse` (wire structs in `config::wire`,
 //!   validation in `config::validate`);
+//! - [`version`]: what a version name is;
 //! - [`target`]: the request target's safety checks;
-//! - [`resolve`]: which configured version a request names;
+//! - [`resolve`]: which configured version a request names, and why a request is refused;
+//! - [`sticky`]: the key a client is bucketed by (consumer, presented or minted, and its cookie);
 //! - [`canary`]: canary shares over time and sticky buckets;
 //! - [`lifecycle`]: version stages and the headers announcing them;
-//! - [`reply`]: why a request is refused, and the problem+json reply for each reason;
+//! - [`reply`]: the problem+json reply for each reason a request is refused;
 //! - [`metrics`]: every metric the filter defines;
 //! - [`filter`]: the `Plugin`/`Stream` implementation, which drives the modules above.
 //!
@@ -28,7 +30,9 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod reply;
 pub mod resolve;
+pub mod sticky;
 pub mod target;
+pub mod version;
 
 pub use filter::{RoutingPlugin, RoutingStream};
 

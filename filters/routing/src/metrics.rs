@@ -5,12 +5,14 @@
 
 use filter_core::{Host, MetricId, MetricKind};
 
+use crate::resolve::Reason;
+
 /// Counter per version (`routing_requests.v2`): requests resolved to the version, whether
 /// forwarded or refused with 410.
 pub const REQUESTS: &str = "routing_requests.";
 /// Counter per version (`routing_canary_diverted.v2`): requests a canary sent to the version.
 pub const CANARY_DIVERTED: &str = "routing_canary_diverted.";
-/// Counter per reason (`routing_rejected.invalid_path`): refused requests.
+/// Counter per reason (`routing_rejected.invalid_path`, one per [`Reason`]): refused requests.
 pub const REJECTED: &str = "routing_rejected.";
 /// Counter: override headers honoured.
 pub const OVERRIDES: &str = "routing_overrides";
@@ -18,19 +20,6 @@ pub const OVERRIDES: &str = "routing_overrides";
 pub const OVERRIDES_IGNORED: &str = "routing_overrides_ignored";
 /// Counter: sticky cookies issued.
 pub const COOKIES_ISSUED: &str = "routing_sticky_cookies_issued";
-
-/// Every rejection reason, as used after [`REJECTED`].
-pub const REASONS: [&str; 9] = [
-    "invalid_path",
-    "path_too_long",
-    "unknown_version",
-    "missing_version",
-    "invalid_version",
-    "ambiguous_version",
-    "conflicting_versions",
-    "invalid_override",
-    "version_retired",
-];
 
 /// The defined metrics. A metric the host refused to define is `None` and never counted.
 #[derive(Debug, Clone, Default)]
@@ -61,9 +50,9 @@ impl Metrics {
             diverted: versions
                 .map(|v| counter(host, &format!("{CANARY_DIVERTED}{v}")))
                 .collect(),
-            rejected: REASONS
+            rejected: Reason::ALL
                 .iter()
-                .map(|r| counter(host, &format!("{REJECTED}{r}")))
+                .map(|r| counter(host, &format!("{REJECTED}{}", r.name())))
                 .collect(),
             overrides: counter(host, OVERRIDES),
             overrides_ignored: counter(host, OVERRIDES_IGNORED),
@@ -88,8 +77,8 @@ impl Metrics {
     }
 
     /// Counts a refusal by reason.
-    pub fn rejected(&self, host: &mut dyn Host, reason: &str) {
-        let i = REASONS.iter().position(|r| *r == reason);
+    pub fn rejected(&self, host: &mut dyn Host, reason: Reason) {
+        let i = Reason::ALL.iter().position(|r| *r == reason);
         Self::bump(host, i.and_then(|i| self.rejected.get(i)));
     }
 

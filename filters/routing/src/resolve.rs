@@ -1,16 +1,137 @@
 //! Version resolution: which configured version a request names, from the sources in the
 //! configured order (path prefix, header, query parameter, `Accept` vendor media type), or the
-//! default.
+//! default; and why a request is refused ([`Refusal`], each with its [`Reason`]).
 //!
 //! A pure function of the configuration, the checked request target and the request headers.
 //! Client input is only ever compared with configured names: the result is an index into the
 //! configured versions, never a string from the request.
 
 use filter_core::HeaderMap;
+use thiserror::Error;
 
-use crate::config::{is_version_token, Config, Conflicts, Source};
-use crate::reply::Refusal;
-use crate::target::Target;
+use crate::config::{Config, Conflicts, Source};
+use crate::target::{Target, TargetError};
+use crate::version::is_version_token;
+
+/// A refused request (its reply is built by [`crate::reply`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum Refusal {
+    /// The request target is ambiguous or malformed: 400 (414 when too long).
+    #[error("{0}")]
+    Target(#[from] TargetError),
+    /// A source names a version that is not configured: `unknown_status` (404 or 400).
+    #[error("the {} names a version that does not exist", source_name(*.0))]
+    UnknownVersion(Source),
+    /// No source names a version and there is no default: 400.
+    #[error("the request names no version and there is no default")]
+    MissingVersion,
+    /// A version value is malformed (not a token, too long, not UTF-8): 400.
+    #[error("the {} holds a malformed version", source_name(*.0))]
+    InvalidVersion(Source),
+    /// A source gives several values (repeated header or parameter, several media types): 400.
+    #[error("the {} names several versions", source_name(*.0))]
+    AmbiguousVersion(Source),
+    /// Two sources name different versions: 400.
+    #[error("the request names different versions in different places")]
+    ConflictingVersions,
+    /// An allowed caller's override header is repeated, malformed or names no version: 400.
+    #[error("the override header does not name exactly one configured version")]
+    InvalidOverride,
+    /// The version is retired or past its sunset: 410.
+    #[error("the version is no longer served")]
+    Retired(usize),
+}
+
+/// How a source is named in problem details.
+pub fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::Path => "path",
+        Source::Header => "version header",
+        Source::Query => "version query parameter",
+        Source::Accept => "Accept header",
+    }
+}
+
+impl Refusal {
+    /// Why the request was refused.
+    pub fn reason(&self) -> Reason {
+        match self {
+            Refusal::Target(TargetError::TooLong) => Reason::PathTooLong,
+            Refusal::Target(_) => Reason::InvalidPath,
+            Refusal::UnknownVersion(_) => Reason::UnknownVersion,
+            Refusal::MissingVersion => Reason::MissingVersion,
+            Refusal::InvalidVersion(_) => Reason::InvalidVersion,
+            Refusal::AmbiguousVersion(_) => Reason::AmbiguousVersion,
+            Refusal::ConflictingVersions => Reason::ConflictingVersions,
+            Refusal::InvalidOverride => Reason::InvalidOverride,
+            Refusal::Retired(_) => Reason::VersionRetired,
+        }
+    }
+}
+
+/// Why a request is refused, named once: the metric `routing_rejected.<name>` and the problem
+/// kind of the reply (the name with `-` for `_`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The request target is ambiguous or malformed.
+    InvalidPath,
+    /// The path is longer than `max_path_bytes`.
+    PathTooLong,
+    /// A source names a version that is not configured.
+    UnknownVersion,
+    /// No source names a version and there is no default.
+    MissingVersion,
+    /// A version value is malformed.
+    InvalidVersion,
+    /// A source gives several values.
+    AmbiguousVersion,
+    /// Two sources name different versions.
+    ConflictingVersions,
+    /// The override header does not name exactly one configured version.
+    InvalidOverride,
+    /// The version is retired or past its sunset.
+    VersionRetired,
+}
+
+impl Reason {
+    /// Every reason, in the order their metrics are defined.
+    pub const ALL: [Reason; 9] = [
+        Reason::InvalidPath,
+        Reason::PathTooLong,
+        Reason::UnknownVersion,
+        Reason::MissingVersion,
+        Reason::InvalidVersion,
+        Reason::AmbiguousVersion,
+        Reason::ConflictingVersions,
+        Reason::InvalidOverride,
+        Reason::VersionRetired,
+    ];
+
+    /// The metric name of the reason (after `routing_rejected.`).
+    pub fn name(self) -> &'static str {
+        self.names().0
+    }
+
+    /// The problem kind of the reply (`urn:gateway:problem:<kind>`).
+    pub fn kind(self) -> &'static str {
+        self.names().1
+    }
+
+    /// The metric name and the problem kind, side by side.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Reason::InvalidPath => ("invalid_path", "invalid-path"),
+            Reason::PathTooLong => ("path_too_long", "path-too-long"),
+            Reason::UnknownVersion => ("unknown_version", "unknown-version"),
+            Reason::MissingVersion => ("missing_version", "missing-version"),
+            Reason::InvalidVersion => ("invalid_version", "invalid-version"),
+            Reason::AmbiguousVersion => ("ambiguous_version", "ambiguous-version"),
+            Reason::ConflictingVersions => ("conflicting_versions", "conflicting-versions"),
+            Reason::InvalidOverride => ("invalid_override", "invalid-override"),
+            Reason::VersionRetired => ("version_retired", "version-retired"),
+        }
+    }
+}
 
 /// Longest header value inspected for a version (longer is refused).
 pub const MAX_VALUE_LEN: usize = 256;

@@ -2,7 +2,10 @@
 //! cardinality guard, and a collector outage.
 
 use super::*;
-use crate::metrics::{labelled_name, EVENTS_DROPPED_TOTAL, EVENTS_SENT_TOTAL};
+use crate::metrics::{
+    labelled_name, ACCESS_TOTAL, EVENTS_DROPPED_TOTAL, EVENTS_SENT_TOTAL, LABEL_OVERFLOWS_TOTAL,
+    LOCAL_REPLIES_TOTAL, REQUESTS_TOTAL, REQUEST_DURATION_MS, RESPONSES_TOTAL,
+};
 use filter_core::{FakeHost, HeaderKind};
 
 const CONFIG: &str = r#"{

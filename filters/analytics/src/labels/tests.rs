@@ -85,3 +85,34 @@ fn corrupt_shared_list_is_ignored() {
     assert_eq!(g.admit("ok", &mut host), Admission::Admitted);
     assert_eq!(g.admit("new", &mut host), Admission::Admitted);
 }
+
+#[test]
+fn status_classes_and_methods() {
+    let cases = [
+        (Some(100), "1xx"),
+        (Some(204), "2xx"),
+        (Some(304), "3xx"),
+        (Some(429), "4xx"),
+        (Some(599), "5xx"),
+        (Some(600), "none"),
+        (Some(0), "none"),
+        (None, "none"),
+    ];
+    for (status, class) in cases {
+        assert_eq!(status_class(status), class, "status {status:?}");
+    }
+    assert_eq!(method_label(Some(b"GET")), "GET");
+    assert_eq!(
+        method_label(Some(b"get")),
+        "other",
+        "methods are case-sensitive"
+    );
+    assert_eq!(method_label(Some(b"\xff")), "other");
+    assert_eq!(method_label(None), "other");
+}
+
+#[test]
+fn local_reply_reasons() {
+    assert_eq!(reason(b"gateway_quota_exceeded"), b"quota_exceeded");
+    assert_eq!(reason(b"route_not_found"), b"route_not_found");
+}

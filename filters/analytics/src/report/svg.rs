@@ -8,8 +8,9 @@
 
 use std::fmt::Write;
 
+use filter_core::time::format_rfc3339_ms;
+
 use super::summary::Summary;
-use crate::event::format_rfc3339_ms;
 
 const WIDTH: f64 = 960.0;
 const LEFT: f64 = 110.0;

@@ -2,9 +2,10 @@
 
 use std::fmt::Write;
 
+use filter_core::time::format_rfc3339_ms;
+
 use super::load::Loaded;
 use super::summary::{pct, Row, Summary};
-use crate::event::format_rfc3339_ms;
 
 /// Left-aligns the first column and untitled ones (bars), right-aligns the others.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {

@@ -1,5 +1,4 @@
-//! Validation of the wire format into the runtime [`Config`] (and what a version name is);
-//! every error names its field.
+//! Validation of the wire format into the runtime [`Config`]; every error names its field.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -7,20 +6,10 @@ use filter_core::ConfigError;
 
 use super::wire::{RawConfig, RawRamp, RawVersion};
 use super::{
-    Canary, Config, Cookie, Override, Ramp, Source, Version, Weight, MAX_NAME_LEN, MAX_URL_LEN,
-    MAX_VERSIONS,
+    Canary, Config, Cookie, Override, Ramp, Source, Version, Weight, MAX_URL_LEN, MAX_VERSIONS,
 };
 use crate::lifecycle::{self, Lifecycle};
-
-/// Whether `s` is a version name: 1 to 32 of `[A-Za-z0-9._-]`, not `.` or `..`.
-pub fn is_version_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_NAME_LEN
-        && s != "."
-        && s != ".."
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
+use crate::version::is_version_token;
 
 fn header_name(field: &str, name: &str) -> Result<String, ConfigError> {
     let lower = name.to_ascii_lowercase();
