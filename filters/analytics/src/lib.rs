@@ -20,8 +20,8 @@
 //! - [`filter`]: the plugin and stream, which drive the modules above;
 //! - `report` (native only): the KPI report the `kpi-report` command prints from collected events.
 //!
-//! Each module's tests are in `<module>/tests.rs`; `golden` (tests only) compares output with the
-//! golden files in `testdata/golden/`.
+//! Each module's tests are in `<module>/tests.rs`; golden files (`testdata/golden/`) are compared
+//! with `host_test::golden`.
 
 pub mod config;
 pub mod event;
@@ -33,10 +33,6 @@ pub mod sink;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod report;
-
-#[cfg(test)]
-#[cfg(not(target_arch = "wasm32"))]
-mod golden;
 
 pub use filter::{AnalyticsPlugin, AnalyticsStream};
 

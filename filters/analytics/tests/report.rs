@@ -10,20 +10,15 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use filter_analytics::event::UsageEvent;
 use filter_analytics::measure::{AuthOutcome, Measurement, QuotaOutcome};
+use rand_chacha::rand_core::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
-/// A small deterministic generator (64-bit LCG).
-struct Rng(u64);
+/// A seeded generator: the same events on every run.
+struct Rng(ChaCha8Rng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.next_u64() % n
     }
 }
 
@@ -31,7 +26,7 @@ impl Rng {
 /// carol (light), and anonymous clients refused by auth. Returns the lines and per-consumer
 /// request counts.
 fn generate(n: usize) -> (String, BTreeMap<String, usize>) {
-    let mut rng = Rng(7);
+    let mut rng = Rng(ChaCha8Rng::seed_from_u64(7));
     let start_ms = 1_767_225_600_000u64;
     let mut out = String::new();
     let mut counts = BTreeMap::new();

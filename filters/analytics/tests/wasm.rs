@@ -3,9 +3,6 @@
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../src/golden.rs"]
-mod golden;
-
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
@@ -132,7 +129,10 @@ fn events_from_the_wasm_match_the_golden_file() {
         assert!(!line.contains(['\u{2028}', '\u{2029}', '\r']), "{line}");
     }
     assert!(!body.contains("secret"));
-    golden::assert_golden("wasm_events.jsonl", &body);
+    let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/golden/wasm_events.jsonl");
+    if let Err(diff) = host_test::golden::check(&golden, &body) {
+        panic!("{diff}");
+    }
     let call = &gw.calls()[0];
     assert_eq!(call.cluster, "collector");
     assert_eq!(call.header(":method"), Some("POST"));

@@ -2,7 +2,6 @@
 //! equal to serde's form.
 
 use super::*;
-use crate::golden::assert_golden;
 use crate::measure::{AuthOutcome, QuotaOutcome};
 
 fn base() -> Measurement {
@@ -92,7 +91,11 @@ fn events_match_the_golden_file() {
         out.push_str(&UsageEvent::from_measurement(&m, true).to_line());
         out.push('\n');
     }
-    assert_golden("events.jsonl", &out);
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/golden/events.jsonl");
+    if let Err(diff) = host_test::golden::check(&path, &out) {
+        panic!("{diff}");
+    }
 }
 
 #[test]
