@@ -1,6 +1,7 @@
 //! The `stats_tags` in `stats_tags.yaml` against every metric name the filter generates, with
 //! Envoy's tag-extraction rules reproduced: each regex is matched against the full stat name
 //! (`wasmcustom.<name>`); capture group 1 is cut out of the name, capture group 2 is the value.
+//! The Envoy configurations in `envoy-config/` carry copies of them: each must be the same list.
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -8,17 +9,21 @@ use filter_analytics::metrics::{labelled_name, HEALTH, LABELLED, LABEL_KEYS};
 use regex::Regex;
 use serde::Deserialize;
 
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StatsTag {
     tag_name: String,
     regex: String,
 }
 
-fn tags() -> Vec<(String, Regex)> {
+fn raw_tags() -> Vec<StatsTag> {
     let text = include_str!("../stats_tags.yaml");
-    let raw: Vec<StatsTag> = serde_yaml::from_str(text).expect("stats_tags.yaml parses");
-    raw.into_iter()
+    serde_yaml::from_str(text).expect("stats_tags.yaml parses")
+}
+
+fn tags() -> Vec<(String, Regex)> {
+    raw_tags()
+        .into_iter()
         .map(|t| {
             let re = Regex::new(&t.regex).unwrap_or_else(|e| panic!("{}: {e}", t.tag_name));
             (t.tag_name, re)
@@ -118,4 +123,48 @@ fn unlabelled_and_foreign_stats_get_no_tags() {
         assert!(found.is_empty(), "{name} got {found:?}");
         assert_eq!(base, name);
     }
+}
+
+/// Every Envoy configuration that loads the analytics filter (alone or in the bundle) has
+/// `stats_config.stats_tags`, and every one that has them has exactly `stats_tags.yaml`'s, in
+/// the same order (the configurations are templates: their `{{...}}` placeholders are filled
+/// with `0` to read them).
+#[test]
+fn every_envoy_config_carries_the_same_stats_tags() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../envoy-config");
+    let placeholder = Regex::new(r"\{\{[A-Z][A-Z0-9_]*\}\}").unwrap();
+    let want = raw_tags();
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc: serde_yaml::Value = serde_yaml::from_str(&placeholder.replace_all(&text, "0"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let tags = doc
+            .get("stats_config")
+            .and_then(|c| c.get("stats_tags"))
+            .map(|t| {
+                serde_yaml::from_value::<Vec<StatsTag>>(t.clone())
+                    .unwrap_or_else(|e| panic!("{name}: {e}"))
+            });
+        let loads_analytics = text.contains("filter_analytics") || text.contains("filter_bundle");
+        match tags {
+            Some(tags) => {
+                assert_eq!(tags, want, "{name}: stats_tags differ from stats_tags.yaml");
+                checked.push(name);
+            }
+            None => assert!(
+                !loads_analytics,
+                "{name} loads analytics without stats_tags"
+            ),
+        }
+    }
+    assert!(
+        checked.iter().any(|n| n == "analytics.yaml"),
+        "checked: {checked:?}"
+    );
 }
