@@ -135,8 +135,6 @@ pub const EVENTS_TOTAL: &str = "analytics_events_total";
 pub const EVENTS_SENT_TOTAL: &str = "analytics_events_sent_total";
 /// Events dropped because the buffer was full (oldest first).
 pub const EVENTS_DROPPED_TOTAL: &str = "analytics_events_dropped_total";
-/// Events currently buffered, summed over worker VMs (gauge).
-pub const EVENTS_BUFFERED: &str = "analytics_events_buffered";
 /// Batches POSTed.
 pub const FLUSHES_TOTAL: &str = "analytics_flushes_total";
 /// Batches that failed (dispatch error, timeout, reset or non-2xx).
@@ -151,7 +149,6 @@ pub const HEALTH: &[(&str, MetricKind)] = &[
     (EVENTS_TOTAL, MetricKind::Counter),
     (EVENTS_SENT_TOTAL, MetricKind::Counter),
     (EVENTS_DROPPED_TOTAL, MetricKind::Counter),
-    (EVENTS_BUFFERED, MetricKind::Gauge),
     (FLUSHES_TOTAL, MetricKind::Counter),
     (FLUSH_FAILURES_TOTAL, MetricKind::Counter),
     (LABEL_OVERFLOWS_TOTAL, MetricKind::Counter),

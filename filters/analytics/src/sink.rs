@@ -24,8 +24,7 @@ use filter_core::{CallFailure, CallResponse, Host, HttpCall};
 
 use crate::config::EventsConfig;
 use crate::metrics::{
-    MetricSet, EVENTS_BUFFERED, EVENTS_DROPPED_TOTAL, EVENTS_SENT_TOTAL, FLUSHES_TOTAL,
-    FLUSH_FAILURES_TOTAL,
+    MetricSet, EVENTS_DROPPED_TOTAL, EVENTS_SENT_TOTAL, FLUSHES_TOTAL, FLUSH_FAILURES_TOTAL,
 };
 
 /// Content type of a batch.
@@ -47,8 +46,6 @@ pub struct Sink {
     in_flight: Option<InFlight>,
     failures: u32,
     next_attempt: Option<SystemTime>,
-    /// The value the `EVENTS_BUFFERED` gauge was last moved to.
-    held_gauge: i64,
 }
 
 impl Sink {
@@ -61,7 +58,6 @@ impl Sink {
             in_flight: None,
             failures: 0,
             next_attempt: None,
-            held_gauge: 0,
         }
     }
 
@@ -103,7 +99,6 @@ impl Sink {
         self.bytes += line.len() + 1;
         self.buffer.push_back(line);
         self.enforce_bounds(metrics, host);
-        self.update_held_gauge(metrics, host);
     }
 
     /// Sends a batch if none is in flight, the backoff has passed and events are waiting.
@@ -120,7 +115,6 @@ impl Sink {
             }
         }
         if self.next_attempt.is_some_and(|t| now < t) || self.buffer.is_empty() {
-            self.update_held_gauge(metrics, host);
             return;
         }
         self.send(now, metrics, host);
@@ -168,7 +162,6 @@ impl Sink {
                 self.fail(batch, metrics, host);
             }
         }
-        self.update_held_gauge(metrics, host);
     }
 
     /// The collector's answer to call `token`.
@@ -192,7 +185,6 @@ impl Sink {
                 // goes now, from this root callback, rather than waiting for the next tick.
                 if self.batch_ready() {
                     self.send(host.now(), metrics, host);
-                    return;
                 }
             }
             Ok(resp) => {
@@ -204,7 +196,6 @@ impl Sink {
                 self.fail(flight.events, metrics, host);
             }
         }
-        self.update_held_gauge(metrics, host);
     }
 
     fn take_batch(&mut self) -> Vec<Vec<u8>> {
@@ -259,14 +250,11 @@ impl Sink {
         metrics.count(host, EVENTS_DROPPED_TOTAL, dropped);
     }
 
-    /// Moves the buffered gauge to the number of events held (buffered plus in flight).
-    fn update_held_gauge(&mut self, metrics: &MetricSet, host: &mut dyn Host) {
-        let held = (self.buffer.len() + self.in_flight()) as i64;
-        let delta = held - self.held_gauge;
-        if delta != 0 {
-            metrics.count(host, EVENTS_BUFFERED, delta);
-            self.held_gauge = held;
-        }
+    /// Events held: buffered, plus in flight. Not a metric: the events produced, less those sent
+    /// and those dropped, count the same across workers on every host (ngx_wasm_module's gauges
+    /// take no increments).
+    pub fn held(&self) -> usize {
+        self.buffer.len() + self.in_flight()
     }
 }
 
