@@ -268,8 +268,15 @@ impl Gateway {
         self.advance_ns(d.as_nanos() as u64)
     }
 
-    /// Number of workers.
+    /// Number of workers; also the worker index of the main thread's VM, when Envoy's main
+    /// thread is modelled ([`Harness::main_thread`]).
     pub fn workers(&self) -> usize {
         self.workers
+    }
+
+    /// True when Envoy's main thread is modelled: each filter has a VM on it besides the
+    /// workers' ([`Harness::main_thread`], Envoy profile).
+    pub fn has_main_thread(&self) -> bool {
+        self.main_thread
     }
 }

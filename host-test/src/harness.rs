@@ -9,7 +9,7 @@ use crate::value::{
     dotted_path, wire_path, CallRecord, CallReply, FailurePolicy, HostProfile, LogLevel, Prop,
     Protocol, Responder,
 };
-use crate::world::{ForeignFn, World};
+use crate::world::{lock, ForeignFn, World};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -90,10 +90,12 @@ impl FilterSpec {
 
 /// Builder for a [`Gateway`]. Defaults: 1 worker, no clusters (every callout cluster must be
 /// declared, as in Envoy, or use `any_cluster`), log level info, random seed 0, start time
-/// 2023-11-14T22:13:20Z, fuel 10^9 per callback (about a second of guest work), no memory cap, no trace.
+/// 2023-11-14T22:13:20Z, fuel 10^9 per callback (about a second of guest work), no memory cap,
+/// no trace, Envoy's main thread modelled (see [`Harness::main_thread`]).
 pub struct Harness {
     filters: Vec<FilterSpec>,
     workers: usize,
+    main_thread: bool,
     world: World,
     responders: Vec<(String, Responder)>,
     fuel: u64,
@@ -112,6 +114,7 @@ impl Harness {
         Self {
             filters: Vec::new(),
             workers: 1,
+            main_thread: true,
             world: World::new(0),
             responders: Vec::new(),
             fuel: 1_000_000_000,
@@ -126,6 +129,21 @@ impl Harness {
     /// Number of worker VMs per plugin.
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = n.max(1);
+        self
+    }
+    /// Envoy's main thread (default on; the Envoy profile only, ngx_wasm_module has none).
+    /// Loading a plugin, Envoy's main thread runs the module in three more VMs than the
+    /// workers: the base VM (`_initialize`/`main` only, never a root context), a configuration
+    /// canary (root context, `on_vm_start`, `on_configure`, then dropped without `on_done`, its
+    /// callouts cancelled) and the main thread's own VM, which lives on: its root context gets
+    /// `on_vm_start`, `on_configure`, ticks, callout replies and queue notifications, but never a
+    /// stream. So `on_vm_start` and `on_configure` run `workers + 2` times, ticks `workers + 1`
+    /// times per period, and whatever they do to shared data and metrics counts that often, as
+    /// in Envoy 1.40 (checked with its trace log). The main thread's VM is worker index
+    /// [`Gateway::workers`] (after the workers) in logs, callouts and `vm_failure`.
+    /// `main_thread(false)` runs the workers' VMs only.
+    pub fn main_thread(mut self, on: bool) -> Self {
+        self.main_thread = on;
         self
     }
     /// Declares a cluster callouts may target.
@@ -260,10 +278,12 @@ impl Harness {
                 vms: Vec::new(),
             });
         }
+        let main_thread = self.main_thread && lock(&world).host == HostProfile::Envoy;
         let mut gw = Gateway {
             world,
             filters,
             workers: self.workers,
+            main_thread,
             streams: BTreeMap::new(),
             finished: HashMap::new(),
             next_stream: 1,
@@ -277,12 +297,23 @@ impl Harness {
             connections: HashMap::new(),
             next_connection: 1,
         };
+        // Envoy loads each plugin on its main thread first; the workers start afterwards.
+        let mut main_vms = Vec::new();
+        if main_thread {
+            for fi in 0..gw.filters.len() {
+                main_vms.push(gw.start_main_thread(fi)?);
+            }
+        }
         for fi in 0..gw.filters.len() {
             for w in 0..gw.workers {
                 let vm = gw.new_vm(fi, w)?;
                 gw.filters[fi].vms.push(vm);
                 gw.after_call(fi, w);
             }
+        }
+        for (fi, vm) in main_vms.into_iter().enumerate() {
+            gw.filters[fi].vms.push(vm);
+            gw.after_call(fi, gw.workers);
         }
         gw.settle()?;
         Ok(gw)

@@ -51,7 +51,8 @@ pub use stream::{Exchange, Stream};
 pub use value::message;
 pub use value::{
     CallId, CallKind, CallRecord, CallReply, Headers, HostProfile, LocalReply, LogLevel, LogRecord,
-    Metric, MetricKind, Outcome, Prop, Protocol, Request, Response, Seen, StreamId, TraceEvent,
+    MapKind, Metric, MetricKind, Outcome, Prop, Protocol, Request, Response, Seen, StreamId,
+    TraceEvent,
 };
 
 /// The sampling profiler under its former module name, kept for callers of `host_test::profile`.

@@ -147,6 +147,13 @@ impl HostState {
         }
     }
 
+    /// Attaches a logged line to the last trace event (the `proxy_log` call that logged it).
+    pub fn trace_log(&self, line: String) {
+        if let Some(e) = self.world().trace.as_mut().and_then(|t| t.last_mut()) {
+            e.log = Some(line);
+        }
+    }
+
     /// Appends a trace event; returns its index.
     pub fn trace(&self, kind: &'static str, name: String, args: Vec<i64>, result: i64) -> usize {
         let mut w = self.world();
@@ -159,6 +166,7 @@ impl HostState {
             name,
             args,
             result,
+            log: None,
         });
         t.len() - 1
     }

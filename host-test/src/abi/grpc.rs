@@ -9,7 +9,7 @@
 use super::guest::{done, read, read_str, write_u32, Cx};
 use super::http_call::{base, known_cluster, record};
 use crate::state::HostState;
-use crate::value::{pairs, status, CallKind, CallRecord, Headers, HostProfile};
+use crate::value::{pairs, status, CallKind, CallRecord, Headers, HostProfile, MapKind};
 use wasmtime::Linker;
 
 #[allow(clippy::too_many_arguments)]
@@ -47,7 +47,9 @@ fn open(
     if !known_cluster(st, &cluster) {
         return done(cx, name, status::PARSE_FAILURE);
     }
-    let mut call = base(st, kind, cluster, Headers::from_pairs(&md));
+    // Envoy builds the initial metadata with `addCopy`.
+    let md = Headers::from_pairs(&md).as_envoy(MapKind::RequestHeaders);
+    let mut call = base(st, kind, cluster, md);
     call.service = service;
     call.method = method;
     call.body = body;

@@ -8,12 +8,22 @@
 //! it calls `continue_stream` (so not from a later body callback or the response phase); the
 //! same holds for the other maps; `on_log` sees a read-only access-log view. Trailers can be
 //! added from the final body callback. `get_header_map_size` is Envoy's `byteSize()`;
-//! callout maps are read-only; changing request headers clears the route cache.
+//! callout maps are read-only; changing request headers clears the route cache. In the Envoy
+//! profile `add` (and `set_header_map_pairs`, which adds each pair) joins a value to an inline
+//! header already present with `,` (`HeaderMapImpl::addCopy`), and `replace` removes the
+//! header and adds it again, at the end of the map (`setCopy`).
 
 use super::guest::{copy_out, done, read, read_str, write_u32, Cx};
 use crate::state::HostState;
-use crate::value::{pairs, status, Headers};
+use crate::value::{pairs, status, Headers, HostProfile, MapKind};
 use wasmtime::Linker;
+
+/// The Envoy map a stream map type (0 to 3) is, when the Envoy profile inserts as Envoy
+/// does; `None` for the NGINX profile (plain appends and in-place replaces).
+fn envoy_kind(st: &HostState, t: i32) -> Option<MapKind> {
+    let envoy = st.world().host == HostProfile::Envoy;
+    (envoy && (0..=3).contains(&t)).then(|| MapKind::of_stream(t as usize / 2, t % 2 == 1))
+}
 
 /// Runs `f` on the map `t` as Envoy reaches it now: stream maps only while visible to the
 /// effective context (BAD_ARGUMENT otherwise; trailers can be created in a final body
@@ -112,7 +122,10 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
                     status::INVALID_MEMORY_ACCESS,
                 );
             };
-            let new = Headers::from_pairs(&pairs::deserialize_str(&bytes).unwrap_or_default());
+            let mut new = Headers::from_pairs(&pairs::deserialize_str(&bytes).unwrap_or_default());
+            if let Some(kind) = envoy_kind(cx.data(), t) {
+                new = new.as_envoy(kind);
+            }
             let s = match with_map(cx.data_mut(), t, true, |m| *m = new) {
                 Ok(()) => status::OK,
                 Err(s) => s,
@@ -159,10 +172,19 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
             done(&mut cx, "proxy_get_header_map_size", s)
         },
     )?;
-    type Edit = fn(&mut Headers, &str, &str);
+    type Edit = fn(&mut Headers, Option<MapKind>, &str, &str);
     let edits: [(&'static str, Edit); 2] = [
-        ("proxy_add_header_map_value", |m, k, v| m.add(k, v)),
-        ("proxy_replace_header_map_value", |m, k, v| m.set(k, v)),
+        ("proxy_add_header_map_value", |m, envoy, k, v| match envoy {
+            Some(kind) => m.add_as_envoy(kind, k, v),
+            None => m.add(k, v),
+        }),
+        (
+            "proxy_replace_header_map_value",
+            |m, envoy, k, v| match envoy {
+                Some(kind) => m.set_as_envoy(kind, k, v),
+                None => m.set(k, v),
+            },
+        ),
     ];
     for (name, edit) in edits {
         l.func_wrap(
@@ -173,7 +195,8 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
                 else {
                     return done(&mut cx, name, status::INVALID_MEMORY_ACCESS);
                 };
-                let s = match with_map(cx.data_mut(), t, true, |m| edit(m, &k, &v)) {
+                let envoy = envoy_kind(cx.data(), t);
+                let s = match with_map(cx.data_mut(), t, true, |m| edit(m, envoy, &k, &v)) {
                     Ok(()) => status::OK,
                     Err(s) => s,
                 };

@@ -8,7 +8,7 @@
 
 use super::guest::{done, read, read_str, write_u32, Cx};
 use crate::state::HostState;
-use crate::value::{pairs, status, CallId, CallKind, CallRecord, Headers, HostProfile};
+use crate::value::{pairs, status, CallId, CallKind, CallRecord, Headers, HostProfile, MapKind};
 use wasmtime::Linker;
 
 /// Records a call in the world and the token map; returns the token.
@@ -102,6 +102,10 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let mut headers = Headers::from_pairs(&pairs::deserialize_str(&h).unwrap_or_default());
             let trailers = Headers::from_pairs(&pairs::deserialize_str(&t).unwrap_or_default());
             let st = cx.data_mut();
+            if st.world().host == HostProfile::Envoy {
+                // Envoy builds the callout's header map with `addCopy`.
+                headers = headers.as_envoy(MapKind::RequestHeaders);
+            }
             let has_required = [":method", ":path", ":authority"]
                 .iter()
                 .all(|k| headers.get(k).is_some());

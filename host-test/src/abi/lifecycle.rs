@@ -67,8 +67,16 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
             let Some(msg) = read_str(&mut cx, p, n) else {
                 return done(&mut cx, "proxy_log", status::INVALID_MEMORY_ACCESS);
             };
+            let line = cx.data().tracing.then(|| {
+                let name = format!("{level:?}").to_lowercase();
+                format!("{name}: {msg}")
+            });
             log(cx.data_mut(), level, msg);
-            done(&mut cx, "proxy_log", status::OK)
+            let s = done(&mut cx, "proxy_log", status::OK);
+            if let Some(line) = line {
+                cx.data().trace_log(line);
+            }
+            s
         },
     )?;
     l.func_wrap("env", "proxy_get_log_level", |mut cx: Cx<'_>, p: i32| {

@@ -5,7 +5,9 @@
 use super::iteration::{Frame, Held, StreamRun, Work};
 use super::Gateway;
 use crate::error::Result;
-use crate::value::{wire_path, Headers, Protocol, Request, Response, Seen, StreamId};
+use crate::value::{
+    wire_path, Headers, HostProfile, MapKind, Protocol, Request, Response, Seen, StreamId,
+};
 use crate::world::StreamData;
 
 /// Header values as Envoy's HTTP/1 codec stores them: without leading or trailing SP/HTAB.
@@ -119,7 +121,9 @@ impl Gateway {
     /// chain. Over HTTP/1.1 (Envoy's HTTP/1 codec): header and trailer values lose their leading
     /// and trailing SP/HTAB, and a body chunk that ends the message reaches the filters as data
     /// (end_of_stream false) followed by an empty end_of_stream frame, as the codec signals the
-    /// message's end apart from its last bytes. Over HTTP/2 frames pass as given.
+    /// message's end apart from its last bytes. Over HTTP/2 frames pass as given. With either
+    /// codec Envoy's header map joins a repeated inline header (`authorization`, `accept`, ...)
+    /// into one entry with `,` ([`Headers::as_envoy`]); other repeated headers stay separate.
     pub(crate) fn codec_inject(
         &mut self,
         sid: u64,
@@ -127,7 +131,20 @@ impl Gateway {
         frame: Frame,
         map: Option<Headers>,
     ) {
-        if self.world().protocol != Protocol::Http11 {
+        let (protocol, host) = {
+            let w = self.world();
+            (w.protocol, w.host)
+        };
+        let kind = MapKind::of_stream(dir, matches!(frame, Frame::Trailers));
+        let map = match protocol {
+            Protocol::Http11 => map.map(trim_values),
+            Protocol::Http2 => map,
+        };
+        let map = match host {
+            HostProfile::Envoy => map.map(|m| m.as_envoy(kind)),
+            HostProfile::Nginx => map,
+        };
+        if protocol != Protocol::Http11 {
             return self.inject(sid, dir, frame, map);
         }
         match frame {
@@ -135,7 +152,7 @@ impl Gateway {
                 self.inject(sid, dir, Frame::Data(chunk, false), None);
                 self.inject(sid, dir, Frame::Data(Vec::new(), true), None);
             }
-            frame => self.inject(sid, dir, frame, map.map(trim_values)),
+            frame => self.inject(sid, dir, frame, map),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::Gateway;
 use crate::error::{Error, Result};
-use crate::value::{CallId, CallKind, CallRecord, CallReply, Headers, HostProfile};
+use crate::value::{CallId, CallKind, CallRecord, CallReply, Headers, HostProfile, MapKind};
 
 enum Delivery {
     Reply(CallReply),
@@ -30,6 +30,28 @@ impl Gateway {
         self.settle()
     }
 
+    /// Times a callout out now, as Envoy does when its upstream never answers: virtual time
+    /// advances to the call's deadline (its dispatch time plus its timeout), firing everything
+    /// due by then in time order, this timeout included (HTTP: a 504 `upstream request
+    /// timeout` reply; gRPC: status 4).
+    ///
+    /// Errors: unknown or already answered call, or a call without a timeout.
+    pub fn time_out_call(&mut self, id: CallId) -> Result<()> {
+        let (deadline, now) = {
+            let w = self.world();
+            let c = w
+                .calls
+                .iter()
+                .find(|c| c.id == id && c.pending)
+                .ok_or_else(|| Error::Harness(format!("call {} is not pending", id.0)))?;
+            if c.timeout_ms == 0 {
+                return Err(Error::Harness(format!("call {} has no timeout", id.0)));
+            }
+            (c.at_ns + u64::from(c.timeout_ms) * 1_000_000, w.mono_ns)
+        };
+        self.advance_ns(deadline.saturating_sub(now))
+    }
+
     /// Delivers one message on an open gRPC stream without closing it.
     pub fn grpc_message(&mut self, id: CallId, msg: &[u8]) -> Result<()> {
         self.deliver(id, Delivery::Message(msg.to_vec()))?;
@@ -51,6 +73,16 @@ impl Gateway {
 
     fn deliver(&mut self, id: CallId, d: Delivery) -> Result<()> {
         let call = self.take_call(id, matches!(d, Delivery::Message(_)))?;
+        // Envoy's async client parses the reply into its response maps: a repeated inline
+        // header is one entry joined with `,`.
+        let d = match d {
+            Delivery::Reply(mut rep) if self.world().host == HostProfile::Envoy => {
+                rep.headers = rep.headers.as_envoy(MapKind::ResponseHeaders);
+                rep.trailers = rep.trailers.as_envoy(MapKind::ResponseTrailers);
+                Delivery::Reply(rep)
+            }
+            d => d,
+        };
         let (fi, w) = (call.filter_index, call.worker);
         let Some(vm) = self.filters.get_mut(fi).and_then(|f| f.vms.get_mut(w)) else {
             return Ok(());

@@ -5,7 +5,7 @@
 
 use super::iteration::Frame;
 use super::Gateway;
-use crate::value::{Headers, LocalReply, Seen};
+use crate::value::{Headers, HostProfile, LocalReply, MapKind, Seen};
 
 /// gRPC status Envoy derives from an HTTP status for a gRPC local reply.
 fn grpc_from_http(code: u16) -> u32 {
@@ -24,12 +24,21 @@ fn grpc_from_http(code: u16) -> u32 {
 /// `content-type: text/plain` unless the filter gave one; without a body Envoy removes both
 /// (the filter's too). For a gRPC request Envoy answers trailers-only: `:status 200`, the filter's
 /// headers, `content-type: application/grpc` (set), `grpc-status` unless the filter gave one,
-/// `grpc-message` (the body, set), no `content-length`, no body.
-pub(crate) fn local_reply_headers(r: &LocalReply, grpc_request: bool) -> (Headers, Vec<u8>) {
+/// `grpc-message` (the body, set), no `content-length`, no body. With `envoy`, the filter's
+/// headers are added as Envoy's `addCopy` does (a repeated inline header joined with `,`).
+pub(crate) fn local_reply_headers(
+    r: &LocalReply,
+    grpc_request: bool,
+    envoy: bool,
+) -> (Headers, Vec<u8>) {
     let mut h = Headers::new();
     h.add(":status", &r.status.to_string());
     for (k, v) in r.headers.iter() {
-        h.add(k, v);
+        if envoy {
+            h.add_as_envoy(MapKind::ResponseHeaders, k, v);
+        } else {
+            h.add(k, v);
+        }
     }
     if grpc_request {
         h.set(":status", "200");
@@ -72,8 +81,9 @@ impl Gateway {
 
     /// Envoy's `sendLocalReply` for stream `sid`.
     pub(crate) fn local_reply(&mut self, sid: u64, reply: LocalReply) {
-        let grpc = {
+        let (grpc, envoy) = {
             let mut w = self.world();
+            let envoy = w.host == HostProfile::Envoy;
             let Some(s) = w.streams.get_mut(&sid) else {
                 return;
             };
@@ -85,9 +95,9 @@ impl Gateway {
             if s.code_details.is_empty() || !reply.details.is_empty() {
                 s.code_details = reply.details.clone();
             }
-            grpc
+            (grpc, envoy)
         };
-        let (headers, body) = local_reply_headers(&reply, grpc);
+        let (headers, body) = local_reply_headers(&reply, grpc, envoy);
         let Some(run) = self.streams.get_mut(&sid) else {
             return;
         };

@@ -43,7 +43,11 @@ pub(crate) struct Filter {
 pub struct Gateway {
     pub(crate) world: Arc<Mutex<World>>,
     pub(crate) filters: Vec<Filter>,
+    /// Worker VMs per filter; with `main_thread` each filter's `vms` has one more, the main
+    /// thread's, at index `workers`.
     pub(crate) workers: usize,
+    /// Envoy's main thread is modelled ([`Harness::main_thread`](crate::Harness::main_thread)).
+    pub(crate) main_thread: bool,
     pub(crate) streams: BTreeMap<u64, StreamRun>,
     pub(crate) finished: HashMap<u64, Outcome>,
     pub(crate) next_stream: u64,
@@ -68,11 +72,35 @@ impl Gateway {
 
     /// Creates and starts a VM for filter `fi` on worker `w`.
     pub(crate) fn new_vm(&self, fi: usize, w: usize) -> Result<Vm> {
+        let mut vm = self.bare_vm(fi, w)?;
+        vm.start_root()?;
+        Ok(vm)
+    }
+
+    /// Instantiates and initializes (`_initialize`, `main`) a VM for filter `fi` on worker `w`,
+    /// without a root context.
+    fn bare_vm(&self, fi: usize, w: usize) -> Result<Vm> {
         let rt = runtime()?;
         let f = &self.filters[fi];
         let state = HostState::new(self.world.clone(), f.info.clone(), w);
-        let mut vm = Vm::new(rt, &f.module, state, self.fuel, self.memory_cap)?;
-        vm.start_root()?;
-        Ok(vm)
+        Vm::new(rt, &f.module, state, self.fuel, self.memory_cap)
+    }
+
+    /// What Envoy's main thread does when it loads filter `fi`'s plugin, in its order: the
+    /// base VM is initialized (and never started), a configuration canary is started and
+    /// configured and then dropped (without `on_done`; its callouts are cancelled), and the
+    /// main thread's own VM is started and configured, and returned (to become the last of
+    /// `vms`).
+    pub(crate) fn start_main_thread(&mut self, fi: usize) -> Result<Vm> {
+        let main = self.workers;
+        drop(self.bare_vm(fi, main)?);
+        let canary = self.new_vm(fi, main)?;
+        drop(canary);
+        for c in self.world().calls.iter_mut() {
+            if c.filter_index == fi && c.worker == main {
+                c.pending = false;
+            }
+        }
+        self.new_vm(fi, main)
     }
 }

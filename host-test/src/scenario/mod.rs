@@ -8,9 +8,11 @@ pub use model::*;
 
 use crate::api::{FilterSpec, Gateway, Harness};
 use crate::error::{Error, Result};
-use crate::value::{CallReply, Headers, Outcome, Prop, Request, Response, Seen, StreamId};
+use crate::value::{
+    base64, CallId, CallReply, LogRecord, Outcome, Prop, Request, Response, Seen, StreamId,
+};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,6 +27,9 @@ pub struct StepReport {
     pub failures: Vec<String>,
     /// The last outcome, for request steps.
     pub outcome: Option<Outcome>,
+    /// The lines the filters logged during this step (at or above the scenario's log level),
+    /// in order.
+    pub logs: Vec<LogRecord>,
 }
 
 /// The result of a scenario.
@@ -32,6 +37,9 @@ pub struct StepReport {
 pub struct Report {
     /// True when every expectation held.
     pub passed: bool,
+    /// The lines the filters logged while the gateway started (`_initialize`, `on_vm_start`,
+    /// `on_configure`, on every VM), before the first step.
+    pub startup_logs: Vec<LogRecord>,
     /// Per step.
     pub steps: Vec<StepReport>,
     /// Metrics at the end.
@@ -43,7 +51,46 @@ impl Scenario {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Harness(format!("{}: {e}", path.display())))?;
-        serde_json::from_str(&text).map_err(|e| Error::Harness(format!("{}: {e}", path.display())))
+        let s: Self = serde_json::from_str(&text)
+            .map_err(|e| Error::Harness(format!("{}: {e}", path.display())))?;
+        s.validate()
+            .map_err(|e| Error::Harness(format!("{}: {e}", path.display())))?;
+        Ok(s)
+    }
+
+    /// Fields that exclude each other: one way to give each body, one fate per callout.
+    fn validate(&self) -> std::result::Result<(), String> {
+        for (i, st) in self.steps.iter().enumerate() {
+            let at = format!("step {}", i + 1);
+            if let Some(r) = &st.request {
+                let ways = usize::from(r.body.is_some())
+                    + usize::from(r.body_base64.is_some())
+                    + usize::from(!r.chunks.is_empty())
+                    + usize::from(!r.chunks_base64.is_empty());
+                if ways > 1 {
+                    return Err(format!(
+                        "{at}: request: give one of body, body_base64, chunks, chunks_base64"
+                    ));
+                }
+            }
+            if let Some(r) = &st.response {
+                if r.body.is_some() && r.body_base64.is_some() {
+                    return Err(format!("{at}: response: body or body_base64, not both"));
+                }
+            }
+            for (j, c) in st.calls.iter().enumerate() {
+                if c.body.is_some() && c.body_base64.is_some() {
+                    return Err(format!("{at}: call {}: body or body_base64", j + 1));
+                }
+                if usize::from(c.fail) + usize::from(c.unanswered) + usize::from(c.timeout) > 1 {
+                    return Err(format!(
+                        "{at}: call {}: one of fail, unanswered, timeout",
+                        j + 1
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Builds the gateway: module paths are relative to `base`; `modules` replace the
@@ -63,6 +110,9 @@ impl Scenario {
         }
         if let Some(p) = self.profile {
             h = h.profile(p);
+        }
+        if let Some(m) = self.main_thread {
+            h = h.main_thread(m);
         }
         if let Some(l) = self.log_level {
             h = h.log_level(l);
@@ -116,11 +166,19 @@ impl Scenario {
     ) -> Result<(Report, Option<String>)> {
         let mut gw = self.harness(base, modules, trace)?.build()?;
         let mut steps = Vec::new();
+        let mut unanswered = HashSet::new();
+        let startup_logs = gw.logs();
+        let mut logged = startup_logs.len();
         for (i, step) in self.steps.iter().enumerate() {
-            steps.push(run_step(&mut gw, i + 1, step)?);
+            let mut report = run_step(&mut gw, i + 1, step, &mut unanswered)?;
+            let logs = gw.logs();
+            report.logs = logs.get(logged..).unwrap_or_default().to_vec();
+            logged = logs.len();
+            steps.push(report);
         }
         let report = Report {
             passed: steps.iter().all(|s| s.failures.is_empty()),
+            startup_logs,
             steps,
             metrics: gw
                 .metrics()
@@ -141,20 +199,32 @@ pub fn request(d: &RequestDef) -> Request {
     if let Some(a) = &d.authority {
         r = r.authority(a);
     }
-    for (k, v) in &d.headers {
+    for (k, v) in d.headers.iter() {
         r = r.header(k, v);
     }
     if let Some(b) = &d.body {
         r = r.body(b.as_bytes());
     }
+    if let Some(b) = &d.body_base64 {
+        r = r.body(b.0.clone());
+    }
     for c in &d.chunks {
         r = r.body(c.as_bytes());
     }
-    for (k, v) in &d.trailers {
+    for c in &d.chunks_base64 {
+        r = r.body(c.0.clone());
+    }
+    for (k, v) in d.trailers.iter() {
         r = r.trailer(k, v);
     }
     if let Some(w) = d.worker {
         r = r.on_worker(w);
+    }
+    if let Some(c) = d.connection {
+        r = r.connection(c);
+    }
+    for (k, v) in &d.properties {
+        r = r.property(k, Prop::str(v));
     }
     r
 }
@@ -162,27 +232,72 @@ pub fn request(d: &RequestDef) -> Request {
 fn response(d: Option<&ResponseDef>) -> Response {
     let Some(d) = d else { return Response::ok() };
     let mut r = Response::status(d.status.unwrap_or(200));
-    for (k, v) in &d.headers {
+    for (k, v) in d.headers.iter() {
         r = r.header(k, v);
     }
     if let Some(b) = &d.body {
         r = r.body(b.as_bytes());
+    }
+    if let Some(b) = &d.body_base64 {
+        r = r.body(b.0.clone());
+    }
+    for (k, v) in d.trailers.iter() {
+        r = r.trailer(k, v);
     }
     r
 }
 
 fn reply(c: &CallDef) -> CallReply {
     let mut r = CallReply::status(c.status.unwrap_or(200));
-    r.headers = Headers::from_pairs(&[(":status", c.status.unwrap_or(200).to_string())]);
-    for (k, v) in &c.headers {
+    for (k, v) in c.headers.iter() {
         r = r.header(k, v);
     }
-    r.body = c.body.clone().unwrap_or_default().into_bytes();
+    for (k, v) in c.trailers.iter() {
+        r = r.trailer(k, v);
+    }
+    r.body = match (&c.body, &c.body_base64) {
+        (_, Some(b)) => b.0.clone(),
+        (b, None) => b.clone().unwrap_or_default().into_bytes(),
+    };
     r.grpc_status = c.grpc_status.unwrap_or(0);
+    r.grpc_message = c.grpc_message.clone().unwrap_or_default();
     r
 }
 
-fn run_step(gw: &mut Gateway, index: usize, step: &Step) -> Result<StepReport> {
+/// What the step's `calls` do, in order: each entry takes the oldest pending call (to its
+/// `cluster`, if given) that no entry left unanswered, and replies, fails it, times it out, or
+/// leaves it (remembered in `unanswered` for later steps).
+fn handle_calls(
+    gw: &mut Gateway,
+    calls: &[CallDef],
+    unanswered: &mut HashSet<CallId>,
+) -> Result<()> {
+    for c in calls {
+        let pending = gw.pending_calls();
+        let Some(call) = pending.iter().find(|p| {
+            !unanswered.contains(&p.id) && c.cluster.as_ref().is_none_or(|cl| *cl == p.cluster)
+        }) else {
+            break;
+        };
+        if c.unanswered {
+            unanswered.insert(call.id);
+        } else if c.timeout {
+            gw.time_out_call(call.id)?;
+        } else if c.fail {
+            gw.fail_call(call.id)?;
+        } else {
+            gw.reply_call(call.id, reply(c))?;
+        }
+    }
+    Ok(())
+}
+
+fn run_step(
+    gw: &mut Gateway,
+    index: usize,
+    step: &Step,
+    unanswered: &mut HashSet<CallId>,
+) -> Result<StepReport> {
     if let Some(ms) = step.advance_ms {
         gw.advance(Duration::from_millis(ms))?;
     }
@@ -193,20 +308,7 @@ fn run_step(gw: &mut Gateway, index: usize, step: &Step) -> Result<StepReport> {
                 .request(request(req))
                 .respond_with(response(step.response.as_ref()))?;
             let id = StreamId(out.stream);
-            for c in &step.calls {
-                let pending = gw.pending_calls();
-                let Some(call) = pending
-                    .iter()
-                    .find(|p| c.cluster.as_ref().is_none_or(|cl| *cl == p.cluster))
-                else {
-                    break;
-                };
-                if c.fail {
-                    gw.fail_call(call.id)?;
-                } else {
-                    gw.reply_call(call.id, reply(c))?;
-                }
-            }
+            handle_calls(gw, &step.calls, unanswered)?;
             outcome = Some(gw.outcome(id)?);
         }
     }
@@ -228,6 +330,7 @@ fn run_step(gw: &mut Gateway, index: usize, step: &Step) -> Result<StepReport> {
         name,
         failures,
         outcome,
+        logs: Vec::new(),
     })
 }
 
@@ -273,6 +376,24 @@ fn check(gw: &Gateway, e: &Expect, out: Option<&Outcome>) -> Vec<String> {
                 f.push(format!(
                     "upstream body: expected {b:?}, got {:?}",
                     o.upstream.body_str()
+                ));
+            }
+        }
+        if let Some(b) = &e.upstream_body_base64 {
+            if o.upstream.body != b.0 {
+                f.push(format!(
+                    "upstream body: expected base64 {}, got {}",
+                    base64::encode(&b.0),
+                    base64::encode(&o.upstream.body)
+                ));
+            }
+        }
+        if let Some(b) = &e.client_body_base64 {
+            if o.client.body != b.0 {
+                f.push(format!(
+                    "client body: expected base64 {}, got {}",
+                    base64::encode(&b.0),
+                    base64::encode(&o.client.body)
                 ));
             }
         }

@@ -1,9 +1,68 @@
 //! The scenario file format (JSON, unknown fields rejected).
 
-use crate::value::{FailurePolicy, HostProfile, LogLevel};
+use crate::value::{base64, FailurePolicy, HostProfile, LogLevel};
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
+
+/// Header fields in order, as a scenario writes them: a JSON object (its entries in the order
+/// written; a name written twice is sent twice) or a list of `[name, value]` pairs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct HeaderList(pub Vec<(String, String)>);
+
+impl HeaderList {
+    /// The fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for HeaderList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = HeaderList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of header fields or a list of [name, value] pairs")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<HeaderList, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, String>()? {
+                    out.push((k, v));
+                }
+                Ok(HeaderList(out))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<HeaderList, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = s.next_element::<(String, String)>()? {
+                    out.push((k, v));
+                }
+                Ok(HeaderList(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Bytes written as standard base64 text (`body_base64`): any byte, where `body` is UTF-8
+/// text.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Base64(pub Vec<u8>);
+
+impl<'de> Deserialize<'de> for Base64 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        base64::decode(&s)
+            .map(Base64)
+            .ok_or_else(|| serde::de::Error::custom(format!("not base64: {s:?}")))
+    }
+}
 
 /// A scenario file.
 #[derive(Debug, Deserialize)]
@@ -23,6 +82,9 @@ pub struct Scenario {
     /// Host to imitate: `envoy` (default) or `nginx`.
     #[serde(default)]
     pub profile: Option<HostProfile>,
+    /// Envoy's main thread and its VMs (default true; see `Harness::main_thread`).
+    #[serde(default)]
+    pub main_thread: Option<bool>,
     /// Gateway-wide string properties (dotted paths; a dot inside a segment is `\.`, written
     /// `\\.` in JSON).
     #[serde(default)]
@@ -71,18 +133,32 @@ pub struct RequestDef {
     /// `:authority` (default `example.com`).
     #[serde(default)]
     pub authority: Option<String>,
-    /// Headers.
+    /// Headers, in order (an object or a list of `[name, value]` pairs).
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: HeaderList,
     /// Body (one chunk).
     #[serde(default)]
     pub body: Option<String>,
+    /// Body as base64 bytes (one chunk), instead of `body`.
+    #[serde(default)]
+    pub body_base64: Option<Base64>,
     /// Body chunks (instead of `body`).
     #[serde(default)]
     pub chunks: Vec<String>,
-    /// Trailers.
+    /// Body chunks as base64 bytes (instead of `body` and `chunks`).
     #[serde(default)]
-    pub trailers: BTreeMap<String, String>,
+    pub chunks_base64: Vec<Base64>,
+    /// Trailers, in order.
+    #[serde(default)]
+    pub trailers: HeaderList,
+    /// Downstream connection label: requests with the same label share one connection (one
+    /// `connection.id`, one worker); without it each request is a connection of its own.
+    #[serde(default)]
+    pub connection: Option<u64>,
+    /// String properties of this request only (dotted paths as in the top-level
+    /// `properties`), e.g. metadata another filter would have set.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
     /// Worker.
     #[serde(default)]
     pub worker: Option<usize>,
@@ -95,36 +171,62 @@ pub struct ResponseDef {
     /// Status (default 200).
     #[serde(default)]
     pub status: Option<u16>,
-    /// Headers.
+    /// Headers, in order.
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: HeaderList,
     /// Body.
     #[serde(default)]
     pub body: Option<String>,
+    /// Body as base64 bytes, instead of `body`.
+    #[serde(default)]
+    pub body_base64: Option<Base64>,
+    /// Trailers, in order.
+    #[serde(default)]
+    pub trailers: HeaderList,
 }
 
-/// A reply to the next pending callout (to `cluster` if given).
+/// What happens to the next pending callout (to `cluster` if given) that no earlier entry left
+/// unanswered: a reply (the default), a failure, a timeout, or nothing for now.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CallDef {
-    /// Only answer a call to this cluster.
+    /// Only a call to this cluster.
     #[serde(default)]
     pub cluster: Option<String>,
     /// HTTP status (default 200).
     #[serde(default)]
     pub status: Option<u16>,
-    /// Headers.
+    /// Headers (gRPC: initial metadata), in order.
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub headers: HeaderList,
     /// Body (gRPC: the message).
     #[serde(default)]
     pub body: Option<String>,
+    /// Body as base64 bytes (a protobuf message), instead of `body`.
+    #[serde(default)]
+    pub body_base64: Option<Base64>,
+    /// Trailers (gRPC: trailing metadata), in order.
+    #[serde(default)]
+    pub trailers: HeaderList,
     /// gRPC status (default 0).
     #[serde(default)]
     pub grpc_status: Option<u32>,
+    /// gRPC status message.
+    #[serde(default)]
+    pub grpc_message: Option<String>,
     /// Fail the call instead (HTTP: 0 headers, status 11 reset).
     #[serde(default)]
     pub fail: bool,
+    /// Leave the call unanswered: later entries and steps skip it, and it times out when
+    /// virtual time reaches its timeout (`advance_ms`), as in Envoy when the upstream never
+    /// answers.
+    #[serde(default)]
+    pub unanswered: bool,
+    /// Time the call out now: virtual time advances to its deadline, so it gets Envoy's timeout
+    /// (HTTP: a 504 `upstream request timeout` reply; gRPC: status 4) with everything else
+    /// due by then (ticks, other timeouts). The call must have a timeout.
+    #[serde(default)]
+    pub timeout: bool,
 }
 
 /// One step: a request (with response and callout replies), a time advance, expectations.
@@ -172,8 +274,12 @@ pub struct Expect {
     pub client_headers: BTreeMap<String, Option<String>>,
     /// Exact upstream body.
     pub upstream_body: Option<String>,
+    /// Exact upstream body as base64 bytes.
+    pub upstream_body_base64: Option<Base64>,
     /// Substring of the client body.
     pub client_body_contains: Option<String>,
+    /// Exact client body as base64 bytes.
+    pub client_body_base64: Option<Base64>,
     /// Number of callouts the stream made.
     pub calls: Option<usize>,
     /// Metric values by name.

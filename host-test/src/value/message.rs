@@ -189,18 +189,34 @@ impl LocalReply {
     }
 }
 
-/// What one side saw: headers, body, trailers, and whether the stream ended.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+/// What one side saw: headers, body, trailers, and whether the stream ended. In JSON the body
+/// is text (lossy UTF-8), with `body_base64` beside it when the bytes are not UTF-8.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Seen {
     /// Headers, once they passed every filter.
     pub headers: Option<Headers>,
     /// Body bytes received so far.
-    #[serde(serialize_with = "text")]
     pub body: Vec<u8>,
     /// Trailers, if any passed.
     pub trailers: Option<Headers>,
     /// True once end_of_stream arrived.
     pub end_of_stream: bool,
+}
+
+impl Serialize for Seen {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let binary = std::str::from_utf8(&self.body).is_err();
+        let mut st = s.serialize_struct("Seen", 4 + usize::from(binary))?;
+        st.serialize_field("headers", &self.headers)?;
+        st.serialize_field("body", &String::from_utf8_lossy(&self.body))?;
+        if binary {
+            st.serialize_field("body_base64", &super::base64::encode(&self.body))?;
+        }
+        st.serialize_field("trailers", &self.trailers)?;
+        st.serialize_field("end_of_stream", &self.end_of_stream)?;
+        st.end()
+    }
 }
 
 impl Seen {

@@ -8,6 +8,7 @@
 //! The public paths are the crate root's re-exports, `host_test::message` (this `message`),
 //! and `host_test::abi::{pairs, status, properties::Prop}`, where these lived before.
 
+pub mod base64;
 pub mod callout;
 pub mod headers;
 pub mod message;
@@ -19,7 +20,7 @@ pub mod status;
 pub mod trace;
 
 pub use callout::{CallId, CallKind, CallRecord, CallReply, Responder};
-pub use headers::Headers;
+pub use headers::{Headers, MapKind};
 pub use message::{LocalReply, LogLevel, LogRecord, Outcome, Request, Response, Seen, StreamId};
 pub use metric::{Metric, MetricKind};
 pub use options::{FailurePolicy, HostProfile, Protocol};

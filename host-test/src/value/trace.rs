@@ -20,4 +20,8 @@ pub struct TraceEvent {
     pub args: Vec<i64>,
     /// Status (hostcalls) or return value (callbacks, -1 when none or trapped).
     pub result: i64,
+    /// The line `proxy_log` logged, as `level: message` (also when the gateway's log level
+    /// drops it); absent for every other event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
 }

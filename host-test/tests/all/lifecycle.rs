@@ -150,3 +150,65 @@ fn request_and_response_builders() {
     let resp = Response::status(404).set_header(":status", "418");
     assert_eq!(resp.headers.get_all(":status"), ["418"]);
 }
+
+/// Envoy 1.40 runs a plugin on its main thread too (checked with the real Envoy's trace log at
+/// `--concurrency 2`: `on_vm_start` and `on_configure` four times, three VMs ticking): a
+/// configuration canary (started, configured, dropped) and the main thread's own VM, whose
+/// root context ticks but never gets a stream.
+#[test]
+fn main_thread_vm_starts_configures_and_ticks_but_gets_no_streams() {
+    let count = |gw: &host_test::Gateway, needle: &str, worker: Option<usize>| {
+        gw.logs()
+            .iter()
+            .filter(|l| l.message.starts_with(needle))
+            .filter(|l| worker.is_none_or(|w| l.worker == w))
+            .count()
+    };
+    let workers = 2;
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).config("name=p;tick=1000"))
+        .workers(workers)
+        .build()
+        .unwrap();
+    assert!(gw.has_main_thread());
+    let main = gw.workers();
+    // The canary and the main thread's VM, then one VM per worker.
+    assert_eq!(count(&gw, "vm_start", None), workers + 2);
+    assert_eq!(count(&gw, "configure", None), workers + 2);
+    assert_eq!(count(&gw, "vm_start", Some(main)), 2);
+    // Every root context that lives on ticks: the workers' and the main thread's.
+    gw.advance(std::time::Duration::from_millis(1000)).unwrap();
+    assert_eq!(count(&gw, "tick 1", None), workers + 1);
+    assert_eq!(count(&gw, "tick 1", Some(main)), 1);
+    assert_eq!(gw.metric("probe_ticks"), Some(workers as i64 + 1));
+    // Streams go to the workers only, whichever worker a request asks for.
+    for w in [None, None, None, Some(main), Some(99)] {
+        let mut req = Request::get("/").header("x-probe", "metric");
+        if let Some(w) = w {
+            req = req.on_worker(w);
+        }
+        gw.request(req).respond_with(Response::ok()).unwrap();
+    }
+    assert_eq!(count(&gw, "p request_headers", None), 5);
+    assert_eq!(count(&gw, "p request_headers", Some(main)), 0);
+    assert_eq!(gw.metric("probe_requests"), Some(5));
+
+    // The switch: workers only.
+    let gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).config("tick=1000"))
+        .workers(workers)
+        .main_thread(false)
+        .build()
+        .unwrap();
+    assert!(!gw.has_main_thread());
+    assert_eq!(count(&gw, "vm_start", None), workers);
+    // ngx_wasm_module has no main-thread VM.
+    let gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()))
+        .workers(workers)
+        .profile(host_test::HostProfile::Nginx)
+        .build()
+        .unwrap();
+    assert!(!gw.has_main_thread());
+    assert_eq!(count(&gw, "configure", None), workers);
+}

@@ -117,7 +117,7 @@ fn panic_in_on_tick_fails_the_vm() {
         .filter(|l| l.message.contains("tick panic"))
         .count();
     assert_eq!(
-        ticks, 2,
-        "one tick per worker, then failed VMs stop ticking"
+        ticks, 3,
+        "one tick per worker and on the main thread, then failed VMs stop ticking"
     );
 }

@@ -269,3 +269,49 @@ fn http1_ends_a_body_with_an_empty_end_of_stream_callback() {
         ]
     );
 }
+
+/// Envoy's header map holds one entry for an "inline" header: a repeated `authorization`
+/// reaches the filter as one value joined with `,` (as Envoy 1.40 gives it to
+/// `get_header_map_value` and `get_header_map_pairs`), a repeated `x-api-key` as two entries
+/// of which `get` gives the first; a filter's `add` of an inline header joins too, and its
+/// `replace` moves the header to the end.
+#[test]
+fn repeated_inline_headers_are_joined_as_envoy_does() {
+    let request = || {
+        Request::get("/x")
+            .header("x-first", "1")
+            .header("x-probe", "headers")
+            .header("authorization", "Bearer a.b.c")
+            .header("x-api-key", "k1")
+            .header("authorization", "Bearer d.e.f")
+            .header("x-api-key", "k2")
+            .header("accept", "text/html")
+    };
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).config("name=p"))
+        .build()
+        .unwrap();
+    let out = gw.request(request()).respond_with(Response::ok()).unwrap();
+    assert!(gw.logged("p value authorization=Bearer a.b.c,Bearer d.e.f"));
+    assert!(gw.logged("p value x-api-key=k1"));
+    assert!(gw.logged(
+        "p pairs :authority=example.com|:path=/x|:method=GET|:scheme=http|x-first=1|\
+         x-probe=headers|authorization=Bearer a.b.c,Bearer d.e.f|x-api-key=k1|x-api-key=k2|\
+         accept=text/html"
+    ));
+    let up = out.upstream_request().headers.clone().unwrap();
+    assert_eq!(up.get_all("accept"), ["text/html,added"]);
+    let keys: Vec<&str> = up.iter().map(|(k, _)| k).collect();
+    assert_eq!(keys.last(), Some(&"x-first"), "replace moves to the end");
+
+    // The NGINX profile keeps every entry (the first is the value).
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(probe()).config("name=p"))
+        .profile(host_test::HostProfile::Nginx)
+        .build()
+        .unwrap();
+    let out = gw.request(request()).respond_with(Response::ok()).unwrap();
+    assert!(gw.logged("p value authorization=Bearer a.b.c"));
+    let up = out.upstream_request().headers.clone().unwrap();
+    assert_eq!(up.get_all("accept"), ["text/html", "added"]);
+}

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from . import DIST_DIR, ROOT
 from .client import Response, h2_request, request
+from .corpus import body, pairs
 from .stack import Stack
 from .upstreams import Recorded
 
@@ -212,24 +213,25 @@ def from_envoy(r: Response, seen: list[tuple[str, Recorded]]) -> Observed:
 
 
 def envoy_step(stack: Stack, step: dict) -> Observed | None:
-    """Send one request step through Envoy (its last repeat); None for a step without request."""
+    """Send one request step through Envoy (its last repeat); None for a step without request.
+    Headers are sent as the scenario lists them (a list of pairs keeps repeats and order), bodies
+    as text or `body_base64` bytes."""
     req = step.get("request")
     if req is None:
         return None
     resp = step.get("response") or {}
-    body = (resp.get("body") or "").encode()
     for server in (stack.v1, stack.v2):
-        server.script(resp.get("status", 200), list((resp.get("headers") or {}).items()), body)
-    headers = list((req.get("headers") or {}).items())
+        server.script(resp.get("status", 200), pairs(resp.get("headers")), body(resp))
+    headers = pairs(req.get("headers"))
     authority = req.get("authority", HOST_TEST_AUTHORITY)
     out = None
     for _ in range(max(1, step.get("repeat") or 1)):
         stack.v1.clear()
         stack.v2.clear()
-        req_body = (req.get("body") or "".join(req.get("chunks") or [])).encode() or None
+        req_body = body(req) or None
         if req.get("trailers"):
             r = h2_request(stack.listen_port, req.get("path", "/"), method=req.get("method", "GET"),
-                           headers=headers, body=req_body, trailers=list(req["trailers"].items()),
+                           headers=headers, body=req_body, trailers=pairs(req["trailers"]),
                            authority=authority)
         else:
             r = request(stack.listen_port, req.get("path", "/"), method=req.get("method", "GET"),

@@ -1,7 +1,10 @@
 //! host-test guest built with the proxy-wasm Rust SDK. Plugin configuration is
 //! `key=value;...` (`name`, `tick` ms, `reject`, `panic_configure`); each request picks actions
 //! with the `x-probe` header (comma-separated): local, callout, grpc, pause, add, panic, loop,
-//! shared, metric, property, buffer, log, queue, foreign, close, leak (keeps 64 KiB for good).
+//! shared, metric, property, buffer, log, queue, foreign, close, leak (keeps 64 KiB for good),
+//! headers (logs the request header pairs and the values of `authorization` and `x-api-key`,
+//! then adds `accept: added` and replaces `x-first`), echo (with callout or grpc: the reply's
+//! body bytes become a 200 local reply's body).
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
@@ -126,6 +129,10 @@ impl Context for Probe {
         let body = self
             .get_http_call_response_body(0, body)
             .unwrap_or_default();
+        if self.has("echo") {
+            self.send_http_response(200, vec![("x-upstream-status", &status)], Some(&body));
+            return;
+        }
         if status == "200" {
             self.set_http_request_header("x-auth", Some(&String::from_utf8_lossy(&body)));
             self.resume_http_request();
@@ -146,6 +153,10 @@ impl Context for Probe {
             "grpc response token={token} status={status} msg={}",
             String::from_utf8_lossy(&msg)
         );
+        if self.has("echo") {
+            self.send_http_response(200, vec![], Some(&msg));
+            return;
+        }
         self.set_http_request_header(
             "x-grpc",
             Some(&format!("{status}:{}", String::from_utf8_lossy(&msg))),
@@ -184,6 +195,20 @@ impl HttpContext for Probe {
         }
         if self.has("leak") {
             std::mem::forget(std::hint::black_box(vec![1u8; 64 * 1024]));
+        }
+        if self.has("headers") {
+            let pairs: Vec<String> = self
+                .get_http_request_headers()
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            log::info!("{} pairs {}", self.name, pairs.join("|"));
+            for k in ["authorization", "x-api-key"] {
+                let v = self.get_http_request_header(k);
+                log::info!("{} value {k}={}", self.name, v.unwrap_or_default());
+            }
+            self.add_http_request_header("accept", "added");
+            self.set_http_request_header("x-first", Some("replaced"));
         }
         if self.has("add") {
             self.add_http_request_header("x-added", &self.name.clone());
