@@ -49,15 +49,14 @@ def ci() -> bool:
 
 def skip_or_fail_no_nginx() -> None:
     """Skip when the NGINX host (nginx + ngx_wasm_module, scripts/nginx build) is not built;
-    fail instead under CI=true. (Not under GATEWAY_E2E_REQUIRE_ALL: scripts/test sets it and does
-    not run scripts/nginx build yet.)"""
+    fail instead under CI=true or GATEWAY_E2E_REQUIRE_ALL (scripts/test builds it first)."""
     from harness import nginx
 
     reason = nginx.unavailable()
     if reason is None:
         return
     reason = f"NGINX host: {reason}"
-    if ci():
+    if ci() or require_all():
         pytest.fail(reason)
     pytest.skip(reason)
 

@@ -2,8 +2,9 @@
 on wasmtime 26 (scripts/nginx build), nginx-config/gateway.conf (the four portable modules in
 front of proxy_pass), two workers, the same plugin configurations and sample upstreams as Envoy.
 
-Skipped with the reason when the module is not built; a failure under CI=true. While the filters
-cannot load in ngx_wasm_module, the gateway tests are expected failures naming the hostcall.
+Skipped with the reason when the module is not built; a failure under CI=true or
+GATEWAY_E2E_REQUIRE_ALL=1 (scripts/test builds it). While the filters cannot load in
+ngx_wasm_module, the gateway tests are expected failures naming the hostcall.
 What NGINX does differently from Envoy is in nginx-config/README.md.
 """
 
@@ -13,30 +14,16 @@ import time
 import pytest
 from checks import assert_problem, upstream_count
 
-from harness import nginx
-from harness.nginx import NGINX_CONFIG_DIR, NginxError
+from harness import envoy, nginx
+from harness.nginx import NGINX_CONFIG_DIR
 from harness.samples import API_KEYS, TRIAL_LIMIT, JwtSigner
 from harness.stack import allocate_ports
-
-
-LINK_FAILURE = re.compile(r'failed importing "env\.(\w+)": missing host function'
-                          r"|incompatible import type for `env::(\w+)`")
-"""A module importing a hostcall ngx_wasm_module lacks (proxy_get_buffer_status) or declares
-with another signature (proxy_get_log_level): the worker cannot load the filters at all."""
 
 
 @pytest.fixture(scope="module", params=["gateway.conf", "gateway-bundle.conf"])
 def gw(request, stack_factory, signer):
     """The four portable filters as separate modules, and the portable bundle's `gateway` root."""
-    try:
-        stack = stack_factory(request.param, host="nginx", jwks=signer.jwks())
-    except NginxError as e:
-        found = LINK_FAILURE.search(str(e))
-        if found:
-            # Known, listed in nginx-config/README.md: the filters must stop importing it.
-            pytest.xfail(f"the filters do not load in ngx_wasm_module: they import "
-                         f"env.{found.group(1) or found.group(2)} (nginx-config/README.md)")
-        raise
+    stack = stack_factory(request.param, host="nginx", jwks=signer.jwks())
     return keys_fetched(stack, signer)
 
 
@@ -46,6 +33,27 @@ TEMPLATES = sorted(p.name for p in NGINX_CONFIG_DIR.glob("*.conf"))
 def test_templates_cover_each_filter_the_chain_and_the_bundle():
     assert set(TEMPLATES) >= {"auth.conf", "quota.conf", "analytics.conf", "routing.conf",
                               "gateway.conf", "gateway-bundle.conf"}
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_template_is_the_base_with_its_own_sections(name):
+    """Each template is a header and its sections on common/base.conf: the base's lines (the
+    header and path workarounds) come out whole, every slot filled."""
+    text = nginx.template(name)
+    base = nginx.BASE_TEMPLATE.read_text(encoding="utf-8")
+    assert "{{WASM_MODULES}}" not in text and "{{PROXY_WASM}}" not in text
+    for line in base.splitlines():
+        if line.strip() not in ("{{WASM_MODULES}}", "{{PROXY_WASM}}"):
+            assert line in text.splitlines(), line
+    assert re.search(r"^    module \w+ \{\{DIST\}\}/filter_\w+\.wasm;$", text, re.M)
+    assert re.search(r"^            proxy_wasm \w+ \{\{[A-Z_]+_CONFIG\}\};$", text, re.M)
+
+
+def test_template_without_a_section_is_refused(tmp_path):
+    variant = tmp_path / "broken.conf"
+    variant.write_text("# no proxy_wasm\n[WASM_MODULES]\nmodule auth x.wasm;\n", encoding="utf-8")
+    with pytest.raises(envoy.RenderError, match="PROXY_WASM"):
+        nginx.compose(variant)
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
@@ -188,7 +196,7 @@ def test_client_cannot_pick_the_upstream(gw):
 
 def test_duplicate_identity_headers_never_reach_the_upstream(gw):
     """Two client copies of an identity header: neither reaches the upstream, nor does the
-    stripped API key (nginx-config/*.conf re-set these headers; see README.md)."""
+    stripped API key (nginx-config/common/base.conf re-sets these headers; see README.md)."""
     r = gw.request("/v1/orders", headers=key("bob") + [("x-gateway-consumer", "alice"),
                                                       ("x-gateway-consumer", "root"),
                                                       ("x-gateway-cluster", "api_v2"),

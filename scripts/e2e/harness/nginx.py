@@ -1,6 +1,7 @@
 """Render nginx-config/ templates and run a real NGINX proxy-wasm host: Debian's nginx
 (/usr/sbin/nginx) with Kong's ngx_wasm_module (built by `scripts/nginx build`).
 
+A template is nginx-config/<name>.conf composed with nginx-config/common/base.conf (template()).
 Templates use the `{{NAME}}` placeholders of envoy-config/ (see harness.envoy), plus MODULE (the
 ngx_wasmx_module.so), RUN_DIR (nginx's prefix: pid, logs, temp files) and LOG_LEVEL. A value that
 is a dict or list is a plugin configuration, rendered as one single-quoted nginx string holding
@@ -31,6 +32,9 @@ from . import DIST_DIR, ROOT, envoy
 from .stack import Stack, template_values as envoy_template_values
 
 NGINX_CONFIG_DIR = ROOT / "nginx-config"
+BASE_TEMPLATE = NGINX_CONFIG_DIR / "common" / "base.conf"
+"""What every nginx-config/*.conf shares; each fills its SLOTS (see template())."""
+SLOTS = ("WASM_MODULES", "PROXY_WASM")
 NGINX_BIN = Path("/usr/sbin/nginx")
 SCRIPT = ROOT / "scripts" / "nginx"
 
@@ -104,8 +108,65 @@ def render(text: str, values: dict) -> str:
 
 
 def template(name: str) -> str:
-    """Text of nginx-config/<name>."""
-    return (NGINX_CONFIG_DIR / name).read_text(encoding="utf-8")
+    """The template nginx-config/<name> stands for: its header comment, then BASE_TEMPLATE with
+    each slot line (a line holding only `{{WASM_MODULES}}` or `{{PROXY_WASM}}`) replaced by the
+    variant's section of that name (`[WASM_MODULES]`, `[PROXY_WASM]`), indented as the slot line
+    is. A file without sections is a whole template, used as written."""
+    return compose(NGINX_CONFIG_DIR / name)
+
+
+_SECTION = re.compile(r"^\[([A-Z][A-Z0-9_]*)\]\s*$")
+_SLOT = re.compile(r"^([ \t]*)\{\{([A-Z][A-Z0-9_]*)\}\}[ \t]*$")
+
+
+def compose(path: Path, base: Path = BASE_TEMPLATE) -> str:
+    """template()'s composition of the variant at `path` and `base` (envoy.RenderError when a
+    section or slot is missing or unknown)."""
+    text = path.read_text(encoding="utf-8")
+    header: list[str] = []
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        m = _SECTION.match(line)
+        if m:
+            if m.group(1) in sections:
+                raise envoy.RenderError(f"{path.name}: section [{m.group(1)}] twice")
+            current = sections[m.group(1)] = []
+        elif current is not None:
+            current.append(line)
+        elif line.strip() and not line.lstrip().startswith("#"):
+            return text  # a directive before any section: a whole template
+        else:
+            header.append(line)
+    if not sections:
+        return text
+    if set(sections) != set(SLOTS):
+        raise envoy.RenderError(f"{path.name}: sections {sorted(sections)}, expected {sorted(SLOTS)}")
+
+    def fill(m: re.Match) -> str:
+        indent, name = m.groups()
+        lines = sections[name]
+        while lines and not lines[0].strip():
+            lines.pop(0)
+        while lines and not lines[-1].strip():
+            lines.pop()
+        return "\n".join(indent + ln if ln.strip() else "" for ln in lines)
+
+    out, filled = [], set()
+    for line in base.read_text(encoding="utf-8").splitlines():
+        m = _SLOT.match(line)
+        if m and m.group(2) in SLOTS:
+            if m.group(2) in filled:
+                raise envoy.RenderError(f"{base.name}: slot {m.group(2)} twice")
+            filled.add(m.group(2))
+            out.append(fill(m))
+        else:
+            out.append(line)
+    if filled != set(SLOTS):
+        raise envoy.RenderError(f"{base.name}: no slot line for {sorted(set(SLOTS) - filled)}")
+    while header and not header[-1].strip():
+        header.pop()
+    return "\n".join([*header, "", *out]) + "\n"
 
 
 def host_config(config, ports: dict[str, int]):
