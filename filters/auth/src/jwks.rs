@@ -12,7 +12,8 @@
 //! at most once per interval for each `kid` in a worker, remembered by digest: a repeated bogus
 //! `kid` costs no shared-state round trip), and kept (served stale) when a fetch fails. Keys a
 //! body carries that cannot be used (RSA over `jwt.max_rsa_key_bits`, say) are skipped and
-//! logged, and counted by the worker that fetched the body.
+//! logged, and counted by the worker that fetched the body; keys for encryption (`use: enc`) are
+//! passed over quietly (see `jwt::jwk`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -291,7 +292,7 @@ impl JwksCache {
     /// The key set of a JWKS body, and how many of its keys were skipped (each logged).
     fn parse(&self, body: &[u8]) -> Result<(KeySet, usize), String> {
         let value = filter_core::json::parse(body, 8).map_err(|e| e.to_string())?;
-        let (set, skipped) = jwk::load_jwks(&value, Origin::Remote, self.remote.max_rsa_bits)
+        let (set, skipped) = jwk::load_jwks(&value, Origin::Remote, &self.remote.key_rules)
             .map_err(|e| e.to_string())?;
         for e in &skipped {
             log::info!("jwks {}: key skipped: {e}", self.name);

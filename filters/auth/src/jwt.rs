@@ -2,8 +2,9 @@
 //! compact token against a provider's key set.
 //!
 //! The order is fixed: decode (size cap, strict base64url, strict JSON, header rules), pick the
-//! provider by exact `iss`, pick keys by (issuer, `kid`) and the key's bound algorithm, verify the
-//! signature, and only then check the claims.
+//! provider by exact `iss`, pick keys by (issuer, `kid`, as `jwt_authn` does: a token's `kid`
+//! also tries the keys without one) and the algorithms each key accepts, verify the signature,
+//! and only then check the claims.
 //!
 //! The work an unauthenticated request can cause is bounded: only keys whose type and size can
 //! have made the signature are tried, at most [`JwtConfig::max_signature_checks`] per request
@@ -57,10 +58,10 @@ pub enum JwtError {
     /// No provider has this `iss`.
     #[error("unknown issuer")]
     UnknownIssuer,
-    /// The issuer has no key with this `kid`.
+    /// The issuer has no key with this `kid` (nor a key without `kid` that verifies the token).
     #[error("unknown key id")]
     UnknownKid,
-    /// The key named by `kid` is bound to another algorithm.
+    /// No key the token may be checked with accepts its `alg`.
     #[error("algorithm does not match the key")]
     AlgMismatch,
     /// The issuer's keys cannot be had (remote key set never fetched successfully).
@@ -128,8 +129,8 @@ pub struct RemoteJwks {
     pub unknown_kid_refetch: u64,
     /// Seconds to wait after a failure.
     pub retry: u64,
-    /// Largest RSA modulus, in bits, of a key taken from the key server (larger ones are skipped).
-    pub max_rsa_bits: usize,
+    /// How the key server's keys are loaded (larger RSA keys than the rules allow are skipped).
+    pub key_rules: jwk::KeyRules,
 }
 
 /// A claim copied to a request header.
@@ -270,13 +271,16 @@ impl<'a> Work<'a> {
 
 /// Verifies the signature of `token` with `keys`, then checks its claims at `now`.
 ///
-/// Keys are those of the token's issuer only. With a `kid`, only keys with that `kid` are
-/// considered ([`JwtError::UnknownKid`] if there is none, [`JwtError::AlgMismatch`] if none is
-/// bound to the token's `alg`); without one, every key bound to the token's `alg`. Of those, only
-/// the keys whose signatures have the token's signature's length are tried (an RS256 signature is
-/// as long as its key's modulus, an ES256 one 64 bytes), in key-set order, each spending one check
-/// of `work.budget` unless the key remembers verifying this signature: [`JwtError::CheckLimit`]
-/// when the budget runs out first.
+/// Keys are those of the token's issuer only, picked as Envoy's `jwt_authn` picks them. A token
+/// with a `kid` is tried against the keys with that `kid`, then those without one (a key with
+/// another `kid` never); one without `kid`, against every key. Of those, only the keys that accept
+/// the token's `alg` count ([`JwtError::AlgMismatch`] if none does), and of these only the keys
+/// whose signatures have the token's signature's length are tried (an RS256 signature is as long
+/// as its key's modulus, an ES256 one 64 bytes), in that order (key-set order within each kind),
+/// each spending one check of `work.budget` unless the key remembers verifying this signature:
+/// [`JwtError::CheckLimit`] when the budget runs out first. A `kid` no key has is
+/// [`JwtError::UnknownKid`] (which may bring a refetch of remote keys) unless a key without `kid`
+/// verifies the token.
 ///
 /// A signature refusal (no key verified it, or the budget ran out on a request that had spent
 /// nothing before) is remembered in `work.refusals` for this key set and answered from there the
@@ -293,30 +297,39 @@ pub fn verify(
     host: &dyn filter_core::Host,
     work: &mut Work<'_>,
 ) -> Result<Json, JwtError> {
-    let named: Vec<_> = keys
-        .keys
+    let (named, unnamed): (Vec<&Key>, Vec<&Key>) = match &token.kid {
+        None => (keys.keys.iter().collect(), Vec::new()),
+        Some(kid) => (
+            keys.keys
+                .iter()
+                .filter(|k| k.kid.as_ref() == Some(kid))
+                .collect(),
+            keys.keys.iter().filter(|k| k.kid.is_none()).collect(),
+        ),
+    };
+    // A `kid` none of the issuer's keys has (keys without `kid` may still verify the token).
+    let unknown_kid = token.kid.is_some() && named.is_empty();
+    let candidates: Vec<&Key> = named
         .iter()
-        .filter(|k| token.kid.is_none() || k.kid == token.kid)
+        .chain(&unnamed)
+        .copied()
+        .filter(|k| k.accepts(token.alg))
         .collect();
-    if named.is_empty() {
-        return Err(if token.kid.is_some() {
+    if candidates.is_empty() {
+        return Err(if unknown_kid {
             JwtError::UnknownKid
         } else {
             JwtError::AlgMismatch
         });
     }
-    let candidates: Vec<_> = named
-        .into_iter()
-        .filter(|k| k.verifier.alg() == token.alg)
-        .collect();
-    if candidates.is_empty() {
-        return Err(JwtError::AlgMismatch);
-    }
     let fitting: Vec<&Key> = candidates
         .into_iter()
-        .filter(|k| k.verifier.signature_len() == token.signature.len())
+        .filter(|k| k.signature_len(token.alg) == token.signature.len())
         .collect();
-    check_signature(token, keys, &fitting, host, work)?;
+    match check_signature(token, keys, &fitting, host, work) {
+        Err(JwtError::BadSignature) if unknown_kid => return Err(JwtError::UnknownKid),
+        result => result?,
+    }
     provider.rules.check(&token.claims, now)?;
     Ok(token.claims.clone())
 }
@@ -330,8 +343,12 @@ fn check_signature(
     host: &dyn filter_core::Host,
     work: &mut Work<'_>,
 ) -> Result<(), JwtError> {
-    let (msg, sig) = (token.signing_input.as_slice(), token.signature.as_slice());
-    let one_proven = matches!(fitting, [key] if key.host_proven());
+    let (alg, msg, sig) = (
+        token.alg,
+        token.signing_input.as_slice(),
+        token.signature.as_slice(),
+    );
+    let one_proven = matches!(fitting, [key] if key.host_proven(alg));
     let digest = (!fitting.is_empty() && !one_proven).then(|| signature_cache::digest(msg, sig));
     if let Some(digest) = &digest {
         if let Some(error) = work.refusals.get(digest, keys) {
@@ -350,7 +367,7 @@ fn check_signature(
             error = JwtError::CheckLimit;
             break;
         }
-        if key.check(msg, sig, digest.as_ref(), host, &mut work.checks) {
+        if key.check(alg, msg, sig, digest.as_ref(), host, &mut work.checks) {
             return Ok(());
         }
     }

@@ -42,7 +42,8 @@ pub mod source;
 pub mod testkit;
 
 // The unit tests check signatures in the module as well as through the host; the build that
-// leaves RSA and ECDSA to Envoy is tested as a module (tests/wasm.rs) and end to end.
+// leaves RS*, ES256 and ES384 to Envoy is tested natively by tests/algorithms.rs (run with its
+// features), as a module (tests/wasm.rs) and end to end.
 #[cfg(all(test, not(feature = "portable")))]
 compile_error!("filter-auth's unit tests need the `portable` feature (on by default)");
 

@@ -25,6 +25,12 @@ pub const HS_SECRET: &[u8] = b"test-secret-test-secret-test-secret-test-secret-t
 pub const P256_D: [u8; 32] = [7; 32];
 /// P-384 private scalar for tests.
 pub const P384_D: [u8; 48] = [9; 48];
+/// P-521 private scalar for tests (big-endian, 66 bytes, under the group order).
+pub const P521_D: [u8; 66] = {
+    let mut d = [3; 66];
+    d[0] = 0;
+    d
+};
 /// Ed25519 seed for tests.
 pub const ED_SEED: [u8; 32] = [5; 32];
 
@@ -83,6 +89,11 @@ pub fn jwk(alg: Alg, kid: &str) -> Value {
             let sk = p384::ecdsa::SigningKey::from_slice(&P384_D).unwrap();
             let p = sk.verifying_key().to_encoded_point(false);
             json!({"kty": "EC", "crv": "P-384", "x": b64(p.x().unwrap()), "y": b64(p.y().unwrap())})
+        }
+        Alg::Es512 => {
+            let sk = p521::ecdsa::SigningKey::from_slice(&P521_D).unwrap();
+            let p = p521::ecdsa::VerifyingKey::from(&sk).to_encoded_point(false);
+            json!({"kty": "EC", "crv": "P-521", "x": b64(p.x().unwrap()), "y": b64(p.y().unwrap())})
         }
         Alg::EdDsa => {
             let sk = ed25519_dalek::SigningKey::from_bytes(&ED_SEED);
@@ -155,6 +166,11 @@ pub fn signature(alg: Alg, input: &[u8]) -> Vec<u8> {
         Alg::Es384 => {
             let sk = p384::ecdsa::SigningKey::from_slice(&P384_D).unwrap();
             let s: p384::ecdsa::Signature = sk.sign(input);
+            s.to_bytes().to_vec()
+        }
+        Alg::Es512 => {
+            let sk = p521::ecdsa::SigningKey::from_slice(&P521_D).unwrap();
+            let s: p521::ecdsa::Signature = sk.sign_with_rng(rng, input);
             s.to_bytes().to_vec()
         }
         Alg::EdDsa => {

@@ -5,6 +5,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::jwt::alg::Alg;
+use crate::jwt::jwk::KeyRules;
+use crate::jwt::KeySource;
 use crate::signing::BodyDigest;
 use crate::source::Source;
 use crate::testkit::{b64, jwk};
@@ -460,6 +462,47 @@ fn the_inline_jwks_reaches_the_key_loader_as_written() {
         serde_json::from_str::<filter_core::json::Json>(&text).unwrap()
     );
     assert!(Config::parse(doc.as_bytes()).is_ok());
+}
+
+#[test]
+fn strict_alg_binds_keys_without_alg_inline_and_remote() {
+    let mut rsa = jwk(Alg::Rs256, "r");
+    rsa.as_object_mut().unwrap().remove("alg");
+    let algs = |strict: Option<Value>| {
+        let mut v = inline_jwks(json!({"keys": [rsa]}));
+        if let Some(strict) = strict {
+            v["jwt"]["providers"][0]["strict_alg"] = strict;
+        }
+        let cfg = Config::parse(v.to_string().as_bytes()).map_err(|e| e.to_string())?;
+        let KeySource::Inline(set) = &cfg.jwt.unwrap().providers[0].keys else {
+            unreachable!()
+        };
+        Ok::<_, String>(set.keys[0].algs.to_string())
+    };
+    assert_eq!(algs(None).unwrap(), "RS256/RS384/RS512/PS256/PS384/PS512");
+    assert_eq!(
+        algs(Some(json!(false))).unwrap(),
+        "RS256/RS384/RS512/PS256/PS384/PS512"
+    );
+    assert_eq!(algs(Some(json!(true))).unwrap(), "RS256");
+    let err = algs(Some(json!("yes"))).unwrap_err();
+    assert!(err.contains("jwt.providers[0].strict_alg"), "{err}");
+    // A remote key set is loaded under the same rules.
+    let mut v = minimal();
+    v["jwt"] = json!({"providers": [{"name": "main", "issuer": "https://issuer.example", "strict_alg": true,
+                                     "remote_jwks": {"cluster": "jwks", "path": "/k"}}],
+                      "max_rsa_key_bits": 3072});
+    let cfg = Config::parse(v.to_string().as_bytes()).unwrap();
+    let KeySource::Remote(r) = &cfg.jwt.unwrap().providers[0].keys else {
+        unreachable!()
+    };
+    assert_eq!(
+        r.key_rules,
+        KeyRules {
+            max_rsa_bits: 3072,
+            strict_alg: true
+        }
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ use crate::consumer::{is_name, Consumer};
 use crate::credential::CredentialType;
 use crate::jwt::claims::{parse_path, ClaimRules};
 use crate::jwt::jwk::MAX_KEYS;
-use crate::jwt::jwk::{load_jwks, Origin, DEFAULT_MAX_RSA_BITS, MAX_RSA_BITS_FIELD};
+use crate::jwt::jwk::{load_jwks, KeyRules, Origin, DEFAULT_MAX_RSA_BITS, MAX_RSA_BITS_FIELD};
 use crate::jwt::public_key::RSA_MAX_BITS;
 use crate::jwt::{
     ClaimHeader, JwtConfig, KeySource, Provider, RemoteJwks, DEFAULT_MAX_SIGNATURE_CHECKS,
@@ -485,9 +485,13 @@ fn jwt_config(j: RawJwt) -> Result<JwtConfig, ConfigError> {
         if p.issuer.is_empty() {
             return Err(e(format!("{at}.issuer"), "must not be empty"));
         }
+        let key_rules = KeyRules {
+            max_rsa_bits,
+            strict_alg: p.strict_alg.unwrap_or(false),
+        };
         let keys = match (p.jwks, p.remote_jwks) {
             (Some(jwks), None) => {
-                let (set, _) = load_jwks(&jwks, Origin::Inline, max_rsa_bits)
+                let (set, _) = load_jwks(&jwks, Origin::Inline, &key_rules)
                     .map_err(|k| e(format!("{at}.jwks.{}", k.at), k.message))?;
                 KeySource::Inline(Rc::new(set))
             }
@@ -527,7 +531,7 @@ fn jwt_config(j: RawJwt) -> Result<JwtConfig, ConfigError> {
                         3600,
                     )?,
                     retry: range(&format!("{f}.retry_seconds"), r.retry_seconds, 1, 1, 3600)?,
-                    max_rsa_bits,
+                    key_rules,
                 })
             }
             _ => return Err(e(at, "exactly one of jwks or remote_jwks")),

@@ -128,6 +128,9 @@ pub struct RawProvider {
     pub jwks: Option<filter_core::json::Json>,
     /// Remote JWKS fetched from a cluster.
     pub remote_jwks: Option<RawRemoteJwks>,
+    /// A key without `alg` accepts RS256 only (RSA) or HS256 only (HMAC) instead of its family
+    /// (RS256/384/512 and PS256/384/512; HS256/384/512). Default `false`.
+    pub strict_alg: Option<bool>,
     /// Allowed clock skew for `exp`, `nbf` and `iat`, in seconds. Default 60, at most 600.
     pub leeway_seconds: Option<u64>,
     /// Refuse tokens without `exp`. Default `true`.
@@ -412,6 +415,7 @@ impl RawProvider {
             "audiences",
             "jwks",
             "remote_jwks",
+            "strict_alg",
             "leeway_seconds",
             "require_exp",
             "required_claims",
@@ -427,6 +431,7 @@ impl RawProvider {
             audiences: o.or_default("audiences", Field::strings)?,
             jwks: o.opt("jwks", |f| value(f, MAX_DEPTH - JWKS_DEPTH + 1))?,
             remote_jwks: o.opt("remote_jwks", RawRemoteJwks::read)?,
+            strict_alg: o.opt("strict_alg", Field::bool)?,
             leeway_seconds: o.opt("leeway_seconds", Field::u64)?,
             require_exp: o.opt("require_exp", Field::bool)?,
             required_claims: o.or_default("required_claims", Field::strings)?,

@@ -1,7 +1,7 @@
 //! The few fixed DER shapes the host's signature check takes, written directly: an RSA or EC
-//! `SubjectPublicKeyInfo` and an `ECDSA-Sig-Value`. The `der`/`spki`/`pkcs8` encoders cost the
-//! module about 25 KB for three structures. Tests parse every shape back with those crates, and a
-//! key the host cannot read only sends its checks back to the module.
+//! (P-256, P-384, P-521) `SubjectPublicKeyInfo` and an `ECDSA-Sig-Value`. The `der`/`spki`/`pkcs8`
+//! encoders cost the module about 25 KB for three structures. Tests parse every shape back with
+//! those crates, and a key the host cannot read only sends its checks back to the module.
 
 use super::public_key::significant;
 
@@ -24,6 +24,10 @@ pub const EC_P256: &[u8] = &[
 /// `AlgorithmIdentifier` contents: id-ecPublicKey on secp384r1.
 pub const EC_P384: &[u8] = &[
     0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22,
+];
+/// `AlgorithmIdentifier` contents: id-ecPublicKey on secp521r1.
+pub const EC_P521: &[u8] = &[
+    0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23,
 ];
 
 /// A tag, its definite length and `content`.

@@ -2,20 +2,32 @@
 //! signatures.
 //!
 //! A key always keeps the bytes the host's `verify_signature` takes (the RSA modulus, the EC
-//! point). With the `portable` feature (on by default) the module can also check signatures
-//! itself, with RustCrypto's `rsa`, `p256` and `p384`: on hosts without Envoy's function
-//! (ngx_wasm_module), for PS256/384/512 (Envoy's check has no PSS padding), and when the host
-//! refuses a key. Without it the module links none of that arithmetic (about 200 KB of wasm):
-//! RS* and ES* signatures are Envoy's to check, PS* keys are refused when loaded, and an EC point
-//! is checked to be on its curve by the host, on the key's first use.
+//! point). The module checks signatures itself (RustCrypto) where the host cannot:
+//! - in every build, RSASSA-PSS (PS256/384/512, `rsa`: Envoy's check has no PSS padding) and
+//!   ECDSA on P-521 (ES512, `p521`) on hosts that do not check P-521 keys;
+//! - with the `portable` feature (on by default), RSASSA-PKCS1-v1_5 (RS256/384/512) and ECDSA on
+//!   P-256 and P-384 (ES256, ES384, `p256` and `p384`) too: on hosts without Envoy's function
+//!   (ngx_wasm_module), and when the host refuses a key. Without it the module links no P-256 or
+//!   P-384 arithmetic and no PKCS#1 v1.5 padding check: those are Envoy's to check, and a P-256 or
+//!   P-384 point is checked to be on its curve by the host, on the key's first use.
+//!
+//! [`in_module`] says which algorithms this build checks in the module.
 
 use super::alg::Alg;
 
 /// The RSA exponent every key must have.
 pub const RSA_EXPONENT: [u8; 3] = [1, 0, 1];
 
-/// Whether the module checks RSA and ECDSA signatures itself (the `portable` feature).
-pub const MODULE_CHECKS: bool = cfg!(feature = "portable");
+/// Whether this build checks `alg`'s signatures in the module: every algorithm with the
+/// `portable` feature; without it, all but RS256/384/512, ES256 and ES384, which are left to the
+/// host (Envoy's `verify_signature`).
+pub fn in_module(alg: Alg) -> bool {
+    let left_to_host = matches!(
+        alg,
+        Alg::Rs256 | Alg::Rs384 | Alg::Rs512 | Alg::Es256 | Alg::Es384
+    );
+    cfg!(feature = "portable") || !left_to_host
+}
 
 /// Where to find the build that checks RSA and ECDSA in the module, as error messages name it.
 pub const PORTABLE: &str =
@@ -43,13 +55,12 @@ pub const RSA_MAX_BITS: usize = 8192;
 pub struct RsaKey {
     /// The modulus, big-endian, without leading zeros.
     modulus: Vec<u8>,
-    #[cfg(feature = "portable")]
     key: rsa::RsaPublicKey,
 }
 
 impl RsaKey {
     /// The key of modulus `n` (big-endian) and exponent 65537. Errors: a modulus under 2048 or
-    /// over 8192 bits, or (`portable`) one RustCrypto refuses.
+    /// over 8192 bits, or one RustCrypto refuses.
     pub fn new(n: &[u8]) -> Result<Self, String> {
         let modulus = significant(n).to_vec();
         let bits = bits(&modulus);
@@ -60,7 +71,6 @@ impl RsaKey {
             return Err("invalid RSA key (at most 8192 bits)".into());
         }
         Ok(Self {
-            #[cfg(feature = "portable")]
             key: rsa::RsaPublicKey::new_with_max_size(
                 rsa::BigUint::from_bytes_be(&modulus),
                 rsa::BigUint::from(65537u32),
@@ -81,16 +91,10 @@ impl RsaKey {
         self.modulus.len()
     }
 
-    /// The module's verdict on `sig` (of the modulus' length), `None` where this build leaves
-    /// RSA to the host.
+    /// The module's verdict on `sig` (of the modulus' length) under `alg` (RS* or PS*), `None`
+    /// where this build leaves `alg` to the host (see [`in_module`]).
     pub fn verify(&self, alg: Alg, msg: &[u8], sig: &[u8]) -> Option<bool> {
-        #[cfg(feature = "portable")]
-        return Some(portable::rsa_ok(alg, &self.key, msg, sig));
-        #[cfg(not(feature = "portable"))]
-        {
-            let _ = (alg, msg, sig);
-            None
-        }
+        check::rsa(alg, &self.key, msg, sig)
     }
 }
 
@@ -101,6 +105,8 @@ pub enum Curve {
     P256,
     /// P-384, for ES384.
     P384,
+    /// P-521, for ES512.
+    P521,
 }
 
 impl Curve {
@@ -109,6 +115,16 @@ impl Curve {
         match self {
             Self::P256 => 32,
             Self::P384 => 48,
+            Self::P521 => 66,
+        }
+    }
+
+    /// The one algorithm of keys on this curve.
+    pub fn alg(self) -> Alg {
+        match self {
+            Self::P256 => Alg::Es256,
+            Self::P384 => Alg::Es384,
+            Self::P521 => Alg::Es512,
         }
     }
 }
@@ -119,13 +135,13 @@ pub struct EcKey {
     curve: Curve,
     /// The uncompressed SEC1 point: `04 || x || y`.
     point: Vec<u8>,
-    #[cfg(feature = "portable")]
-    key: portable::EcVerifier,
+    /// The module's verifier, for curves this build checks in the module.
+    module: Option<check::Ec>,
 }
 
 impl EcKey {
-    /// The key at `(x, y)`, each of the curve's size. Errors (`portable` only): a point not on
-    /// the curve, or a curve this build cannot check.
+    /// The key at `(x, y)`, each of the curve's size. Errors, for a curve this build checks in
+    /// the module: a point not on the curve.
     pub fn new(curve: Curve, x: &[u8], y: &[u8]) -> Result<Self, String> {
         let mut point = Vec::with_capacity(1 + x.len() + y.len());
         point.push(4);
@@ -133,8 +149,7 @@ impl EcKey {
         point.extend_from_slice(y);
         Ok(Self {
             curve,
-            #[cfg(feature = "portable")]
-            key: portable::EcVerifier::new(curve, &point)?,
+            module: check::Ec::new(curve, &point)?,
             point,
         })
     }
@@ -149,43 +164,27 @@ impl EcKey {
         &self.point
     }
 
-    /// The module's verdict on `sig` (JWS's `r || s`), `None` where this build leaves ECDSA to
-    /// the host.
+    /// The module's verdict on `sig` (JWS's `r || s`), `None` where this build leaves the curve
+    /// to the host.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Option<bool> {
-        #[cfg(feature = "portable")]
-        return Some(self.key.verify(msg, sig));
-        #[cfg(not(feature = "portable"))]
-        {
-            let _ = (msg, sig);
-            None
-        }
+        self.module.as_ref().map(|m| m.verify(msg, sig))
     }
 }
 
-/// The module's own checks (RustCrypto), in the `portable` build.
-#[cfg(feature = "portable")]
-mod portable {
+/// The module's own checks (RustCrypto).
+mod check {
     use rsa::signature::Verifier as _;
     use rsa::RsaPublicKey;
     use sha2::{Digest, Sha256, Sha384, Sha512};
 
     use super::{Alg, Curve};
 
-    pub fn rsa_ok(alg: Alg, key: &RsaPublicKey, msg: &[u8], sig: &[u8]) -> bool {
+    /// The verdict on an RSA signature under `alg`, `None` for RS* in a build without
+    /// `portable`.
+    pub fn rsa(alg: Alg, key: &RsaPublicKey, msg: &[u8], sig: &[u8]) -> Option<bool> {
         use rsa::traits::PublicKeyParts as _;
         if sig.len() != key.size() {
-            return false;
-        }
-        fn pkcs1<D>(key: &RsaPublicKey, msg: &[u8], sig: &[u8]) -> bool
-        where
-            D: Digest + rsa::pkcs8::AssociatedOid,
-        {
-            let Ok(sig) = rsa::pkcs1v15::Signature::try_from(sig) else {
-                return false;
-            };
-            rsa::pkcs1v15::VerifyingKey::<D>::new(key.clone())
-                .verify(msg, &sig)
-                .is_ok()
+            return super::in_module(alg).then_some(false);
         }
         fn pss<D>(key: &RsaPublicKey, msg: &[u8], sig: &[u8]) -> bool
         where
@@ -198,42 +197,83 @@ mod portable {
                 .verify(msg, &sig)
                 .is_ok()
         }
-        match alg {
-            Alg::Rs256 => pkcs1::<Sha256>(key, msg, sig),
-            Alg::Rs384 => pkcs1::<Sha384>(key, msg, sig),
-            Alg::Rs512 => pkcs1::<Sha512>(key, msg, sig),
+        Some(match alg {
             Alg::Ps256 => pss::<Sha256>(key, msg, sig),
             Alg::Ps384 => pss::<Sha384>(key, msg, sig),
             Alg::Ps512 => pss::<Sha512>(key, msg, sig),
+            Alg::Rs256 | Alg::Rs384 | Alg::Rs512 => return pkcs1(alg, key, msg, sig),
             _ => false,
+        })
+    }
+
+    /// The verdict on an RSASSA-PKCS1-v1_5 signature (`portable` only).
+    #[cfg(feature = "portable")]
+    fn pkcs1(alg: Alg, key: &RsaPublicKey, msg: &[u8], sig: &[u8]) -> Option<bool> {
+        fn check<D>(key: &RsaPublicKey, msg: &[u8], sig: &[u8]) -> bool
+        where
+            D: Digest + rsa::pkcs8::AssociatedOid,
+        {
+            let Ok(sig) = rsa::pkcs1v15::Signature::try_from(sig) else {
+                return false;
+            };
+            rsa::pkcs1v15::VerifyingKey::<D>::new(key.clone())
+                .verify(msg, &sig)
+                .is_ok()
         }
+        Some(match alg {
+            Alg::Rs256 => check::<Sha256>(key, msg, sig),
+            Alg::Rs384 => check::<Sha384>(key, msg, sig),
+            _ => check::<Sha512>(key, msg, sig),
+        })
+    }
+
+    /// RS* are the host's to check in this build.
+    #[cfg(not(feature = "portable"))]
+    fn pkcs1(_: Alg, _: &RsaPublicKey, _: &[u8], _: &[u8]) -> Option<bool> {
+        None
     }
 
     /// A RustCrypto ECDSA verifying key.
     #[derive(Clone)]
-    pub enum EcVerifier {
+    pub enum Ec {
+        #[cfg(feature = "portable")]
         P256(p256::ecdsa::VerifyingKey),
+        #[cfg(feature = "portable")]
         P384(p384::ecdsa::VerifyingKey),
+        P521(p521::ecdsa::VerifyingKey),
     }
 
-    impl EcVerifier {
-        pub fn new(curve: Curve, point: &[u8]) -> Result<Self, String> {
+    impl Ec {
+        /// The verifier of `point` on `curve`, `None` for a curve this build leaves to the host.
+        pub fn new(curve: Curve, point: &[u8]) -> Result<Option<Self>, String> {
             match curve {
+                #[cfg(feature = "portable")]
                 Curve::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
-                    .map(Self::P256)
+                    .map(|k| Some(Self::P256(k)))
                     .map_err(|_| "not a point on P-256".into()),
+                #[cfg(feature = "portable")]
                 Curve::P384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
-                    .map(Self::P384)
+                    .map(|k| Some(Self::P384(k)))
                     .map_err(|_| "not a point on P-384".into()),
+                #[cfg(not(feature = "portable"))]
+                Curve::P256 | Curve::P384 => Ok(None),
+                Curve::P521 => p521::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                    .map(|k| Some(Self::P521(k)))
+                    .map_err(|_| "not a point on P-521".into()),
             }
         }
 
+        /// Whether `sig` (`r || s`, each of the curve's size) verifies `msg`.
         pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
             match self {
+                #[cfg(feature = "portable")]
                 Self::P256(key) => p256::ecdsa::Signature::from_slice(sig)
                     .is_ok_and(|s| sig.len() == 64 && key.verify(msg, &s).is_ok()),
+                #[cfg(feature = "portable")]
                 Self::P384(key) => p384::ecdsa::Signature::from_slice(sig)
                     .is_ok_and(|s| sig.len() == 96 && key.verify(msg, &s).is_ok()),
+                Self::P521(key) => p521::ecdsa::Signature::from_slice(sig)
+                    .is_ok_and(|s| sig.len() == 132 && key.verify(msg, &s).is_ok()),
             }
         }
     }

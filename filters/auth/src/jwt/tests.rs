@@ -9,7 +9,7 @@ use super::claims::ClaimRules;
 use filter_core::FakeHost;
 
 use super::alg::Alg;
-use super::jwk::{load_jwk, load_jwks, Origin, DEFAULT_MAX_RSA_BITS};
+use super::jwk::{load_jwk, load_jwks, KeyRules, Origin};
 use super::keys::{Checks, KeySet};
 use super::refusals::RefusalCache;
 use super::token::decode;
@@ -38,7 +38,7 @@ fn provider(issuer: &str, set: KeySet) -> Provider {
 }
 
 fn set(jwks: Value) -> KeySet {
-    load_jwks(&tree(&jwks), Origin::Inline, DEFAULT_MAX_RSA_BITS)
+    load_jwks(&tree(&jwks), Origin::Inline, &KeyRules::default())
         .unwrap()
         .0
 }
@@ -47,7 +47,7 @@ fn set(jwks: Value) -> KeySet {
 fn algs() -> Vec<Alg> {
     use Alg::*;
     let all = [
-        Hs256, Hs384, Hs512, Rs256, Rs384, Rs512, Ps256, Ps384, Ps512, Es256, Es384, EdDsa,
+        Hs256, Hs384, Hs512, Rs256, Rs384, Rs512, Ps256, Ps384, Ps512, Es256, Es384, Es512, EdDsa,
     ];
     all.into()
 }
@@ -97,7 +97,8 @@ fn check_with(
     verify(&t, p, keys, now, host, work).map(|_| ())
 }
 
-/// Whether the host checks `alg`'s signatures natively.
+/// Whether the host (host-test's Envoy, which takes no P-521 key) checks `alg`'s signatures
+/// natively.
 fn host_checked(alg: Alg) -> bool {
     matches!(
         alg,
@@ -204,7 +205,7 @@ fn rfc8037_a4_ed25519() {
     let key = load_jwk(
         &tree(&json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})),
         Origin::Inline,
-        DEFAULT_MAX_RSA_BITS,
+        &KeyRules::default(),
         "k",
     )
     .unwrap();
@@ -215,10 +216,14 @@ fn rfc8037_a4_ed25519() {
     )
     .unwrap();
     assert!(
-        key.verifier.verify(input, &sig) == Some(true),
+        key.verifier.verify(Alg::EdDsa, input, &sig) == Some(true),
         "RFC 8037 A.4 verifies"
     );
-    assert!(key.verifier.verify(b"eyJhbGciOiJFZERTQSJ9.eA", &sig) == Some(false));
+    assert!(
+        key.verifier
+            .verify(Alg::EdDsa, b"eyJhbGciOiJFZERTQSJ9.eA", &sig)
+            == Some(false)
+    );
 }
 
 // --- Threats: algorithms and keys ------------------------------------------------------------
@@ -237,7 +242,8 @@ fn alg_none_missing_or_unbound_is_rejected() {
         r#"{"alg":null}"#,
         r#"{"alg":["HS256"]}"#,
         r#"{"alg":"hs256"}"#,
-        r#"{"alg":"ES512"}"#,
+        r#"{"alg":"ES256K"}"#,
+        r#"{"alg":"RSA-OAEP"}"#,
     ] {
         let t = format!("{}.{body}.{}", b64(header), b64(b"sig"));
         assert_eq!(
@@ -416,9 +422,24 @@ fn weak_keys_are_refused_at_load() {
             "point not on the curve",
         ),
         (
-            json!({"kty": "EC", "crv": "P-521", "x": "AA", "y": "AA"}),
+            json!({"kty": "EC", "crv": "secp256k1", "x": b64([1u8; 32]), "y": b64([1u8; 32])}),
             "k.crv",
-            "P-521",
+            "secp256k1",
+        ),
+        (
+            json!({"kty": "EC", "crv": "P-521", "x": "AA", "y": "AA"}),
+            "k",
+            "P-521 coordinates too short",
+        ),
+        (
+            json!({"kty": "EC", "crv": "P-521", "x": b64([1u8; 66]), "y": b64([1u8; 66])}),
+            "k",
+            "point not on P-521",
+        ),
+        (
+            json!({"kty": "EC", "crv": "P-521", "alg": "ES256", "x": b64([1u8; 66]), "y": b64([1u8; 66])}),
+            "k.alg",
+            "P-521 key bound to ES256",
         ),
         (
             json!({"kty": "OKP", "crv": "Ed25519", "x": b64([0u8; 32])}),
@@ -437,12 +458,12 @@ fn weak_keys_are_refused_at_load() {
         ),
     ];
     for (key, at, msg) in cases {
-        let e = load_jwk(&tree(&key), Origin::Inline, DEFAULT_MAX_RSA_BITS, "k").unwrap_err();
+        let e = load_jwk(&tree(&key), Origin::Inline, &KeyRules::default(), "k").unwrap_err();
         assert_eq!(e.at, at, "{msg}: {e}");
     }
     let remote_secret = json!({"keys": [{"kty": "oct", "k": b64([1u8; 64])}]});
     assert!(
-        load_jwks(&tree(&remote_secret), Origin::Remote, DEFAULT_MAX_RSA_BITS).is_err(),
+        load_jwks(&tree(&remote_secret), Origin::Remote, &KeyRules::default()).is_err(),
         "no HMAC secrets from a key server"
     );
 }
@@ -942,7 +963,11 @@ fn a_host_without_native_checks_is_asked_once_per_key() {
             assert_eq!(checks, Checks { host: 0, module: 1 }, "{}", alg.as_str());
         }
     }
-    let asked = algs().into_iter().filter(|a| host_checked(*a)).count();
+    // Every key of an algorithm hosts can check (ES512 too: Envoy takes P-521 keys).
+    let asked = algs()
+        .into_iter()
+        .filter(|a| crate::jwt::verifier::native_hash(*a).is_some())
+        .count();
     assert_eq!(host.signature_checks.get(), asked);
 }
 
@@ -952,7 +977,7 @@ fn the_der_the_host_gets_parses_back_with_the_der_crates() {
     let rsa = load_jwk(
         &tree(&jwk(Alg::Rs256, "rs")),
         Origin::Inline,
-        DEFAULT_MAX_RSA_BITS,
+        &KeyRules::default(),
         "k",
     )
     .unwrap();
@@ -964,7 +989,7 @@ fn the_der_the_host_gets_parses_back_with_the_der_crates() {
     let ec = load_jwk(
         &tree(&jwk(Alg::Es256, "ec")),
         Origin::Inline,
-        DEFAULT_MAX_RSA_BITS,
+        &KeyRules::default(),
         "k",
     )
     .unwrap();
@@ -986,7 +1011,7 @@ fn the_der_the_host_gets_parses_back_with_the_der_crates() {
     let ec = load_jwk(
         &tree(&jwk(Alg::Es384, "ec")),
         Origin::Inline,
-        DEFAULT_MAX_RSA_BITS,
+        &KeyRules::default(),
         "k",
     )
     .unwrap();
@@ -998,6 +1023,25 @@ fn the_der_the_host_gets_parses_back_with_the_der_crates() {
     let raw = signature(Alg::Es384, b"x");
     let theirs = p384::ecdsa::Signature::from_slice(&raw).unwrap().to_der();
     assert_eq!(ec.native_signature(&raw).unwrap(), theirs.as_bytes());
+    // P-521: a 158-byte key and signatures over 127 bytes (DER's long lengths).
+    let ec = load_jwk(
+        &tree(&jwk(Alg::Es512, "ec")),
+        Origin::Inline,
+        &KeyRules::default(),
+        "k",
+    )
+    .unwrap();
+    let parsed = p521::PublicKey::from_public_key_der(ec.native_key().unwrap()).unwrap();
+    let crate::jwt::verifier::Verifier::Ec(key) = &ec.verifier else {
+        unreachable!()
+    };
+    use p521::elliptic_curve::sec1::ToEncodedPoint as _;
+    assert_eq!(parsed.to_encoded_point(false).as_bytes(), key.point());
+    for i in 0..50u32 {
+        let raw = signature(Alg::Es512, &i.to_be_bytes());
+        let theirs = p521::ecdsa::Signature::from_slice(&raw).unwrap().to_der();
+        assert_eq!(ec.native_signature(&raw).unwrap(), theirs.as_bytes(), "{i}");
+    }
 }
 
 #[test]
@@ -1026,4 +1070,5 @@ fn signatures_the_host_checks_are_not_remembered_by_the_key() {
 }
 
 mod bounds;
+mod families;
 mod wycheproof;

@@ -8,14 +8,27 @@ use serde_json::{json, Value};
 
 use super::{check_with, claims, provider, NOW};
 use crate::jwt::alg::Alg;
-use crate::jwt::jwk::{load_jwks, Origin, DEFAULT_MAX_RSA_BITS};
+use crate::jwt::jwk::{load_jwks, KeyRules, Origin};
 use crate::jwt::refusals::RefusalCache;
 use crate::jwt::{Budget, JwtError, KeySource, Provider, Work, DEFAULT_MAX_SIGNATURE_CHECKS};
 use crate::testkit::{envoy_host, forged, jwk, token_raw, tree, unheld_rsa_jwk};
 
+/// Key rules with RSA keys of up to `bits`.
+fn rsa_bits(bits: usize) -> KeyRules {
+    KeyRules {
+        max_rsa_bits: bits,
+        ..KeyRules::default()
+    }
+}
+
 /// A provider whose JWKS holds `keys` (loaded with an 8192-bit RSA limit).
 fn provider_of(keys: Vec<Value>) -> Provider {
-    let (set, _) = load_jwks(&tree(&json!({ "keys": keys })), Origin::Inline, 8192).unwrap();
+    let (set, _) = load_jwks(
+        &tree(&json!({ "keys": keys })),
+        Origin::Inline,
+        &rsa_bits(8192),
+    )
+    .unwrap();
     provider("https://issuer.example", set)
 }
 
@@ -230,24 +243,24 @@ fn the_budget_is_the_requests_across_key_sets() {
 #[test]
 fn rsa_keys_over_the_limit_are_refused_when_loaded() {
     let big = json!({"keys": [unheld_rsa_jwk(8192, 1, "big")]});
-    let err = load_jwks(&tree(&big), Origin::Inline, DEFAULT_MAX_RSA_BITS).unwrap_err();
+    let err = load_jwks(&tree(&big), Origin::Inline, &KeyRules::default()).unwrap_err();
     assert_eq!(err.at, "keys[0].n");
     assert_eq!(
         err.message,
         "RSA modulus of 8192 bits, over jwt.max_rsa_key_bits (4096)"
     );
-    assert!(load_jwks(&tree(&big), Origin::Inline, 8192).is_ok());
+    assert!(load_jwks(&tree(&big), Origin::Inline, &rsa_bits(8192)).is_ok());
     let edge = json!({"keys": [unheld_rsa_jwk(4096, 1, "edge")]});
-    assert!(load_jwks(&tree(&edge), Origin::Inline, DEFAULT_MAX_RSA_BITS).is_ok());
+    assert!(load_jwks(&tree(&edge), Origin::Inline, &KeyRules::default()).is_ok());
     // From a key server the key is skipped, the others kept.
     let mixed = json!({"keys": [unheld_rsa_jwk(8192, 1, "big"), jwk(Alg::Rs256, "rs")]});
-    let (set, skipped) = load_jwks(&tree(&mixed), Origin::Remote, DEFAULT_MAX_RSA_BITS).unwrap();
+    let (set, skipped) = load_jwks(&tree(&mixed), Origin::Remote, &KeyRules::default()).unwrap();
     assert_eq!(set.keys.len(), 1);
     assert_eq!(skipped.len(), 1);
     assert_eq!(skipped[0].at, "keys[0].n");
     // Over 8192 bits the module's own bound speaks, as before.
     let huge = json!({"keys": [unheld_rsa_jwk(8200, 1, "huge")]});
-    let err = load_jwks(&tree(&huge), Origin::Inline, 8192).unwrap_err();
+    let err = load_jwks(&tree(&huge), Origin::Inline, &rsa_bits(8192)).unwrap_err();
     assert_eq!(err.message, "invalid RSA key (at most 8192 bits)");
 }
 
@@ -269,7 +282,7 @@ fn each_key_expects_signatures_of_one_length() {
     let lens: Vec<usize> = keys
         .keys
         .iter()
-        .map(|k| k.verifier.signature_len())
+        .map(|k| k.signature_len(k.algs.iter().next().unwrap()))
         .collect();
     assert_eq!(lens, [256, 384, 512, 1024, 32, 48, 64, 64, 96, 64]);
     // And the test keys' signatures have those lengths.
