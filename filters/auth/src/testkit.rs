@@ -44,33 +44,6 @@ pub fn rsa_key() -> rsa::RsaPrivateKey {
     rsa::RsaPrivateKey::from_pkcs8_pem(RSA_PEM).unwrap()
 }
 
-/// A deterministic RNG for PSS salts in tests.
-pub struct TestRng(u64);
-
-impl rand_core::RngCore for TestRng {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for b in dest {
-            *b = (self.next_u64() >> 33) as u8;
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl rand_core::CryptoRng for TestRng {}
-
 /// `value` as the tree the filter parses documents into.
 pub fn tree(value: &Value) -> filter_core::json::Json {
     serde_json::from_value(value.clone()).unwrap()
@@ -115,7 +88,7 @@ pub fn jwk(alg: Alg, kid: &str) -> Value {
 pub fn unheld_rsa_jwk(bits: usize, seed: u64, kid: &str) -> Value {
     use rand_core::RngCore as _;
     let mut n = vec![0u8; bits / 8];
-    TestRng(seed).fill_bytes(&mut n);
+    test_rng(seed).fill_bytes(&mut n);
     n[0] |= 0x80;
     if let Some(last) = n.last_mut() {
         *last |= 1;
@@ -135,7 +108,7 @@ pub fn signature(alg: Alg, input: &[u8]) -> Vec<u8> {
         m.update(input);
         m.finalize().into_bytes().to_vec()
     }
-    let rng = &mut TestRng(42);
+    let rng = &mut test_rng(42);
     match alg {
         Alg::Hs256 => mac::<Hmac<Sha256>>(input),
         Alg::Hs384 => mac::<Hmac<Sha384>>(input),
@@ -214,4 +187,9 @@ pub fn host_answering(f: impl Fn(&SignatureCheck<'_>) -> Option<bool> + 'static)
     let mut host = FakeHost::new();
     host.signature_verifier = Some(SignatureVerifier(std::rc::Rc::new(f)));
     host
+}
+
+/// A deterministic RNG for PSS salts and ECDSA nonces in tests (ChaCha8 from a seed).
+pub fn test_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+    rand_chacha::rand_core::SeedableRng::seed_from_u64(seed)
 }

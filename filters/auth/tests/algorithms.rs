@@ -60,33 +60,6 @@ fn unb64(jwk: &Value, member: &str) -> Vec<u8> {
         .unwrap()
 }
 
-/// A deterministic RNG for PSS salts and ECDSA nonces in tests.
-struct TestRng(u64);
-
-impl rand_core::RngCore for TestRng {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for b in dest {
-            *b = (self.next_u64() >> 33) as u8;
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl rand_core::CryptoRng for TestRng {}
-
 /// A private key tests sign with.
 enum Signer {
     Rsa(rsa::RsaPrivateKey),
@@ -102,7 +75,7 @@ impl Signer {
     fn sign(&self, alg: Alg, input: &[u8]) -> Vec<u8> {
         use rsa::signature::{RandomizedSigner as _, SignatureEncoding as _, Signer as _};
         use sha2::{Sha256, Sha384, Sha512};
-        let rng = &mut TestRng(u64::from(input.len() as u32));
+        let rng = &mut test_rng(u64::from(input.len() as u32));
         match (self, alg) {
             (Self::Rsa(k), Alg::Rs256) => rsa::pkcs1v15::SigningKey::<Sha256>::new(k.clone())
                 .sign(input)
@@ -480,4 +453,9 @@ fn provider_shaped_jwks_keep_their_sizes_and_members() {
         .unwrap()
         .iter()
         .any(|k| k["use"] == "enc" && k["alg"] == "RSA-OAEP"));
+}
+
+/// A deterministic RNG for PSS salts and ECDSA nonces in tests (ChaCha8 from a seed).
+fn test_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+    rand_chacha::rand_core::SeedableRng::seed_from_u64(seed)
 }

@@ -594,33 +594,6 @@ fn the_build_for_envoy_leaves_rsa_and_ecdsa_to_envoy() {
     );
 }
 
-/// A deterministic RNG for PSS salts and ECDSA nonces.
-struct TestRng(u64);
-
-impl rand_core::RngCore for TestRng {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for b in dest {
-            *b = (self.next_u64() >> 33) as u8;
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
-
-impl rand_core::CryptoRng for TestRng {}
-
 /// A PS256 key (RSA-2048, without `alg`: an RSA key's family) and an ES512 key (P-521) as JWKs,
 /// and signers of compact JWS tokens with them.
 fn module_keys() -> [(&'static str, Value, Sign); 2] {
@@ -640,13 +613,13 @@ fn module_keys() -> [(&'static str, Value, Sign); 2] {
         (
             "PS256",
             rsa_jwk,
-            Box::new(move |m| pss.sign_with_rng(&mut TestRng(m.len() as u64), m).to_vec()),
+            Box::new(move |m| pss.sign_with_rng(&mut test_rng(m.len() as u64), m).to_vec()),
         ),
         (
             "ES512",
             ec_jwk,
             Box::new(move |m| {
-                let s: p521::ecdsa::Signature = ec.sign_with_rng(&mut TestRng(m.len() as u64), m);
+                let s: p521::ecdsa::Signature = ec.sign_with_rng(&mut test_rng(m.len() as u64), m);
                 s.to_bytes().to_vec()
             }),
         ),
@@ -765,4 +738,9 @@ fn the_bundle_checks_signatures_as_the_auth_build_it_carries() {
     );
     let (nginx, _) = native_algs(bundle_auth(true), Nginx, true);
     assert_eq!(nginx, (3, 0, 9));
+}
+
+/// A deterministic RNG for PSS salts and ECDSA nonces in tests (ChaCha8 from a seed).
+fn test_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+    rand_chacha::rand_core::SeedableRng::seed_from_u64(seed)
 }
