@@ -81,20 +81,31 @@ def cache_dir() -> Path:
     return Path(os.environ.get("HOST_TEST_CORPUS_CACHE") or Path.home() / ".cache" / "host-test-corpus")
 
 
+SDK_SHA256 = "c61b2e2a71c73f6fbb6548a6509000486e64cc9bd7da7830700beb3edc14e610"
+"""The vendored SDK archive's digest: an archive with another one is refused, and without the
+archive (a checkout whose ../shared is not beside it) the copy unpacked from it before is used."""
+
+
 def unpacked() -> Path:
-    """The SDK unpacked (once per archive content) outside the checkout; its root directory."""
+    """The SDK unpacked (once) outside the checkout; its root directory. Raises FileNotFoundError
+    when neither the archive nor an unpacked copy of it is here."""
     archive = sdk_archive()
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()[:16]
-    dest = cache_dir() / digest
+    dest = cache_dir() / SDK_SHA256[:16]
     marker = dest / ".unpacked"
     if not marker.is_file():
+        if not archive.is_file():
+            raise FileNotFoundError(f"the vendored proxy-wasm Rust SDK {archive} is missing and was "
+                                    f"never unpacked into {dest} (HOST_TEST_CORPUS_SDK)")
+        digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+        if digest != SDK_SHA256:
+            raise RuntimeError(f"{archive}: sha256 {digest}, expected {SDK_SHA256}")
         dest.mkdir(parents=True, exist_ok=True)
         with tarfile.open(archive) as tar:
             tar.extractall(dest, filter="data")
         marker.write_text(archive.name, encoding="utf-8")
     roots = [p for p in dest.iterdir() if p.is_dir()]
     if len(roots) != 1:
-        raise RuntimeError(f"{archive}: expected one top-level directory, found {roots}")
+        raise RuntimeError(f"{dest}: expected one top-level directory, found {roots}")
     return roots[0]
 
 
