@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import time
 
 from harness.client import Response
+from harness.samples import API_KEYS
 from harness.stack import Stack
 
 PROBLEM_TYPE = re.compile(r"^urn:gateway:problem:[a-z0-9-]+$")
@@ -39,3 +41,27 @@ def stat(stack: Stack, name: str) -> int:
     """Value of one counter from /stats (0 when absent)."""
     assert stack.envoy is not None
     return stack.envoy.stats(f"^{re.escape(name)}$").get(name, 0)
+
+
+def api_key(name: str) -> list[tuple[str, str]]:
+    """The header carrying sample consumer `name`'s API key."""
+    return [("x-api-key", API_KEYS[name])]
+
+
+def keys_fetched(stack, signer, settled: int = 1, seconds: float = 20.0):
+    """The gateway once its JWKS fetch has landed: `settled` answers in a row to a JWT that are not
+    503. Until a worker holds the keys it answers JWTs with 503 keys-unavailable (documented in
+    filters/auth/README.md); the tests are about the gateway afterwards. Envoy's workers share
+    the first fetch, so one answer shows it; on NGINX each worker's first JWT may wait for its
+    own, so several in a row over new connections show both workers have the keys."""
+    deadline = time.monotonic() + seconds
+    ok = 0
+    r = None
+    while time.monotonic() < deadline:
+        r = stack.request("/v1/orders", headers={"authorization": f"Bearer {signer.token()}"})
+        ok = ok + 1 if r.status != 503 else 0
+        if ok >= settled:
+            return stack
+        time.sleep(0.1)
+    seen = f"{r.status} {r.body!r}" if r else "no answer"
+    raise AssertionError(f"no JWKS fetched within {seconds} s: {seen}\n{stack.process.log_tail()}")

@@ -2,9 +2,10 @@
 groups, identity headers, and bad inputs only a real client sends."""
 
 import pytest
+from checks import api_key as key
 from checks import assert_problem, stat, upstream_count, wasm_failures
 
-from harness.samples import API_KEYS, JwtSigner
+from harness.samples import JwtSigner
 
 IDENTITY = ("x-gateway-consumer", "x-gateway-plan", "x-gateway-groups", "x-gateway-credential")
 
@@ -12,10 +13,6 @@ IDENTITY = ("x-gateway-consumer", "x-gateway-plan", "x-gateway-groups", "x-gatew
 @pytest.fixture(scope="module")
 def gw(stack_factory, signer):
     return stack_factory("auth.yaml", jwks=signer.jwks())
-
-
-def key(name):
-    return [("x-api-key", API_KEYS[name])]
 
 
 def test_no_credentials_is_401_problem_and_never_reaches_upstream(gw):

@@ -4,10 +4,10 @@ with the sample consumers and plans of envoy-config/plugins/: the demo's walk-th
 assertions, plus the bad inputs from threats.md that only a real client can send."""
 
 import re
-import time
 
 import pytest
-from checks import assert_problem, upstream_count, wasm_failures
+from checks import api_key as key
+from checks import assert_problem, keys_fetched, upstream_count, wasm_failures
 
 from harness.samples import API_KEYS, TRIAL_LIMIT
 
@@ -25,23 +25,6 @@ def gw(request, stack_factory, signer):
     else:
         stack = stack_factory(request.param, jwks=signer.jwks())
     return keys_fetched(stack, signer)
-
-
-def keys_fetched(stack, signer, seconds=20.0):
-    """The gateway once its first JWKS fetch has landed. Until then a worker that did not make
-    the fetch answers JWTs with 503 keys-unavailable (documented in filters/auth/README.md); these
-    tests are about the gateway afterwards."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        r = stack.request("/v1/orders", headers={"authorization": f"Bearer {signer.token()}"})
-        if r.status != 503:
-            return stack
-        time.sleep(0.1)
-    raise AssertionError(f"no JWKS fetched within {seconds} s: {r.body!r}")
-
-
-def key(name):
-    return [("x-api-key", API_KEYS[name])]
 
 
 def test_401_without_credentials(gw):

@@ -12,11 +12,12 @@ import re
 import time
 
 import pytest
-from checks import assert_problem, upstream_count
+from checks import api_key as key
+from checks import assert_problem, keys_fetched, upstream_count
 
 from harness import envoy, nginx
 from harness.nginx import NGINX_CONFIG_DIR
-from harness.samples import API_KEYS, TRIAL_LIMIT, JwtSigner
+from harness.samples import TRIAL_LIMIT, JwtSigner
 from harness.stack import allocate_ports
 
 
@@ -24,7 +25,7 @@ from harness.stack import allocate_ports
 def gw(request, stack_factory, signer):
     """The four portable filters as separate modules, and the portable bundle's `gateway` root."""
     stack = stack_factory(request.param, host="nginx", jwks=signer.jwks())
-    return keys_fetched(stack, signer)
+    return keys_fetched(stack, signer, settled=8)  # new connections, spread over both workers
 
 
 TEMPLATES = sorted(p.name for p in NGINX_CONFIG_DIR.glob("*.conf"))
@@ -82,24 +83,6 @@ def test_template_passes_nginx_t(name, tmp_path):
     text = nginx.render(nginx.template(name), nginx.template_values(ports, tmp_path))
     res = nginx.Nginx(text, tmp_path, ports["ADMIN_PORT"]).test_config()
     assert res.returncode == 0, res.stdout + res.stderr
-
-
-def keys_fetched(stack, signer, seconds=20.0):
-    """The gateway once both workers have fetched the JWKS over http_call (each worker's first
-    JWT request may be answered 503 keys-unavailable while the fetch is in flight)."""
-    deadline = time.monotonic() + seconds
-    ok = 0
-    while time.monotonic() < deadline:
-        r = stack.request("/v1/orders", headers={"authorization": f"Bearer {signer.token()}"})
-        ok = ok + 1 if r.status != 503 else 0
-        if ok >= 8:  # new connections, spread over both workers
-            return stack
-        time.sleep(0.1)
-    raise AssertionError(f"no JWKS fetched within {seconds} s: {r.status} {r.body!r}\n{stack.nginx.log_tail()}")
-
-
-def key(name):
-    return [("x-api-key", API_KEYS[name])]
 
 
 def test_200_with_api_key_and_identity_headers_upstream(gw):
