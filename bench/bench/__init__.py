@@ -5,7 +5,9 @@ with a direct response) share core 1. Every case runs once per round, rounds int
 and each case is reported by its median round, as requests per second, p50 and p99 latency and
 ratios to the router-only case and to Envoy's native chain (jwt_authn RS256 + local_ratelimit).
 Auth alone, the bundle and the native chain run again with a new token on every request, so that
-every signature is checked. Also reported: Envoy's resident memory with the suite at concurrency 1
+every signature is checked, and auth alone and the native chain once more with forged `kid`-less
+tokens against a JWKS of 32 RSA keys (the worst case an unauthenticated client can send). Also
+reported: Envoy's resident memory with the suite at concurrency 1
 and 2, each .wasm's size,
 host-test's deterministic per-request cost (wasmtime fuel) of each filter, and where Envoy's time
 goes (perf samples: Envoy's own code against the modules' compiled wasm), and Envoy's instructions
@@ -25,7 +27,7 @@ The modules, one job each, importing only those above them:
   native_profile.py  scripts/profile's perf profile of bench/native-profile (a command of its own)
 
 Usage: PYTHONPATH=bench .venv/bin/python -m bench [--seconds 10] [--rounds 3]
-       [--out scripts/bench-results.md] [--count-only]
+       [--out scripts/bench-results.md] [--count-only] [--forged-only]
 (scripts/bench builds and installs what this needs, then runs it.)
 """
 

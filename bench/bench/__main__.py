@@ -1,5 +1,6 @@
 """The benchmark's command: the timed run, written to scripts/bench-results.md, or --count-only's
-instruction counts, printed (scripts/bench builds and installs what it needs, then runs this).
+instruction counts, or --forged-only's forged-token cases, printed (scripts/bench builds and
+installs what it needs, then runs this).
 """
 
 from __future__ import annotations
@@ -21,9 +22,17 @@ def main() -> None:
                     help="only count Envoy's instructions per request (callgrind) and print them: "
                          "a few minutes, and the same numbers within 1 %% on every run (the global "
                          "store's cases count Envoy's process, not quota-service's or Redis's)")
+    ap.add_argument("--forged-only", action="store_true",
+                    help="only run the forged-token cases (kid-less RS256 tokens no key verifies, against "
+                         "32 RSA keys: auth alone and the native chain) for --rounds rounds of --seconds "
+                         "each and print their section, with the goal's verdict; no results file")
     args = ap.parse_args()
 
     rs = Rs256()
+    if args.forged_only:
+        forged = run.forged_only(rs, args.seconds, args.rounds)
+        print("\n" + "\n".join(report.forged_only_lines(forged, args.seconds, args.rounds, run.machine())))
+        return
     all_cases = cases(rs)
     if args.count_only:
         counted, call_counts, costs = run.count_only(rs, all_cases)

@@ -32,6 +32,14 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def rs256_jwk(key, kid: str) -> dict:
+    """The public JWK of an RSA private key (cryptography's), bound to RS256, named `kid`."""
+    numbers = key.public_key().public_numbers()
+    n = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
+    e = numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")
+    return {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": b64url(n), "e": b64url(e)}
+
+
 class Rs256:
     """An RSA-2048 key, its JWKS and one long-lived RS256 token (cryptography from PyPI)."""
 
@@ -40,13 +48,7 @@ class Rs256:
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        numbers = key.public_key().public_numbers()
-        n = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
-        self.jwks = {
-            "keys": [
-                {"kty": "RSA", "alg": "RS256", "use": "sig", "kid": "bench-1", "n": b64url(n), "e": "AQAB"}
-            ]
-        }
+        self.jwks = {"keys": [rs256_jwk(key, "bench-1")]}
         # Issued before host-test's virtual clock starts (2023-11-14), so the same token is valid in
         # host-test's cost measurement and in the Envoy runs.
         now = int(time.time())
@@ -154,6 +156,69 @@ def fresh_cases(rs: Rs256) -> list[tuple[str, Filters]]:
         out.append((BUNDLE, [Wasm("gateway", "filter_bundle.wasm", "gateway", c)]))
     out.append((NATIVE, [NativeChain(rs.jwks)]))
     return out
+
+
+FORGED_KEYS = 32
+"""RSA-2048 keys of the forged-token cases' JWKS: the bench's key and 31 more, all RS256."""
+FORGED_TOKENS = 3000
+"""Forged tokens the forged-token cases rotate through: more than auth's memory of refused
+signatures holds (1024 per worker, starting over when full), so every token is new to it."""
+FORGED_SIGNATURE_BYTES = 256
+"""A forged token's signature: the length of an RSA-2048 signature, so every key of the JWKS fits
+it by size."""
+FORGED = "forged kid-less tokens against 32 RSA keys"
+"""The name of the forged-token cases' section and goal."""
+# Envoy's counters read around each forged-token run: the gateway's answers by class, the
+# refusals of each filter, and auth's signature work.
+ANSWERED_4XX, ANSWERED_5XX = "http.bench.downstream_rq_4xx", "http.bench.downstream_rq_5xx"
+AUTH_REFUSED = "wasmcustom.auth_rejected_invalid_credentials_total"
+NATIVE_REFUSED = "http.bench.jwt_authn.denied"
+AUTH_CHECKS = ("wasmcustom.auth_jwt_signature_host_total", "wasmcustom.auth_jwt_signature_module_total")
+AUTH_LIMITED = "wasmcustom.auth_jwt_signature_limit_total"
+AUTH_REMEMBERED = "wasmcustom.auth_jwt_refusal_remembered_total"
+FORGED_COUNTERS = (ANSWERED_4XX, ANSWERED_5XX, AUTH_REFUSED, NATIVE_REFUSED, *AUTH_CHECKS, AUTH_LIMITED,
+                   AUTH_REMEMBERED)
+
+
+def forged_jwks(rs: Rs256, n: int = FORGED_KEYS) -> dict:
+    """A JWKS of `n` RSA-2048 public keys, all `alg: RS256` with distinct `kid`s: `rs`'s key (so the
+    bench's own token still verifies) and `n - 1` generated ones."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    keys = [dict(rs.jwks["keys"][0])]
+    for i in range(2, n + 1):
+        keys.append(rs256_jwk(rsa.generate_private_key(public_exponent=65537, key_size=2048), f"bench-{i}"))
+    return {"keys": keys}
+
+
+def forged_tokens(n: int, start: int = 0) -> list[str]:
+    """`n` RS256 tokens no key verifies, each new: no `kid` in the header, the bench's issuer,
+    audience and consumer with valid times, each its own `jti` (numbered from `start`), and a
+    random signature of FORGED_SIGNATURE_BYTES. Its top bit is cleared: below every RSA-2048
+    modulus, every check is a full public-key operation (a value at or over a key's modulus is
+    refused before any)."""
+    head = b64url(json.dumps({"alg": "RS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    now = int(time.time())
+    out = []
+    for i in range(n):
+        claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": CONSUMER, "iat": 1_690_000_000, "exp": now + 86400,
+                  "jti": f"forged-{start + i}"}
+        sig = bytearray(os.urandom(FORGED_SIGNATURE_BYTES))
+        sig[0] &= 0x7F
+        out.append(head + "." + b64url(json.dumps(claims, separators=(",", ":")).encode()) + "." + b64url(bytes(sig)))
+    return out
+
+
+def forged_cases(rs: Rs256) -> list[tuple[str, Filters]]:
+    """(name, filters) of the forged-token cases, on one JWKS of FORGED_KEYS keys (`forged_jwks`)
+    given inline: auth alone (filter_auth.wasm, the build for Envoy, which leaves RS256 checks to
+    Envoy's `verify_signature`; `jwt.max_signature_checks` at its default) and the native chain
+    (jwt_authn, then local_ratelimit)."""
+    jwks = forged_jwks(rs)
+    auth = plugin_configs(rs)["auth"]
+    providers = [{**p, "jwks": jwks} for p in auth["jwt"]["providers"]]
+    auth = {**auth, "jwt": {**auth["jwt"], "providers": providers}}
+    return [(ALONE["auth"], [Wasm("auth", "filter_auth.wasm", "auth", auth)]), (NATIVE, [NativeChain(jwks)])]
 
 
 RLS_CLUSTER = "ratelimit"

@@ -8,11 +8,13 @@ from __future__ import annotations
 import re
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench import envoy_count
-from bench.cases import (ALONE, BUNDLE, COST_CALLS, COST_REPEAT, DIST, FLOORS, FRESH_TOKENS, GLOBAL, GLOBAL_CALLS,
-                         MEMORY_CASES, NATIVE, NOTHING, ROUTER, STORE_BLOCK, STORE_TIMEOUT_MS, Filters, one_connection)
+from bench.cases import (ALONE, ANSWERED_4XX, ANSWERED_5XX, AUTH_CHECKS, AUTH_REFUSED, AUTH_REMEMBERED, BUNDLE,
+                         COST_CALLS, COST_REPEAT, DIST, FLOORS, FORGED, FORGED_KEYS, FORGED_SIGNATURE_BYTES,
+                         FORGED_TOKENS, FRESH_TOKENS, GLOBAL, GLOBAL_CALLS, MEMORY_CASES, NATIVE, NATIVE_REFUSED,
+                         NOTHING, ROUTER, STORE_BLOCK, STORE_TIMEOUT_MS, Filters, one_connection)
 from bench.envoy_count import CALL_REQUESTS, REQUESTS
 from bench.hosttest import PROFILE_SAMPLES
 
@@ -66,6 +68,128 @@ def fresh_lines(fresh: dict[str, list[dict]], router: list[dict], native: str) -
     ]
     lines += [case_row(name, runs, router, fresh[native]) for name, runs in fresh.items()]
     return lines
+
+
+FORGED_GOAL = 1.00
+"""On forged kid-less tokens against FORGED_KEYS RSA keys, auth alone keeps at least this share of
+the native chain's throughput (issue 30)."""
+REFUSED_ANSWER = 401
+"""What both forged-token cases answer every request."""
+
+
+def forged_goal_rows(forged: dict[str, list[dict]]) -> list[str]:
+    """The forged-token goal's row of the goals table: auth alone against the native chain, paired
+    within each round, judged on the lower of the req/s and Envoy CPU ratios; nothing when the
+    cases did not run."""
+    auth, native = forged.get(ALONE["auth"]), forged.get(NATIVE)
+    if not auth or not native:
+        return []
+    return [ratio_goal_row(f"{ALONE['auth']} ≥ {FORGED_GOAL:.2f} × native chain, {FORGED}", rps_ratio(auth, native),
+                           cpu_ratio_of(auth, native), FORGED_GOAL, "%")]
+
+
+def not_refused(run: dict) -> tuple[int, int]:
+    """Of a forged-token run's answers, those admitted (wrk's 2xx and 3xx) and the 5xx (Envoy's
+    counter over the timed run): both should be none."""
+    fives = round(run.get("per_request", {}).get(ANSWERED_5XX, 0.0) * max(run["requests"], 1))
+    return run["requests"] - run["errors"], fives
+
+
+def forged_row(name: str, runs: list[dict], native: list[dict]) -> str:
+    """A forged-token case's row: medians over rounds, the answers and auth's signature work per
+    request, the paired ratios to the native chain and each round's req/s. Non-2xx answers are
+    what this case expects; an answer admitted or a 5xx is flagged."""
+    def med(key):
+        return statistics.median(r[key] for r in runs)
+
+    def per(*counters):
+        return statistics.median(sum(r.get("per_request", {}).get(c, 0.0) for c in counters) for r in runs)
+
+    admitted = sum(not_refused(r)[0] for r in runs)
+    fives = sum(not_refused(r)[1] for r in runs)
+    note = "".join([f" ({admitted} admitted)" if admitted else "", f" ({fives} 5xx)" if fives else ""])
+    checks = f"{per(*AUTH_CHECKS):.2f}" if name == ALONE["auth"] else "–"
+    remembered = f"{per(AUTH_REMEMBERED):.3f}" if name == ALONE["auth"] else "–"
+    rounds = " / ".join(f"{r['rps']:.0f}" for r in runs)
+    return (f"| {name}{note} | {med('rps'):.0f} | {med('p50'):.2f} | {med('p99'):.2f} | {med('cpu_us'):.1f} | "
+            f"{per(ANSWERED_4XX):.3f} | {per(ANSWERED_5XX):.3f} | {per(AUTH_REFUSED, NATIVE_REFUSED):.3f} | "
+            f"{checks} | {remembered} | {rps_ratio(runs, native):.2f} | {cpu_ratio_of(runs, native):.2f} | {rounds} |")
+
+
+def forged_lines(forged: dict[str, list[dict]]) -> list[str]:
+    """The forged-token section: the worst case an unauthenticated client can send (issue 30),
+    auth alone against the native chain on the same JWKS, with the goal's verdict and margin."""
+    auth, native = forged.get(ALONE["auth"]), forged.get(NATIVE)
+    if not auth or not native:
+        return []
+    lines = [
+        "",
+        f"## {FORGED[0].upper()}{FORGED[1:]}",
+        "",
+        "The worst case an unauthenticated client can send (issue 30): RS256 tokens without `kid`, with",
+        "the bench's issuer, audience and valid times, each its own `jti` and a random",
+        f"{FORGED_SIGNATURE_BYTES}-byte signature (top bit cleared: below every modulus, so each check is a",
+        f"full RSA public-key operation). No key verifies any of them. wrk sends {FORGED_TOKENS:,} in rotation",
+        "(and as many others in the warm-up): more than auth's memory of refused signatures holds (1,024",
+        "per worker, starting over when full), so each is new to it. The JWKS, inline in both",
+        f"configurations: {FORGED_KEYS} RSA-2048 keys, all `alg: RS256`, distinct `kid`s (the bench's key and",
+        "generated ones). Auth alone is filter_auth.wasm, the build for Envoy (Envoy's `verify_signature`",
+        "checks RS256), with `jwt.max_signature_checks` at its default (3): a `kid`-less token is matched to",
+        "keys by algorithm and signature length and refused when its checks run out. Native `jwt_authn`",
+        f"tries every key for a `kid`-less token ({FORGED_KEYS} checks); the native chain also runs",
+        "`local_ratelimit` (one token bucket per request, negligible beside the RSA checks).",
+        "",
+        f"Both cases answer every request {REFUSED_ANSWER}, so wrk's non-2xx answers are expected here; a",
+        "case is flagged only for answers admitted (2xx, 3xx) or 5xx. Per request over the timed run,",
+        "from Envoy's counters: 4xx and 5xx answers (a little over 1 as Envoy also counts the requests",
+        "in flight when wrk stops); refused, the filter's own count (auth's",
+        f"`{AUTH_REFUSED.removeprefix('wasmcustom.')}`, `jwt_authn.denied`); auth's signature checks",
+        "(host and module) and refusals answered from its memory without a check. In the full run the",
+        "cases follow the fresh-token ones in every round; ratios are to the native chain, paired within",
+        "each round.",
+        "",
+        "| case | req/s | p50 ms | p99 ms | Envoy CPU µs/req | 4xx/req | 5xx/req | refused/req | "
+        "signature checks/req | refusals remembered/req | req/s vs native chain | Envoy CPU vs native chain | "
+        "rounds (req/s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        forged_row(ALONE["auth"], auth, native),
+        forged_row(NATIVE, native, native),
+    ]
+    r, c = rps_ratio(auth, native), cpu_ratio_of(auth, native)
+    low = min(r, c)
+    margin = (f"met, {(low - FORGED_GOAL) * 100:.0f} % over the goal" if low >= FORGED_GOAL
+              else f"**missed** by {(FORGED_GOAL - low) * 100:.0f} %")
+    checks = statistics.median(sum(x.get("per_request", {}).get(k, 0.0) for k in AUTH_CHECKS) for x in auth)
+
+    def busy(runs: list[dict]) -> float:
+        return statistics.median(x["cpu_us"] * x["rps"] / 1e6 for x in runs)
+
+    cpu_auth = statistics.median(x["cpu_us"] for x in auth)
+    cpu_native = statistics.median(x["cpu_us"] for x in native)
+    lines += [
+        "",
+        f"Goal: {ALONE['auth']} ≥ {FORGED_GOAL:.2f} × the native chain on this traffic. Measured {r:.2f} by",
+        f"req/s and {c:.2f} by Envoy CPU (the lower decides): {margin}. Auth made {checks:.2f} signature",
+        f"checks per request at {cpu_auth:.1f} µs of Envoy CPU; the native chain tries all {FORGED_KEYS} keys at",
+        f"{cpu_native:.1f} µs ({cpu_native / FORGED_KEYS:.1f} µs per key, its whole cost spread over them).",
+        f"Envoy's core was busy {busy(auth) * 100:.0f} % of auth's runs and {busy(native) * 100:.0f} % of the native",
+        "chain's (Envoy CPU per request × req/s, median over rounds)"
+        + (":" if max(busy(auth), busy(native)) < 0.9 else "."),
+    ]
+    if max(busy(auth), busy(native)) < 0.9:
+        lines.append("well under 100 %, the client or other work on the machine held Envoy back, and the Envoy "
+                     "CPU ratio is the steadier of the two.")
+    return lines
+
+
+def forged_only_lines(forged: dict[str, list[dict]], seconds: int, rounds: int, machine: str) -> list[str]:
+    """What --forged-only prints: the command, the machine, the date and the forged-token section."""
+    return [
+        f"Command: `scripts/bench --forged-only --seconds {seconds} --rounds {rounds}`  ",
+        f"Machine: {machine}  ",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        *forged_lines(forged),
+    ]
 
 
 LEASED_GOAL = 0.90
@@ -576,6 +700,8 @@ class Measured:
     """callgrind's instructions per host call."""
     call_cpu: dict[str, list[float]]
     """Envoy CPU µs per request of router only, the floors and each hostcall_cost root, by round."""
+    forged: dict[str, list[dict]] = field(default_factory=dict)
+    """The forged-token cases' rounds (auth alone and the native chain)."""
 
 
 def document(m: Measured, seconds: int, rounds: int, machine: str) -> str:
@@ -610,8 +736,10 @@ def document(m: Measured, seconds: int, rounds: int, machine: str) -> str:
     ]
     lines += [case_row(name, results[name], results[ROUTER], results[NATIVE]) for name, _ in all_cases]
     lines += fresh_lines(m.fresh, results[ROUTER], NATIVE)
+    lines += forged_lines(m.forged)
     lines += global_lines(results)
-    lines += goal_lines(all_cases, ratio, cpu_ratio, ROUTER, NATIVE, global_goal_rows(results))
+    lines += goal_lines(all_cases, ratio, cpu_ratio, ROUTER, NATIVE,
+                        global_goal_rows(results) + forged_goal_rows(m.forged))
     lines += [
         "",
         "## Memory (Envoy resident set after a 2 s load)",

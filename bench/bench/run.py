@@ -22,8 +22,10 @@ from harness.ports import free_port
 from harness.ratelimit import QuotaService, Redis, service_binary
 
 from bench import ROOT, envoy_count
-from bench.cases import (ALONE, COST_CALLS, COST_MODULE, COST_REPEAT, FRESH_TOKENS, GLOBAL, GLOBAL_CALLS,
-                         MEMORY_CASES, NOTHING, ROUTER, SPLIT_CASES, Filters, Rs256, cost_case, floor_cases,
+from bench.cases import (ALONE, ANSWERED_4XX, ANSWERED_5XX, AUTH_CHECKS, AUTH_LIMITED, AUTH_REFUSED,
+                         AUTH_REMEMBERED, COST_CALLS, COST_MODULE, COST_REPEAT, FORGED_COUNTERS, FORGED_TOKENS,
+                         FRESH_TOKENS, GLOBAL, GLOBAL_CALLS, MEMORY_CASES, NATIVE_REFUSED, NOTHING, ROUTER,
+                         SPLIT_CASES, Filters, Rs256, cost_case, floor_cases, forged_cases, forged_tokens,
                          fresh_cases, global_cases, global_quota_config, in_round, memory_cases, one_connection,
                          request_headers)
 from bench.configs import gateway_yaml, upstream_yaml
@@ -125,9 +127,11 @@ def parse_wrk(out: str) -> dict:
 
 def run_case(name: str, filters: Filters, upstream_port: int, seconds: int, token: str, work: Path, concurrency=1,
              sample: Path | None = None, script: Path | None = None, rls: int | None = None,
-             watch: dict[str, int] | None = None, counters: tuple[str, ...] = (), connections: int = 16):
+             watch: dict[str, int] | None = None, counters: tuple[str, ...] = (), connections: int = 16,
+             warmup_script: Path | None = None):
     """One load run of a case; with `sample`, Envoy is also sampled by `perf record` into that file;
-    with `script`, wrk sends the requests that wrk Lua script makes (instead of `token`'s); with
+    with `script`, wrk sends the requests that wrk Lua script makes (instead of `token`'s), in the
+    warm-up too unless `warmup_script` is given for it; with
     `rls`, Envoy has the rate limit service's cluster at that port. Also measured, per request of
     the timed run: the CPU of wrk and of the processes in `watch` (label: pid), as `cpu_us_of`, and
     the growth of Envoy's `counters`, as `per_request`. wrk keeps `connections` requests in flight."""
@@ -143,7 +147,8 @@ def run_case(name: str, filters: Filters, upstream_port: int, seconds: int, toke
         if check.stdout != "200":
             raise SystemExit(f"{name}: a probe request answered {check.stdout}, not 200\n{env.log_tail()}")
         load = ["-s", str(script)] if script is not None else header
-        subprocess.run(pinned(1, ["wrk", "-t1", f"-c{connections}", "-d2s", *load, url]),
+        warm = ["-s", str(warmup_script)] if warmup_script is not None else load
+        subprocess.run(pinned(1, ["wrk", "-t1", f"-c{connections}", "-d2s", *warm, url]),
                        capture_output=True)  # warm-up
         perf = None
         if sample is not None:
@@ -168,6 +173,52 @@ def run_case(name: str, filters: Filters, upstream_port: int, seconds: int, toke
         result["per_request"] = {c: (stats_after.get(c, 0) - stats_before.get(c, 0)) / requests for c in counters}
         result["rss_kib"] = rss_kib(env.pid)
         return result
+
+
+def forged_scripts(work: Path) -> tuple[Path, Path]:
+    """The wrk Lua scripts of the forged-token cases: FORGED_TOKENS forged tokens for the timed
+    run, and as many others for the warm-up, so that no token of the timed run has been seen by
+    the worker (each wrk run starts its rotation over)."""
+    return (token_script(forged_tokens(FORGED_TOKENS), work / "forged-tokens.lua"),
+            token_script(forged_tokens(FORGED_TOKENS, start=FORGED_TOKENS), work / "forged-warmup.lua"))
+
+
+def run_forged(name: str, filters: Filters, upstream_port: int, seconds: int, token: str, work: Path,
+               scripts: tuple[Path, Path], r: int) -> dict:
+    """Round `r` of a forged-token case: run_case with wrk sending the forged tokens of `scripts`
+    (forged_scripts: the timed run's, the warm-up's), reading FORGED_COUNTERS around the timed run
+    (the probe request before it still sends the bench's valid `token`, which the forged cases'
+    JWKS verifies: the configuration admits it). Every answer is a refusal here, so wrk's non-2xx
+    count is expected; what is printed is what was admitted, and the answers by class."""
+    script, warmup = scripts
+    res = run_case(f"forged {name}", filters, upstream_port, seconds, token, work, script=script,
+                   counters=FORGED_COUNTERS, warmup_script=warmup)
+    per = res["per_request"]
+    checks = sum(per[c] for c in AUTH_CHECKS)
+    print(f"round {r + 1} forged tokens {name:28} {res['rps']:>10.0f} req/s  p50 {res['p50']:.2f} ms  "
+          f"p99 {res['p99']:.2f} ms  cpu {res['cpu_us']:.1f} us/req  admitted {res['requests'] - res['errors']}  "
+          f"4xx {per[ANSWERED_4XX]:.3f}/req  5xx {per[ANSWERED_5XX]:.3f}/req  "
+          f"refused {per[AUTH_REFUSED] + per[NATIVE_REFUSED]:.3f}/req  checks {checks:.3f}/req  "
+          f"out of checks {per[AUTH_LIMITED]:.3f}/req  remembered {per[AUTH_REMEMBERED]:.3f}/req", flush=True)
+    return res
+
+
+def forged_only(rs: Rs256, seconds: int, rounds: int) -> dict[str, list[dict]]:
+    """--forged-only: the forged-token cases alone, in `rounds` rounds of `seconds` each, with the
+    upstream on core 1 as in the timed run: each case's rounds."""
+    forged = forged_cases(rs)
+    results: dict[str, list[dict]] = {name: [] for name, _ in forged}
+    with tempfile.TemporaryDirectory(prefix="bench-forged-") as tmp:
+        work = Path(tmp)
+        scripts = forged_scripts(work)
+        up_listen, up_admin = free_port(), free_port()
+        with PinnedEnvoy(upstream_yaml(up_listen, up_admin), work / "upstream", admin_port=up_admin,
+                         concurrency=1, log_level="warn", cpu=1):
+            for r in range(rounds):
+                for name, filters in forged:
+                    results[name].append(run_forged(name, filters, up_listen, seconds, rs.token, work / f"x{r}",
+                                                    scripts, r))
+    return results
 
 
 def instruction_counts(all_cases, upstream: int, token: str, work: Path, rls: int | None = None
@@ -243,8 +294,8 @@ def count_only(rs: Rs256, all_cases: list[tuple[str, Filters]]
 
 def timed(rs: Rs256, all_cases: list[tuple[str, Filters]], seconds: int, rounds: int) -> Measured:
     """The timed run: host-test's costs and guest profile, then in `rounds` rounds of `seconds`
-    each every case (the global store's and the fresh-token ones too), then memory, perf samples,
-    callgrind counts and the host call cases."""
+    each every case (the global store's, the fresh-token and the forged-token ones too), then
+    memory, perf samples, callgrind counts and the host call cases."""
     with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
         costs = host_test_costs(rs, Path(tmp))
         profile = guest_profile(rs, Path(tmp))
@@ -252,9 +303,12 @@ def timed(rs: Rs256, all_cases: list[tuple[str, Filters]], seconds: int, rounds:
     results: dict[str, list[dict]] = {name: [] for name, _ in all_cases}
     fresh = fresh_cases(rs)
     fresh_results: dict[str, list[dict]] = {name: [] for name, _ in fresh}
+    forged = forged_cases(rs)
+    forged_results: dict[str, list[dict]] = {name: [] for name, _ in forged}
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         work = Path(tmp)
         script = token_script(rs.fresh_tokens(FRESH_TOKENS), work / "fresh-tokens.lua")
+        forged_tokens_lua = forged_scripts(work)
         up_listen, up_admin = free_port(), free_port()
         upstream = PinnedEnvoy(upstream_yaml(up_listen, up_admin), work / "upstream", admin_port=up_admin,
                                concurrency=1, log_level="warn", cpu=1)
@@ -295,6 +349,9 @@ def timed(rs: Rs256, all_cases: list[tuple[str, Filters]], seconds: int, rounds:
                           f"p99 {res['p99']:.2f} ms  cpu {res['cpu_us']:.1f} us/req  errors {res['errors']}",
                           flush=True)
                     fresh_results[name].append(res)
+                for name, filters in forged:
+                    forged_results[name].append(run_forged(name, filters, up_listen, seconds, rs.token,
+                                                           work / f"x{r}", forged_tokens_lua, r))
             memory: dict[tuple[str, int], int] = {}
             measured_memory = memory_cases(rs, all_cases)
             for name in MEMORY_CASES:
@@ -330,4 +387,5 @@ def timed(rs: Rs256, all_cases: list[tuple[str, Filters]], seconds: int, rounds:
                         print(f"round {r + 1} call {call:24} cpu {res['cpu_us']:.1f} us/req  errors {res['errors']}",
                               flush=True)
     return Measured(cases=all_cases, costs=costs, guest_profile=profile, results=results, fresh=fresh_results,
-                    memory=memory, split=split, counted=counted, call_counts=call_counts, call_cpu=call_cpu)
+                    memory=memory, split=split, counted=counted, call_counts=call_counts, call_cpu=call_cpu,
+                    forged=forged_results)

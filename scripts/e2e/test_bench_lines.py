@@ -111,3 +111,89 @@ def test_busy_shares_are_cpu_per_request_times_requests_per_second():
     assert report.busy_shares(run) == (0.75, 0.95)
     # Without the upstream's CPU the load side was not measured.
     assert report.busy_shares({"rps": 5_000, "cpu_us": 150.0, "cpu_us_of": {"wrk": 40.0}}) is None
+
+
+AUTH, NATIVE = cases.ALONE["auth"], cases.NATIVE
+
+
+def forged_runs(*rounds, checks=3.0):
+    """A forged-token case's rounds from (req/s, Envoy CPU µs/req) pairs: every answer refused (4xx),
+    none 5xx, `checks` signature checks per request."""
+    per = {cases.ANSWERED_4XX: 1.001, cases.ANSWERED_5XX: 0.0, cases.AUTH_REFUSED: 1.001,
+           cases.AUTH_CHECKS[0]: checks, cases.AUTH_REMEMBERED: 0.0}
+    return [{"rps": rps, "cpu_us": cpu, "p50": 4.0, "p99": 10.0, "requests": 1000, "errors": 1000,
+             "per_request": dict(per)} for rps, cpu in rounds]
+
+
+def test_forged_tokens_are_kidless_new_and_fit_every_key():
+    tokens = cases.forged_tokens(3)
+    assert len(set(tokens)) == 3
+    for token in tokens:
+        head, claims, sig = (cases.base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)) for p in token.split("."))
+        assert cases.json.loads(head) == {"alg": "RS256", "typ": "JWT"}
+        body = cases.json.loads(claims)
+        assert (body["iss"], body["aud"]) == (cases.ISSUER, cases.AUDIENCE) and body["jti"].startswith("forged-")
+        # The length of an RSA-2048 signature, below every 2048-bit modulus.
+        assert len(sig) == cases.FORGED_SIGNATURE_BYTES and sig[0] < 0x80
+
+
+def test_forged_goal_pairs_each_round_and_judges_the_lower_ratio():
+    native = forged_runs((1_000, 650.0), (800, 700.0))
+    # req/s ratios 4.0, 4.5; CPU ratios 650/130 = 5.0, 700/140 = 5.0: the lower (4.25) decides.
+    auth = forged_runs((4_000, 130.0), (3_600, 140.0))
+    assert report.forged_goal_rows({AUTH: auth, NATIVE: native}) == [
+        f"| {AUTH} ≥ 1.00 × native chain, {cases.FORGED} | 4.25 | 5.00 | met |"]
+    slow = forged_runs((900, 700.0), (720, 800.0))
+    assert report.forged_goal_rows({AUTH: slow, NATIVE: native}) == [
+        f"| {AUTH} ≥ 1.00 × native chain, {cases.FORGED} | 0.90 | 0.90 | **missed** by 10 % |"]
+    assert report.forged_goal_rows({AUTH: auth}) == []
+
+
+def test_forged_section_expects_refusals_and_flags_only_admitted_or_5xx():
+    native = forged_runs((1_000, 650.0))
+    for run in native:
+        run["per_request"] = {cases.ANSWERED_4XX: 1.003, cases.ANSWERED_5XX: 0.0, cases.NATIVE_REFUSED: 1.003}
+    lines = report.forged_lines({AUTH: forged_runs((4_000, 130.0)), NATIVE: native})
+    rows = [line for line in lines if line.startswith("| ") and not line.startswith("| case")]
+    assert rows == [
+        f"| {AUTH} | 4000 | 4.00 | 10.00 | 130.0 | 1.001 | 0.000 | 1.001 | 3.00 | 0.000 | 4.00 | 5.00 | 4000 |",
+        f"| {NATIVE} | 1000 | 4.00 | 10.00 | 650.0 | 1.003 | 0.000 | 1.003 | – | – | 1.00 | 1.00 | 1000 |",
+    ]
+    assert any("Measured 4.00 by" in line for line in lines) and any("5.00 by Envoy CPU" in line for line in lines)
+    assert any(": met, 300 % over the goal." in line for line in lines)
+    # Answers admitted by wrk's count, or 5xx by Envoy's, are flagged.
+    bad = forged_runs((4_000, 130.0))
+    bad[0]["errors"] = 990
+    bad[0]["per_request"][cases.ANSWERED_5XX] = 0.005
+    assert report.forged_row(AUTH, bad, native).startswith(f"| {AUTH} (10 admitted) (5 5xx) | 4000 |")
+    assert report.forged_lines({NATIVE: native}) == []
+
+
+def test_forged_cases_share_one_jwks_of_32_rs256_keys():
+    rs = cases.Rs256()
+    (auth_name, (auth,)), (native_name, (chain,)) = cases.forged_cases(rs)
+    assert (auth_name, native_name) == (AUTH, NATIVE)
+    assert auth.module == "filter_auth.wasm"
+    jwks = chain.jwks
+    assert auth.config["jwt"]["providers"][0]["jwks"] == jwks
+    keys = jwks["keys"]
+    assert len(keys) == cases.FORGED_KEYS == 32 and len({k["kid"] for k in keys}) == 32
+    assert keys[0] == rs.jwks["keys"][0] and {k["alg"] for k in keys} == {"RS256"}
+    # The bench's own provider otherwise: issuer and audiences as in plugin_configs.
+    assert auth.config["rules"] == cases.plugin_configs(rs)["auth"]["rules"]
+
+
+def test_results_file_has_the_forged_section_and_its_goal():
+    def run(rps, cpu):
+        return {"rps": rps, "cpu_us": cpu, "p50": 1.0, "p99": 2.0, "errors": 0, "requests": 100}
+
+    m = report.Measured(cases=[(cases.ROUTER, []), (NATIVE, [])], costs={}, guest_profile="",
+                        results={cases.ROUTER: [run(10_000, 50.0)], NATIVE: [run(7_000, 90.0)]}, fresh={}, memory={},
+                        split={}, counted={}, call_counts={}, call_cpu={"none": []},
+                        forged={AUTH: forged_runs((4_000, 130.0)), NATIVE: forged_runs((1_000, 650.0))})
+    lines = report.document(m, 8, 1, "a machine").splitlines()
+    assert "## Forged kid-less tokens against 32 RSA keys" in lines
+    assert f"| {AUTH} ≥ 1.00 × native chain, {cases.FORGED} | 4.00 | 5.00 | met |" in lines
+    # Without the forged cases (an older Measured), neither.
+    m.forged = {}
+    assert not any("Forged" in line or cases.FORGED in line for line in report.document(m, 8, 1, "").splitlines())
