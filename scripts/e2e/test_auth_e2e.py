@@ -1,6 +1,10 @@
 """The auth filter in a real Envoy (envoy-config/auth.yaml): API keys, JWT with a remote JWKS,
 groups, identity headers, and bad inputs only a real client sends."""
 
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from checks import api_key as key
 from checks import assert_problem, stat, upstream_count, wasm_failures
@@ -148,6 +152,103 @@ def test_jwt_gets_503_while_key_server_down_and_no_cached_keys(down, signer):
     assert_problem(r, 503)
     # API keys do not depend on the key server.
     assert down.request("/v1/orders", headers=key("alice")).status == 200
+
+
+@pytest.fixture(scope="module", params=["auth.yaml", "gateway-bundle.yaml"])
+def slow_keys(request, stack_factory, signer):
+    """A gateway just started (auth alone, and the bundle's whole chain) whose key server holds
+    its answers until released."""
+    return stack_factory(request.param, jwks=signer.jwks(), before_start=lambda s: s.jwks.hang())
+
+
+def test_requests_during_the_first_key_fetch_wait_for_it_instead_of_503(slow_keys, signer):
+    """A start under load: every request with a valid token that arrives while the first JWKS
+    fetch runs waits for it (on both workers), none gets a 5xx (nor a 401), and each worker
+    fetches once. (The bundle's quota may answer 429 to some: the plan's limit.)"""
+    gw, clients = slow_keys, 48
+    headers = {"authorization": f"Bearer {signer.token()}"}
+    with ThreadPoolExecutor(clients) as pool:
+        futures = [pool.submit(gw.request, "/v1/orders", headers=headers) for _ in range(clients)]
+        gw.jwks.wait_requests(1)
+        time.sleep(0.5)  # every request is in by now, waiting
+        waiting = sum(not f.done() for f in futures)
+        fetches = len(gw.jwks.requests)
+        gw.jwks.release()
+        statuses = [f.result().status for f in futures]
+    assert set(statuses) <= {200, 429} and statuses.count(200) > 0, statuses
+    assert waiting == clients, "they waited for the keys"
+    # One fetch per worker at most (and one more from a main-thread tick, if one ran).
+    assert 1 <= fetches <= gw.concurrency + 1, fetches
+    assert stat(gw, "wasmcustom.auth_jwks_fetch_joined_total") >= clients - fetches
+    assert stat(gw, "wasmcustom.auth_rejected_keys_unavailable_total") == 0
+    assert wasm_failures(gw) == []
+
+
+def test_a_request_waiting_on_another_requests_fetch_outlives_it(stack_factory, signer):
+    """The request whose fetch others joined goes away (its client hangs up, and Envoy cancels
+    its callout): a request that waited on it fetches again and is admitted, not left waiting
+    and not refused."""
+    gw = stack_factory("auth.yaml", jwks=signer.jwks(), concurrency=1,
+                       before_start=lambda s: s.jwks.hang())
+    token = signer.token()
+    first = socket.create_connection(("127.0.0.1", gw.listen_port))
+    first.sendall(f"GET /v1/orders HTTP/1.1\r\nHost: gateway.local\r\n"
+                  f"Authorization: Bearer {token}\r\n\r\n".encode())
+    gw.jwks.wait_requests(1)
+    with ThreadPoolExecutor(1) as pool:
+        second = pool.submit(gw.request, "/v1/orders", headers={"authorization": f"Bearer {token}"})
+        time.sleep(0.3)  # the second request is in, waiting on the first one's fetch
+        assert not second.done()
+        first.close()
+        gw.jwks.wait_requests(2)  # the second request's own fetch
+        gw.jwks.release()
+        assert second.result().status == 200
+    assert len(gw.jwks.requests) == 2
+    assert stat(gw, "wasmcustom.auth_jwks_fetch_failed_total") == 0
+    assert stat(gw, "wasmcustom.auth_rejected_keys_unavailable_total") == 0
+
+
+HUGE_KEYS_BODY = b'{"keys": [' + b" " * (10 << 20) + b"]}"
+
+
+@pytest.fixture(scope="module")
+def huge_keys(stack_factory, signer):
+    """A gateway whose key server answers every fetch with a 10 MB body."""
+    return stack_factory(
+        "auth.yaml", jwks=signer.jwks(),
+        before_start=lambda s: s.jwks.script(200, [("content-type", "application/json")],
+                                             HUGE_KEYS_BODY))
+
+
+def rss_bytes(gw) -> int:
+    with open(f"/proc/{gw.envoy.pid}/status") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return kb * 1024
+
+
+def test_a_10mb_key_server_body_is_refused_unread_and_fetches_back_off(huge_keys, signer):
+    """Each 10 MB answer is refused by its announced size (never copied into the VMs), so
+    Envoy's memory stays put, and failed fetches back off (1, 2, 4 s ...) instead of downloading
+    the body again every second."""
+    gw = huge_keys
+    headers = {"authorization": f"Bearer {signer.token()}"}
+    assert gw.request("/v1/orders", headers=headers).status == 503
+    start_rss = rss_bytes(gw)
+    deadline = time.monotonic() + 8
+    statuses = set()
+    while time.monotonic() < deadline:
+        statuses.add(gw.request("/v1/orders", headers=headers).status)
+        time.sleep(0.1)
+    assert statuses == {503}
+    fetches = len(gw.jwks.requests)
+    # Every second would be 9 or more; backing off from the first failure, at most 5 (0, 1, 3,
+    # 7 s, and a second worker's own first fetch).
+    assert 2 <= fetches <= 5, fetches
+    grown = rss_bytes(gw) - start_rss
+    # Copied into a VM, each body would stay there (~70 MiB measured before the limit).
+    assert grown < 32 << 20, f"Envoy grew {grown >> 20} MiB"
+    assert stat(gw, "wasmcustom.auth_jwks_fetch_failed_total") == fetches
+    assert wasm_failures(gw) == []
 
 
 NATIVE_ALGS = ("RS256", "ES256", "ES384")

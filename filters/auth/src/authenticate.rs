@@ -56,6 +56,8 @@ pub struct Authenticator<'a> {
 pub struct Allowance {
     /// It may start a JWKS fetch (not when evaluated again after one).
     pub may_fetch: bool,
+    /// It waited on a fetch whose request ended, and fetched or joined again: never twice.
+    pub rejoined: bool,
     /// Its JWT signature checks (`jwt.max_signature_checks`).
     pub budget: Budget,
 }
@@ -71,6 +73,7 @@ impl Allowance {
             });
         Self {
             may_fetch: true,
+            rejoined: false,
             budget: Budget::new(checks),
         }
     }
@@ -105,9 +108,17 @@ pub enum Halt {
     Public,
     /// Refuse it.
     Fail(Failure),
-    /// A JWKS fetch was dispatched with this token for this provider; evaluate again when it
+    /// Wait for the JWKS fetch with this token for this provider (dispatched for this request,
+    /// or, when `joined`, another request's that this one joined); evaluate again when it
     /// completes.
-    Fetch(u32, usize),
+    Fetch {
+        /// The fetch's callout token.
+        token: u32,
+        /// The provider's index.
+        provider: usize,
+        /// Whether another request made the fetch.
+        joined: bool,
+    },
 }
 
 impl From<Failure> for Halt {
@@ -444,9 +455,8 @@ impl Authenticator<'_> {
                 }
                 let Some(set) = cache.keys() else {
                     if may_fetch {
-                        if let Some(token) = self.dispatch_fetch(index, Reason::Refresh, host, now)
-                        {
-                            return Err(Halt::Fetch(token, index));
+                        if let Some(halt) = self.wait_for_keys(index, cache, host, now) {
+                            return Err(halt);
                         }
                     }
                     return Err(Failure::KeysUnavailable.into());
@@ -466,7 +476,11 @@ impl Authenticator<'_> {
                                     if let Some(t) =
                                         self.dispatch_fetch(index, Reason::UnknownKid, host, now)
                                     {
-                                        return Err(Halt::Fetch(t, index));
+                                        return Err(Halt::Fetch {
+                                            token: t,
+                                            provider: index,
+                                            joined: false,
+                                        });
                                     }
                                 }
                                 Err(invalid_jwt(JwtError::UnknownKid))
@@ -523,6 +537,35 @@ impl Authenticator<'_> {
         }))
     }
 
+    /// How a request that finds no keys for provider `index` waits for them: it joins this
+    /// worker's running fetch (when the host can wake it), or starts one (when none runs and no
+    /// failure is being waited out). `None`: it cannot wait.
+    fn wait_for_keys(
+        &self,
+        index: usize,
+        cache: &crate::jwks::JwksCache,
+        host: &mut dyn Host,
+        now: u64,
+    ) -> Option<Halt> {
+        if let Some(token) = cache.running() {
+            if !host.join_call(token) {
+                return None;
+            }
+            self.metrics.count(host, Metric::JwksFetchJoined);
+            return Some(Halt::Fetch {
+                token,
+                provider: index,
+                joined: true,
+            });
+        }
+        let token = self.dispatch_fetch(index, Reason::NoKeys, host, now)?;
+        Some(Halt::Fetch {
+            token,
+            provider: index,
+            joined: false,
+        })
+    }
+
     /// Starts a JWKS fetch for provider `index` if the lease and rate limits allow; the token.
     pub fn dispatch_fetch(
         &self,
@@ -537,7 +580,10 @@ impl Authenticator<'_> {
             self.metrics.count(host, Metric::JwksUnknownKidFetch);
         }
         match host.http_call(&call) {
-            Ok(token) => Some(token),
+            Ok(token) => {
+                cache.started(token);
+                Some(token)
+            }
             Err(e) => {
                 log::warn!("jwks {}: callout to {} refused: {e}", index, call.upstream);
                 cache.abandon_fetch(host, now);

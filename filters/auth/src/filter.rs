@@ -3,7 +3,6 @@
 //! an [`Authenticator`] over them with the request's [`Allowance`]: clear client identity
 //! headers, evaluate, then let through, refuse, wait for JWT keys, or wait for the body.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -41,12 +40,7 @@ pub struct AuthPlugin {
     pub tokens: TokenCache,
     /// Recently refused JWT signatures.
     pub refusals: RefusalCache,
-    /// Fetches made from the root context: token, provider index.
-    root_fetches: RefCell<Vec<(u32, usize)>>,
 }
-
-/// Most root-context JWKS fetches remembered while waiting for their responses.
-const MAX_ROOT_FETCHES: usize = 64;
 
 impl AuthPlugin {
     /// The authenticator over this plugin's configuration and caches.
@@ -61,10 +55,12 @@ impl AuthPlugin {
         }
     }
 
-    /// Handles the response of a JWKS fetch for provider `index`.
+    /// Handles the response of JWKS fetch `token` for provider `index` (nothing when it was
+    /// handled already).
     pub fn complete_fetch(
         &self,
         index: usize,
+        token: u32,
         response: Result<CallResponse, CallFailure>,
         host: &mut dyn Host,
     ) {
@@ -72,16 +68,19 @@ impl AuthPlugin {
             return;
         };
         let now = unix_secs(host.now());
-        match cache.complete(host, now, response) {
-            Fetched::Updated { skipped } => {
+        match cache.complete(host, now, token, response) {
+            Some(Fetched::Updated { skipped }) => {
                 self.metrics.count(host, Metric::JwksFetchOk);
                 let skipped = u32::try_from(skipped).unwrap_or(u32::MAX);
                 self.metrics.add(host, Metric::JwksKeySkipped, skipped);
             }
-            Fetched::Failed(why) => {
-                log::warn!("jwks fetch for provider {index} failed: {why}; cached keys kept");
+            Some(Fetched::Failed(why)) => {
+                if let Some(line) = cache.failure_line(&why, now) {
+                    log::warn!("{line}");
+                }
                 self.metrics.count(host, Metric::JwksFetchFailed);
             }
+            None => {}
         }
     }
 }
@@ -113,7 +112,6 @@ impl Plugin for AuthPlugin {
             basic_cache: PasswordCache::default(),
             tokens: TokenCache::default(),
             refusals: RefusalCache::default(),
-            root_fetches: RefCell::new(Vec::new()),
         })
     }
 
@@ -139,17 +137,10 @@ impl Plugin for AuthPlugin {
             let Some(cache) = cache else { continue };
             cache.sync(host);
             if cache.needs_refresh(now) {
-                let fetch = self
+                // The cache tracks the token; the answer comes to `on_call_response` below.
+                let _ = self
                     .authenticator()
                     .dispatch_fetch(index, Reason::Refresh, host, now);
-                if let Some(token) = fetch {
-                    let mut pending = self.root_fetches.borrow_mut();
-                    // Envoy answers every callout, so this stays small; bound it regardless.
-                    if pending.len() >= MAX_ROOT_FETCHES {
-                        pending.remove(0);
-                    }
-                    pending.push((token, index));
-                }
             }
         }
     }
@@ -160,14 +151,13 @@ impl Plugin for AuthPlugin {
         response: Result<CallResponse, CallFailure>,
         host: &mut dyn Host,
     ) {
-        let index = {
-            let mut pending = self.root_fetches.borrow_mut();
-            let Some(pos) = pending.iter().position(|(t, _)| *t == token) else {
-                return;
-            };
-            pending.swap_remove(pos).1
-        };
-        self.complete_fetch(index, response, host);
+        let index = self
+            .jwks
+            .iter()
+            .position(|c| c.as_ref().is_some_and(|c| c.is_running(token)));
+        if let Some(index) = index {
+            self.complete_fetch(index, token, response, host);
+        }
     }
 }
 
@@ -176,10 +166,12 @@ impl Plugin for AuthPlugin {
 enum Phase {
     /// Waiting for request headers.
     Headers,
-    /// Paused for a JWKS fetch; `body_maybe` when an HMAC signature may still need the body.
+    /// Paused for a JWKS fetch (`joined`: another request's); `body_maybe` when an HMAC
+    /// signature may still need the body.
     AwaitingKeys {
         token: u32,
         provider: usize,
+        joined: bool,
         body_maybe: bool,
     },
     /// Authenticated but for the body digest.
@@ -235,7 +227,11 @@ impl AuthStream {
                 Decision::Continue
             }
             Err(Halt::Fail(f)) => self.refuse(&f, host),
-            Err(Halt::Fetch(token, provider)) => {
+            Err(Halt::Fetch {
+                token,
+                provider,
+                joined,
+            }) => {
                 let body_maybe = !end_of_stream
                     && self
                         .plugin
@@ -247,6 +243,7 @@ impl AuthStream {
                 self.phase = Phase::AwaitingKeys {
                     token,
                     provider,
+                    joined,
                     body_maybe,
                 };
                 Decision::Pause
@@ -348,6 +345,7 @@ impl Stream for AuthStream {
         let Phase::AwaitingKeys {
             token: want,
             provider,
+            joined,
             body_maybe,
         } = self.phase
         else {
@@ -356,11 +354,22 @@ impl Stream for AuthStream {
         if token != want {
             return Decision::Pause;
         }
-        self.plugin.complete_fetch(provider, response, host);
+        let cache = self.plugin.jwks.get(provider).and_then(Option::as_ref);
+        if joined && response.is_err() && cache.is_some_and(|c| c.is_running(token)) {
+            // The request that made the fetch ended before its answer (the host cancelled the
+            // callout): this one may fetch (or join another fetch) once more.
+            if let Some(cache) = cache {
+                cache.orphaned(host, token);
+            }
+            self.allowance.may_fetch = !self.allowance.rejoined;
+            self.allowance.rejoined = true;
+        } else {
+            self.plugin.complete_fetch(provider, token, response, host);
+            self.allowance.may_fetch = false;
+        }
         // With a body, a digest is checked in on_request_body (the adapter buffers it because
         // `wants_request_body` said so while paused); without one, it is checked right here.
         let ended = self.headers_ended;
-        self.allowance.may_fetch = false;
         let decision = self.run(headers, ended, host);
         if matches!(self.phase, Phase::AwaitingBody(_)) && !body_maybe {
             // The adapter is not buffering the body, so its digest could never be checked.

@@ -3,8 +3,15 @@
 //!
 //! Shared data per provider `name`:
 //! - `auth.jwks.<name>`: `<fetched-at>\n<JWKS body>`, written after every good fetch;
-//! - `auth.jwks.<name>.state`: `<lease-until> <last-unknown-kid-fetch> <last-failure>`, updated
-//!   with CAS. A worker fetches only after taking the lease, so workers never fetch together.
+//! - `auth.jwks.<name>.state`: `<lease-until> <last-unknown-kid-fetch> <last-failure>
+//!   <failures-in-a-row>`, updated with CAS. A worker refreshes only after taking the lease, so
+//!   workers never refresh together. A worker with no keys at all fetches without waiting for
+//!   another worker's lease (as each `jwt_authn` worker fetches its own), once: its other
+//!   requests join that fetch (see `Host::join_call`) instead of failing while it runs.
+//! - After a failed fetch no worker fetches again for `retry_seconds`, doubled after each
+//!   failure in a row up to [`MAX_BACKOFF_SECS`] (or `retry_seconds` if larger).
+//! - A response body over [`MAX_JWKS_BYTES`] is never copied into the VM (the adapter refuses
+//!   it by its announced size) and counts as a failure.
 //!
 //! Each VM parses a body once (when its CAS changes) and keeps the verified key set. Keys are
 //! refreshed in the background once older than the TTL, refetched when a token names an unknown
@@ -28,6 +35,12 @@ use crate::jwt::RemoteJwks;
 /// Largest JWKS body accepted.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 
+/// Longest wait after failures in a row, unless `retry_seconds` is longer.
+pub const MAX_BACKOFF_SECS: u64 = 60;
+
+/// Most fetches of one provider a worker tracks while they run.
+const MAX_IN_FLIGHT: usize = 16;
+
 /// Most unknown `kid`s a worker remembers refetching for, per provider; when full it starts over.
 pub const KID_REFETCH_ENTRIES: usize = 1024;
 
@@ -38,6 +51,8 @@ pub enum Reason {
     Refresh,
     /// A token named a `kid` the set lacks.
     UnknownKid,
+    /// This worker has no keys at all and no fetch running: a request waits for this one.
+    NoKeys,
 }
 
 /// The result of a finished fetch.
@@ -57,6 +72,7 @@ struct State {
     lease_until: u64,
     last_kid_fetch: u64,
     last_failure: u64,
+    failures: u64,
 }
 
 impl State {
@@ -67,14 +83,27 @@ impl State {
             lease_until: n.next().unwrap_or(0),
             last_kid_fetch: n.next().unwrap_or(0),
             last_failure: n.next().unwrap_or(0),
+            failures: n.next().unwrap_or(0),
         }
     }
 
     fn encode(&self) -> String {
         format!(
-            "{} {} {}",
-            self.lease_until, self.last_kid_fetch, self.last_failure
+            "{} {} {} {}",
+            self.lease_until, self.last_kid_fetch, self.last_failure, self.failures
         )
+    }
+
+    /// When fetching may start again after the last failure.
+    fn retry_at(&self, retry: u64) -> u64 {
+        if self.failures == 0 {
+            return 0;
+        }
+        let doublings = u32::try_from(self.failures.saturating_sub(1).min(16)).unwrap_or(16);
+        let wait = retry
+            .saturating_mul(1u64 << doublings)
+            .min(MAX_BACKOFF_SECS.max(retry));
+        self.last_failure.saturating_add(wait)
     }
 }
 
@@ -90,6 +119,12 @@ pub struct JwksCache {
     fetched_at: Cell<u64>,
     /// When this worker last asked for a refetch for an unknown `kid`, by the `kid`'s digest.
     kid_refetches: DigestCache<u64, KID_REFETCH_ENTRIES>,
+    /// Tokens of this worker's fetches still running, oldest first.
+    in_flight: RefCell<Vec<u32>>,
+    /// Failed fetches this worker saw since it last logged one.
+    unlogged_failures: Cell<u64>,
+    /// When this worker last logged a failed fetch.
+    last_logged: Cell<u64>,
 }
 
 impl JwksCache {
@@ -102,6 +137,51 @@ impl JwksCache {
             cas: Cell::new(0),
             fetched_at: Cell::new(0),
             kid_refetches: DigestCache::default(),
+            in_flight: RefCell::new(Vec::new()),
+            unlogged_failures: Cell::new(0),
+            last_logged: Cell::new(0),
+        }
+    }
+
+    /// The name of the provider.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Records fetch `token`, just dispatched by this worker.
+    pub fn started(&self, token: u32) {
+        let mut in_flight = self.in_flight.borrow_mut();
+        // The host answers every callout, or cancels it with the request that made it; bound the
+        // list regardless.
+        if in_flight.len() >= MAX_IN_FLIGHT {
+            in_flight.remove(0);
+        }
+        in_flight.push(token);
+    }
+
+    /// Whether fetch `token` is this worker's and still running.
+    pub fn is_running(&self, token: u32) -> bool {
+        self.in_flight.borrow().contains(&token)
+    }
+
+    /// The oldest fetch of this worker still running, for a request to wait on.
+    pub fn running(&self) -> Option<u32> {
+        self.in_flight.borrow().first().copied()
+    }
+
+    /// Forgets fetch `token`; whether it was running.
+    fn settle(&self, token: u32) -> bool {
+        let mut in_flight = self.in_flight.borrow_mut();
+        let before = in_flight.len();
+        in_flight.retain(|t| *t != token);
+        in_flight.len() != before
+    }
+
+    /// Fetch `token` will never be answered (the request that made it ended, and the host
+    /// cancelled it): forgotten, and the lease given back without counting a failure.
+    pub fn orphaned(&self, host: &mut dyn Host, token: u32) {
+        if self.settle(token) {
+            self.update_state(host, |state| state.lease_until = 0);
         }
     }
 
@@ -189,8 +269,9 @@ impl JwksCache {
         let lease = self.remote.timeout.as_secs().saturating_add(1);
         // Timestamps in the future mean the clock went back: they grant no extra wait.
         let held = now < state.lease_until && state.lease_until <= now.saturating_add(lease);
-        let retry_end = state.last_failure.saturating_add(self.remote.retry);
-        if held || (state.last_failure..retry_end).contains(&now) {
+        let retry_end = state.retry_at(self.remote.retry);
+        let waiting = (state.last_failure..retry_end).contains(&now);
+        if waiting || (held && reason != Reason::NoKeys) {
             return None;
         }
         if reason == Reason::UnknownKid {
@@ -207,6 +288,7 @@ impl JwksCache {
         host.set_shared(&self.state_key(), state.encode().as_bytes(), cas)
             .ok()?;
         let mut call = HttpCall::get(&self.remote.cluster, &self.remote.path, self.remote.timeout);
+        call.max_response_bytes = MAX_JWKS_BYTES;
         for (name, value) in &mut call.headers {
             if name == ":authority" {
                 value.clone_from(&self.remote.authority);
@@ -223,6 +305,19 @@ impl JwksCache {
     }
 
     fn finish(&self, host: &mut dyn Host, now: u64, ok: bool) {
+        self.update_state(host, |state| {
+            state.lease_until = 0;
+            if ok {
+                state.last_failure = 0;
+                state.failures = 0;
+            } else {
+                state.last_failure = now;
+                state.failures = state.failures.saturating_add(1);
+            }
+        });
+    }
+
+    fn update_state(&self, host: &mut dyn Host, change: impl Fn(&mut State)) {
         // A bounded retry: the state only holds timestamps, so losing a race is harmless.
         for _ in 0..4 {
             let current = host.get_shared(&self.state_key()).ok().flatten();
@@ -230,8 +325,7 @@ impl JwksCache {
                 .as_ref()
                 .map(|v| State::parse(&v.data))
                 .unwrap_or_default();
-            state.lease_until = 0;
-            state.last_failure = if ok { 0 } else { now };
+            change(&mut state);
             if host
                 .set_shared(
                     &self.state_key(),
@@ -245,8 +339,22 @@ impl JwksCache {
         }
     }
 
-    /// Handles the response of a fetch this VM made.
+    /// Handles the response of fetch `token`, which this VM made; `None` when it was handled
+    /// already (a request that waited on it gets the same answer after the one that made it).
     pub fn complete(
+        &self,
+        host: &mut dyn Host,
+        now: u64,
+        token: u32,
+        response: Result<CallResponse, CallFailure>,
+    ) -> Option<Fetched> {
+        if !self.settle(token) {
+            return None;
+        }
+        Some(self.apply(host, now, response))
+    }
+
+    fn apply(
         &self,
         host: &mut dyn Host,
         now: u64,
@@ -284,9 +392,37 @@ impl JwksCache {
             }
             Err(message) => {
                 self.finish(host, now, false);
+                self.unlogged_failures
+                    .set(self.unlogged_failures.get().saturating_add(1));
                 Fetched::Failed(message)
             }
         }
+    }
+
+    /// The log line for a failed fetch, or `None` when this worker logged one less than
+    /// [`MAX_BACKOFF_SECS`] ago (the failures since are counted in the next line and in the
+    /// `jwks_fetch_failed` metric).
+    pub fn failure_line(&self, why: &str, now: u64) -> Option<String> {
+        let last = self.last_logged.get();
+        if last != 0 && (last..last.saturating_add(MAX_BACKOFF_SECS)).contains(&now) {
+            return None;
+        }
+        self.last_logged.set(now);
+        let failures = self.unlogged_failures.replace(0);
+        let kept = if self.keys.borrow().is_some() {
+            "cached keys kept"
+        } else {
+            "no keys cached: tokens of this provider get 503"
+        };
+        let more = if failures > 1 {
+            format!(" ({failures} failures since the last line)")
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "jwks {}: fetch failed: {why}; {kept}{more}",
+            self.name
+        ))
     }
 
     /// The key set of a JWKS body, and how many of its keys were skipped (each logged).

@@ -39,7 +39,7 @@ pub enum Metric {
     KeysUnavailable,
     /// A JWKS fetch stored new keys.
     JwksFetchOk,
-    /// A JWKS fetch failed (keys kept).
+    /// A JWKS fetch failed (cached keys, if any, kept).
     JwksFetchFailed,
     /// A JWKS fetch caused by an unknown `kid`.
     JwksUnknownKidFetch,
@@ -57,10 +57,12 @@ pub enum Metric {
     BasicPasswordHashed,
     /// A wrong basic password refused from the worker's memory, without a hash.
     BasicRefusalRemembered,
+    /// A request without keys waited on a JWKS fetch another request of the worker made.
+    JwksFetchJoined,
 }
 
 /// Names, in [`Metric`] order.
-pub const NAMES: [&str; 24] = [
+pub const NAMES: [&str; 25] = [
     "auth_public_total",
     "auth_allowed_api_key_total",
     "auth_allowed_jwt_total",
@@ -85,6 +87,7 @@ pub const NAMES: [&str; 24] = [
     "auth_jwks_key_skipped_total",
     "auth_basic_password_hashed_total",
     "auth_basic_refusal_remembered_total",
+    "auth_jwks_fetch_joined_total",
 ];
 
 /// The defined metrics.

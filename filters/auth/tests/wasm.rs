@@ -186,6 +186,73 @@ fn jwks_cold_start_fetch_serves_every_worker() {
     assert_eq!(gw.calls().len(), 1, "one fetch for every worker");
 }
 
+/// Three requests for one token on a worker that has no keys yet, all paused.
+fn three_waiting(gw: &mut Gateway) -> Vec<u64> {
+    let auth = bearer("k1", 1, gw);
+    (0..3)
+        .map(|_| {
+            let out = gw
+                .request(Request::get("/v1/items").header("authorization", &auth))
+                .respond_with(Response::ok())
+                .unwrap();
+            out.stream
+        })
+        .collect()
+}
+
+#[test]
+fn requests_arriving_during_the_first_fetch_wait_for_it() {
+    // A start under load: requests on a worker whose fetch is running join it (Envoy wakes each
+    // from the fetch's answer), instead of getting 503 until the keys land.
+    let mut gw = harness(1).cluster("jwks").build().unwrap();
+    let streams = three_waiting(&mut gw);
+    let calls = gw.pending_calls();
+    assert_eq!(calls.len(), 1, "one fetch");
+    for s in &streams {
+        assert!(!gw.outcome(StreamId(*s)).unwrap().finished, "paused");
+    }
+    gw.reply_call(calls[0].id, CallReply::ok(jwks(&[("k1", 1)])))
+        .unwrap();
+    // The one that fetched goes on at once; the others on the tick the adapter asks for (1 ms).
+    assert_eq!(gw.outcome(StreamId(streams[0])).unwrap().status(), 200);
+    assert!(!gw.outcome(StreamId(streams[1])).unwrap().finished);
+    gw.advance(Duration::from_millis(1)).unwrap();
+    for s in streams {
+        let out = gw.outcome(StreamId(s)).unwrap();
+        assert_eq!(out.status(), 200, "stream {s}");
+        let up = out.upstream_request();
+        assert_eq!(up.header("x-gateway-consumer"), Some("alice"));
+    }
+    assert_eq!(gw.metric("auth_jwks_fetch_joined_total"), Some(2));
+    assert_eq!(gw.metric("auth_jwks_fetch_ok_total"), Some(1));
+    assert_eq!(gw.vm_failure("auth", 0), None);
+}
+
+#[test]
+fn on_nginx_requests_during_the_first_fetch_are_refused_not_left_waiting() {
+    // ngx_wasm_module cannot resume one request from another's callback: the others get 503
+    // at once (never a request waiting forever), and the one that fetched is admitted.
+    // ngx_wasm_module dials `host:port` callout upstreams itself.
+    let config = EXAMPLE.replace(r#""cluster": "jwks""#, r#""cluster": "127.0.0.1:9100""#);
+    assert_ne!(config, EXAMPLE);
+    let mut gw = Harness::new()
+        .filter(FilterSpec::wasm(wasm()).name("auth").config(config))
+        .start_time(UNIX_EPOCH + Duration::from_secs(START))
+        .profile(host_test::HostProfile::Nginx)
+        .build()
+        .unwrap();
+    let streams = three_waiting(&mut gw);
+    let calls = gw.pending_calls();
+    assert_eq!(calls.len(), 1);
+    gw.reply_call(calls[0].id, CallReply::ok(jwks(&[("k1", 1)])))
+        .unwrap();
+    let statuses: Vec<u16> = streams
+        .iter()
+        .map(|s| gw.outcome(StreamId(*s)).unwrap().status())
+        .collect();
+    assert_eq!(statuses, [200, 503, 503]);
+}
+
 #[test]
 fn jwks_outage_is_503_and_stale_keys_keep_serving() {
     let mut gw = harness(1).cluster("jwks").build().unwrap();

@@ -72,6 +72,11 @@ pub struct FakeHost {
     pub signature_verifier: Option<SignatureVerifier>,
     /// How many signature checks were asked of the host.
     pub signature_checks: Cell<usize>,
+    /// Whether a stream may join another context's callout (default true, as Envoy; false as
+    /// ngx_wasm_module).
+    pub joinable: bool,
+    /// Callout tokens joined through [`Host::join_call`], in order.
+    pub joined: Vec<u32>,
     next_token: u32,
 }
 
@@ -102,6 +107,8 @@ impl FakeHost {
             headers: HashMap::new(),
             signature_verifier: None,
             signature_checks: Cell::new(0),
+            joinable: true,
+            joined: Vec::new(),
             next_token: 0,
         }
     }
@@ -214,6 +221,13 @@ impl Host for FakeHost {
         self.next_token += 4;
         self.calls.push((self.next_token, call.clone()));
         Ok(self.next_token)
+    }
+
+    fn join_call(&mut self, token: u32) -> bool {
+        if self.joinable {
+            self.joined.push(token);
+        }
+        self.joinable
     }
 
     fn grpc_call(&mut self, call: &GrpcCall) -> Result<u32, HostError> {

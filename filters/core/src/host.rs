@@ -89,9 +89,15 @@ pub struct HttpCall {
     pub body: Vec<u8>,
     /// Timeout after which the call fails.
     pub timeout: Duration,
+    /// Largest response body taken into the VM: a larger one (by the size the host announces)
+    /// is never copied in, and the call fails instead. Default [`HttpCall::MAX_RESPONSE_BYTES`].
+    pub max_response_bytes: usize,
 }
 
 impl HttpCall {
+    /// The default [`HttpCall::max_response_bytes`]: 1 MiB.
+    pub const MAX_RESPONSE_BYTES: usize = 1 << 20;
+
     /// A GET of `path` on `upstream`, with `:authority` set to the upstream name.
     pub fn get(upstream: &str, path: &str, timeout: Duration) -> Self {
         Self {
@@ -103,6 +109,7 @@ impl HttpCall {
             ],
             body: Vec::new(),
             timeout,
+            max_response_bytes: Self::MAX_RESPONSE_BYTES,
         }
     }
 
@@ -124,6 +131,7 @@ impl HttpCall {
             ],
             body,
             timeout,
+            max_response_bytes: Self::MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -210,6 +218,17 @@ pub trait Host {
     fn grpc_call(&mut self, call: &GrpcCall) -> Result<u32, HostError> {
         let _ = call;
         Err(HostError::UNIMPLEMENTED)
+    }
+
+    /// Makes the running stream wait on callout `token`, which another context of this VM made
+    /// and which is not answered yet: its answer then also reaches this stream's
+    /// [`crate::Stream::on_call_response`] (after the context that made it), and so does a
+    /// failure if that context ends first. The stream must pause. False when the host cannot
+    /// wake one stream from another's callback (ngx_wasm_module), from a root context, or when
+    /// too many streams wait: the stream must then decide without the answer. Default: false.
+    fn join_call(&mut self, token: u32) -> bool {
+        let _ = token;
+        false
     }
 
     /// Reads a property such as `["request", "path"]`. `None` if the host does not have it.

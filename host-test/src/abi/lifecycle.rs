@@ -7,7 +7,7 @@
 
 use super::guest::{copy_out, done, read, read_str, write_u32, write_u64, Cx};
 use crate::state::{Effect, HostState};
-use crate::value::{pairs, status, Headers, LocalReply, LogLevel, LogRecord};
+use crate::value::{pairs, status, Headers, HostProfile, LocalReply, LogLevel, LogRecord};
 use wasmtime::Linker;
 
 /// Captures a log line at `level` (dropped below the gateway's log level, as Envoy does).
@@ -115,6 +115,11 @@ pub(crate) fn add(l: &mut Linker<HostState>) -> wasmtime::Result<()> {
         "env",
         "proxy_set_effective_context",
         |mut cx: Cx<'_>, ctx: i32| {
+            // ngx_wasm_module accepts any id and changes nothing: hostcalls keep acting on the
+            // context whose callback runs.
+            if cx.data().world().host == HostProfile::Nginx {
+                return done(&mut cx, "proxy_set_effective_context", status::OK);
+            }
             let st = cx.data_mut();
             let ctx = ctx as u32;
             let s = if ctx == st.root_ctx || st.stream_ctx.contains_key(&ctx) {

@@ -162,8 +162,20 @@ impl Gateway {
                 calls.push(("proxy_on_grpc_close", vec![r, t, 14]));
             }
         }
+        // Envoy runs the callback in the root context (the SDK switches to the caller's);
+        // ngx_wasm_module runs it in the caller's own context, and switching does nothing there.
+        let nginx = self.world().host == HostProfile::Nginx;
+        let ctx = match call.stream {
+            Some(sid) if nginx => self.filters[fi].vms[w]
+                .state()
+                .stream_ctx
+                .iter()
+                .find(|(_, s)| **s == sid)
+                .map_or(root, |(c, _)| *c),
+            _ => root,
+        };
         for (name, args) in calls {
-            if self.call(fi, w, root, name, &args).is_err() {
+            if self.call(fi, w, ctx, name, &args).is_err() {
                 break;
             }
         }

@@ -164,8 +164,10 @@ pub fn load_jwk(jwk: &Json, origin: Origin, rules: &KeyRules, at: &str) -> Resul
             return Err(err(format!("{at}.key_ops"), "does not allow \"verify\""));
         }
     }
+    // An empty `kid` names no key, as in `jwt_authn`: it is treated as no `kid` at all.
     let kid = match jwk.get("kid") {
         None => None,
+        Some(Json::String(k)) if k.is_empty() => None,
         Some(Json::String(k)) if k.len() <= 256 => Some(k.clone()),
         Some(_) => {
             return Err(err(

@@ -73,8 +73,10 @@ pub fn decode(token: &[u8], max_bytes: usize) -> Result<Token, JwtError> {
         // No extension is understood, so any `crit` (even an empty one) is refused.
         return Err(JwtError::Malformed("unsupported crit header"));
     }
+    // An empty `kid` names no key, as in `jwt_authn`: it is treated as no `kid` at all.
     let kid = match header.get("kid") {
         None => None,
+        Some(Json::String(k)) if k.is_empty() => None,
         Some(Json::String(k)) if k.len() <= 256 => Some(k.clone()),
         Some(_) => return Err(JwtError::Malformed("kid is not a short string")),
     };

@@ -96,14 +96,20 @@ impl Host for WasmHost {
         let body = (!call.body.is_empty()).then_some(call.body.as_slice());
         // The SDK's dispatch registers the token with its dispatcher so the response reaches the
         // calling context; it maps BAD_ARGUMENT and INTERNAL_FAILURE to errors.
-        proxy_wasm::hostcalls::dispatch_http_call(
+        let token = proxy_wasm::hostcalls::dispatch_http_call(
             &call.upstream,
             headers,
             body,
             Vec::new(),
             call.timeout,
         )
-        .map_err(|status| HostError::from_status(status as u32))
+        .map_err(|status| HostError::from_status(status as u32))?;
+        super::joins::made(token, call.max_response_bytes);
+        Ok(token)
+    }
+
+    fn join_call(&mut self, token: u32) -> bool {
+        super::joins::join(token)
     }
 
     fn grpc_call(&mut self, call: &GrpcCall) -> Result<u32, HostError> {
@@ -111,7 +117,7 @@ impl Host for WasmHost {
         // on any status but OK, PARSE_FAILURE and INTERNAL_FAILURE. ngx_wasm_module does not
         // implement gRPC calls (the call traps and fails the request): on such hosts the quota
         // filter's global store takes `"protocol": "http"`.
-        proxy_wasm::hostcalls::dispatch_grpc_call(
+        let token = proxy_wasm::hostcalls::dispatch_grpc_call(
             &call.upstream,
             &call.service,
             &call.method,
@@ -119,7 +125,9 @@ impl Host for WasmHost {
             Some(&call.message),
             call.timeout,
         )
-        .map_err(|status| HostError::from_status(status as u32))
+        .map_err(|status| HostError::from_status(status as u32))?;
+        super::joins::made(token, HttpCall::MAX_RESPONSE_BYTES);
+        Ok(token)
     }
 
     fn property(&self, path: &[&str]) -> Option<Vec<u8>> {

@@ -8,8 +8,10 @@
 //! any panic message at CRITICAL before the VM traps.
 
 mod host;
+mod joins;
 mod raw;
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -49,20 +51,25 @@ macro_rules! export_plugins {
     };
 }
 
-/// Makes the root context of one plugin.
-pub type RootFactory = fn() -> Box<dyn RootContext>;
+/// Makes the root context (of the given context id) of one plugin.
+pub type RootFactory = fn(u32) -> Box<dyn RootContext>;
 
 /// The root context of plugin `P`.
-pub fn root_factory<P: Plugin>() -> Box<dyn RootContext> {
-    Box::new(Root::<P> { plugin: None })
+pub fn root_factory<P: Plugin>(id: u32) -> Box<dyn RootContext> {
+    Box::new(Root::<P> {
+        id,
+        plugin: None,
+        last_tick: 0,
+    })
 }
 
 /// Like [`start`], for a module exporting several plugins selected by `root_id`.
 pub fn start_selected(roots: &'static [(&'static str, RootFactory)]) {
     ROOTS.with(|r| r.set(roots));
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+    proxy_wasm::set_root_context(|id| -> Box<dyn RootContext> {
         Box::new(Selector {
+            id,
             roots: ROOTS.with(std::cell::Cell::get),
             inner: None,
         })
@@ -79,21 +86,45 @@ thread_local! {
 /// where hosts allow no hostcall but logging: the host's log level is adopted in `on_configure`.
 pub fn start<P: Plugin>() {
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(Root::<P> { plugin: None })
-    });
+    proxy_wasm::set_root_context(root_factory::<P>);
 }
 
-/// Reads a callout response (`num_headers == 0` means the call failed).
-fn read_call_response(num_headers: usize, body_size: usize) -> Result<CallResponse, CallFailure> {
+/// Reads the response to callout `token` (`num_headers == 0` means the call failed). A body
+/// over the call's limit is not read: the call fails.
+fn read_call_response(
+    token: u32,
+    num_headers: usize,
+    body_size: usize,
+) -> Result<CallResponse, CallFailure> {
     if num_headers == 0 {
         return Err(CallFailure {
             reason: "no response (reset, timeout or connection failure)".into(),
         });
     }
+    let max = joins::max_body(token);
+    if body_size > max {
+        return Err(CallFailure {
+            reason: format!("response body of {body_size} bytes over the limit of {max}"),
+        });
+    }
     let headers = host::read_headers(raw::CALL_RESPONSE_HEADERS);
     let body = raw::buffer(raw::CALL_RESPONSE_BODY, 0, body_size).unwrap_or_default();
     Ok(CallResponse { headers, body })
+}
+
+/// Reads the answer to a gRPC call (`status_code` 0: the response message).
+fn read_grpc_response(status_code: u32, size: usize) -> Result<Vec<u8>, GrpcFailure> {
+    if status_code == 0 {
+        raw::buffer(raw::GRPC_RECEIVE_BUFFER, 0, size).map_err(|e| GrpcFailure {
+            status: 13,
+            message: format!("the response message could not be read: {e}"),
+        })
+    } else {
+        Err(GrpcFailure {
+            status: status_code,
+            message: raw::grpc_status_message(),
+        })
+    }
 }
 
 /// Applies the map's edits to host map `map`, then forgets them.
@@ -131,7 +162,10 @@ fn send_reply(reply: &LocalReply) {
 // === impl Root ===
 
 struct Root<P: Plugin> {
+    id: u32,
     plugin: Option<Rc<P>>,
+    /// When the plugin's `on_tick` last ran (ns since the epoch).
+    last_tick: u64,
 }
 
 impl<P: Plugin> Context for Root<P> {
@@ -142,18 +176,39 @@ impl<P: Plugin> Context for Root<P> {
         body_size: usize,
         _: usize,
     ) {
-        if let Some(plugin) = &self.plugin {
-            plugin.on_call_response(
-                token,
-                read_call_response(num_headers, body_size),
-                &mut WasmHost::default(),
-            );
+        joins::enter(0);
+        let response = read_call_response(token, num_headers, body_size);
+        // A stream woken from a root callback files its callouts under the root (see `joins`).
+        let maker = joins::maker(token);
+        let joined = joins::take_joined(token);
+        let copy = (!joined.is_empty()).then(|| response.clone());
+        match (maker, &self.plugin) {
+            (Some(ctx), _) => joins::deliver(ctx, token, joins::Answer::Http(response), self.id),
+            (None, Some(plugin)) => {
+                plugin.on_call_response(token, response, &mut WasmHost::default());
+            }
+            (None, None) => {}
+        }
+        if let Some(copy) = copy {
+            joins::answer(token, joined, &copy, self.id);
+        }
+    }
+
+    fn on_grpc_call_response(&mut self, token: u32, status_code: u32, response_size: usize) {
+        joins::enter(0);
+        let maker = joins::maker(token);
+        let _ = joins::take_joined(token);
+        if let Some(ctx) = maker {
+            let response = read_grpc_response(status_code, response_size);
+            joins::deliver(ctx, token, joins::Answer::Grpc(response), self.id);
         }
     }
 }
 
 impl<P: Plugin> RootContext for Root<P> {
     fn on_configure(&mut self, size: usize) -> bool {
+        joins::enter(0);
+        joins::probe(self.id);
         let config = match raw::buffer(raw::PLUGIN_CONFIGURATION, 0, size) {
             Ok(config) => config,
             Err(e) => {
@@ -178,16 +233,34 @@ impl<P: Plugin> RootContext for Root<P> {
     }
 
     fn on_tick(&mut self) {
+        joins::enter(0);
+        let period = self.plugin.as_ref().and_then(|p| p.tick_period());
+        if joins::wake_ready(self.id) {
+            // The adapter's own tick: back to the plugin's period, and the plugin's tick only
+            // when due.
+            let ms = period.map_or(0, |p| u32::try_from(p.as_millis()).unwrap_or(u32::MAX));
+            let _ = raw::set_tick_period_ms(ms);
+            let now = raw::now_nanos().unwrap_or(0);
+            let due = period.is_some_and(|p| {
+                now >= self
+                    .last_tick
+                    .saturating_add(u64::try_from(p.as_nanos()).unwrap_or(0))
+            });
+            if !due {
+                return;
+            }
+        }
+        self.last_tick = raw::now_nanos().unwrap_or(0);
         if let Some(plugin) = &self.plugin {
             plugin.on_tick(&mut WasmHost::default());
         }
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(Http::<P> {
-            stream: self.plugin.as_ref().map(P::new_stream),
-            state: Phase::default(),
-        }))
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Http::<P>::new(
+            context_id,
+            self.plugin.as_ref().map(P::new_stream),
+        )))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -199,6 +272,7 @@ impl<P: Plugin> RootContext for Root<P> {
 
 /// A root context that becomes the plugin named by the `plugin_root_id` property.
 struct Selector {
+    id: u32,
     roots: &'static [(&'static str, RootFactory)],
     inner: Option<Box<dyn RootContext>>,
 }
@@ -207,6 +281,12 @@ impl Context for Selector {
     fn on_http_call_response(&mut self, token: u32, headers: usize, body: usize, trailers: usize) {
         if let Some(inner) = self.inner.as_mut() {
             inner.on_http_call_response(token, headers, body, trailers);
+        }
+    }
+
+    fn on_grpc_call_response(&mut self, token: u32, status_code: u32, response_size: usize) {
+        if let Some(inner) = self.inner.as_mut() {
+            inner.on_grpc_call_response(token, status_code, response_size);
         }
     }
 }
@@ -234,7 +314,8 @@ impl RootContext for Selector {
             log::error!("invalid configuration at `root_id`: {root_id:?} is not one of {known:?}");
             return false;
         };
-        let inner = self.inner.get_or_insert_with(|| factory());
+        let id = self.id;
+        let inner = self.inner.get_or_insert_with(|| factory(id));
         inner.on_configure(size)
     }
 
@@ -247,7 +328,7 @@ impl RootContext for Selector {
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         match self.inner.as_ref() {
             Some(inner) => inner.create_http_context(context_id),
-            None => root_factory::<Unconfigured>().create_http_context(context_id),
+            None => root_factory::<Unconfigured>(self.id).create_http_context(context_id),
         }
     }
 
@@ -299,12 +380,62 @@ struct Phase {
     forwarded: Option<HeaderMap>,
 }
 
+/// A stream context: its state is shared with [`joins`], which may hand it the answer to a
+/// callout it joined from another context's callback.
 struct Http<P: Plugin> {
+    id: u32,
+    inner: Rc<RefCell<HttpState<P>>>,
+}
+
+struct HttpState<P: Plugin> {
     stream: Option<P::Stream>,
     state: Phase,
 }
 
 impl<P: Plugin> Http<P> {
+    fn new(id: u32, stream: Option<P::Stream>) -> Self {
+        let inner = Rc::new(RefCell::new(HttpState {
+            stream,
+            state: Phase::default(),
+        }));
+        let weak: std::rc::Weak<dyn joins::Waiter> = Rc::downgrade(&inner) as _;
+        joins::register(id, weak);
+        Self { id, inner }
+    }
+
+    /// The stream's state, for a callback of this context.
+    fn enter(&self) -> std::cell::RefMut<'_, HttpState<P>> {
+        joins::enter(self.id);
+        self.inner.borrow_mut()
+    }
+}
+
+impl<P: Plugin> Drop for Http<P> {
+    fn drop(&mut self) {
+        joins::forget(self.id);
+    }
+}
+
+impl<P: Plugin> joins::Waiter for RefCell<HttpState<P>> {
+    fn answer(&self, token: u32, answer: joins::Answer) {
+        let Ok(mut state) = self.try_borrow_mut() else {
+            return;
+        };
+        if !state.state.waiting_call || state.state.replied {
+            return;
+        }
+        match answer {
+            joins::Answer::Http(response) => state.resume(|stream, headers, host| {
+                stream.on_call_response(token, response, headers, host)
+            }),
+            joins::Answer::Grpc(response) => state.resume(|stream, headers, host| {
+                stream.on_grpc_response(token, response, headers, host)
+            }),
+        }
+    }
+}
+
+impl<P: Plugin> HttpState<P> {
     /// Carries out a decision taken in a request callback.
     fn act(&mut self, decision: Decision) -> Action {
         match decision {
@@ -354,7 +485,7 @@ impl<P: Plugin> Http<P> {
     }
 }
 
-impl<P: Plugin> Http<P> {
+impl<P: Plugin> HttpState<P> {
     /// Resumes a stream paused on a callout: `answer` runs the stream's callback with the request
     /// headers, then its decision is carried out.
     fn resume(
@@ -399,31 +530,55 @@ impl<P: Plugin> Context for Http<P> {
         body_size: usize,
         _: usize,
     ) {
-        let response = read_call_response(num_headers, body_size);
-        self.resume(|stream, headers, host| {
+        let mut state = self.enter();
+        let response = read_call_response(token, num_headers, body_size);
+        let joined = joins::take_joined(token);
+        let copy = (!joined.is_empty()).then(|| response.clone());
+        state.resume(|stream, headers, host| {
             stream.on_call_response(token, response, headers, host)
         });
+        drop(state);
+        if let Some(copy) = copy {
+            joins::schedule(token, joined, copy);
+        }
     }
 
     fn on_grpc_call_response(&mut self, token: u32, status_code: u32, response_size: usize) {
-        let response = if status_code == 0 {
-            raw::buffer(raw::GRPC_RECEIVE_BUFFER, 0, response_size).map_err(|e| GrpcFailure {
-                status: 13,
-                message: format!("the response message could not be read: {e}"),
-            })
-        } else {
-            Err(GrpcFailure {
-                status: status_code,
-                message: raw::grpc_status_message(),
-            })
-        };
-        self.resume(|stream, headers, host| {
+        let mut state = self.enter();
+        let _ = joins::take_joined(token);
+        let response = read_grpc_response(status_code, response_size);
+        state.resume(|stream, headers, host| {
             stream.on_grpc_response(token, response, headers, host)
         });
     }
 }
 
 impl<P: Plugin> HttpContext for Http<P> {
+    fn on_http_request_headers(&mut self, num_headers: usize, end_of_stream: bool) -> Action {
+        self.enter()
+            .on_http_request_headers(num_headers, end_of_stream)
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        self.enter().on_http_request_body(body_size, end_of_stream)
+    }
+
+    fn on_http_request_trailers(&mut self, num_trailers: usize) -> Action {
+        self.enter().on_http_request_trailers(num_trailers)
+    }
+
+    fn on_http_response_headers(&mut self, num_headers: usize, end_of_stream: bool) -> Action {
+        self.enter()
+            .on_http_response_headers(num_headers, end_of_stream)
+    }
+
+    fn on_log(&mut self) {
+        self.enter().on_log();
+        joins::ended(self.id);
+    }
+}
+
+impl<P: Plugin> HttpState<P> {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let Some(stream) = self.stream.as_mut() else {
             return self.act(Decision::Respond(Self::not_configured()));

@@ -92,6 +92,8 @@ extern "C" {
         grpc_status: i32,
     ) -> u32;
     fn proxy_continue_stream(stream: u32) -> u32;
+    fn proxy_set_effective_context(context: u32) -> u32;
+    fn proxy_set_tick_period_milliseconds(period: u32) -> u32;
 }
 
 /// Header map types.
@@ -313,4 +315,16 @@ pub fn grpc_status_message() -> String {
         return String::new();
     }
     String::from_utf8_lossy(&take(data, size)).into_owned()
+}
+
+/// Sets the root context's tick period (0: no ticks).
+pub fn set_tick_period_ms(ms: u32) -> Result<(), HostError> {
+    // SAFETY: plain value.
+    check(unsafe { proxy_set_tick_period_milliseconds(ms) })
+}
+
+/// Makes context `id` the one later hostcalls act on.
+pub fn set_effective_context(id: u32) -> Result<(), HostError> {
+    // SAFETY: plain value.
+    check(unsafe { proxy_set_effective_context(id) })
 }

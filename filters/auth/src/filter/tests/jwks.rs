@@ -76,14 +76,15 @@ fn cold_start_fetches_once_for_every_worker() {
         .headers
         .contains(&(":path".into(), "/jwks.json".into())));
 
-    // Another worker meanwhile: the lease is taken, so no second fetch, and a 503.
-    let mut b = FakeHost::with_store(store.clone());
-    let pb = plugin(&example(), &mut b);
-    let mut hb = bearer("k1", Alg::Es256, &b);
-    let (_, d) = start(&pb, &mut b, &mut hb);
-    let r = reply(d);
-    assert_eq!((r.status, r.get_header("retry-after")), (503, Some("1")));
-    assert!(b.calls.is_empty(), "one fetch at a time");
+    assert_eq!(call.max_response_bytes, crate::jwks::MAX_JWKS_BYTES);
+
+    // A second request on the same worker waits on that fetch instead of making another.
+    let mut h2 = bearer("k1", Alg::Es256, &a);
+    let (mut s2, d) = start(&pa, &mut a, &mut h2);
+    assert_eq!(d, Decision::Pause, "joins the running fetch");
+    assert_eq!(a.calls.len(), 1, "no second fetch");
+    assert_eq!(a.joined, vec![last_token(&a)]);
+    assert_eq!(a.metric("auth_jwks_fetch_joined_total"), Some(1));
 
     let d = s.on_call_response(
         last_token(&a),
@@ -94,8 +95,20 @@ fn cold_start_fetches_once_for_every_worker() {
     assert_eq!(d, Decision::Continue);
     assert_eq!(h.get_str("x-gateway-consumer"), Some("alice"));
     assert_eq!(a.metric("auth_jwks_fetch_ok_total"), Some(1));
+    // The request that joined gets the same answer after it: admitted, the keys stored once.
+    let token = last_token(&a);
+    let d = s2.on_call_response(token, ok(jwks(&[("k1", Alg::Es256)])), &mut h2, &mut a);
+    assert_eq!(d, Decision::Continue);
+    assert_eq!(h2.get_str("x-gateway-consumer"), Some("alice"));
+    assert_eq!(
+        a.metric("auth_jwks_fetch_ok_total"),
+        Some(1),
+        "handled once"
+    );
 
-    // Worker B now uses the shared keys without fetching.
+    // Another worker, first used now, takes the shared keys without fetching.
+    let mut b = FakeHost::with_store(store.clone());
+    let pb = plugin(&example(), &mut b);
     let mut hb = bearer("k1", Alg::Es256, &b);
     let (_, d) = start(&pb, &mut b, &mut hb);
     assert_eq!(d, Decision::Continue);
@@ -105,6 +118,117 @@ fn cold_start_fetches_once_for_every_worker() {
     let pc = plugin(&example(), &mut c);
     let mut hc = bearer("k1", Alg::Es256, &c);
     assert_eq!(start(&pc, &mut c, &mut hc).1, Decision::Continue);
+}
+
+#[test]
+fn a_worker_without_keys_fetches_even_while_another_holds_the_lease() {
+    // Two workers start together: each fetches once (as each jwt_authn worker does) rather than
+    // refusing tokens until the other's fetch lands in shared data.
+    let store = SharedStore::default();
+    let mut a = FakeHost::with_store(store.clone());
+    let pa = plugin(&example(), &mut a);
+    let mut h = bearer("k1", Alg::Es256, &a);
+    assert_eq!(start(&pa, &mut a, &mut h).1, Decision::Pause);
+    let mut b = FakeHost::with_store(store);
+    let pb = plugin(&example(), &mut b);
+    let mut hb = bearer("k1", Alg::Es256, &b);
+    let (mut sb, d) = start(&pb, &mut b, &mut hb);
+    assert_eq!(d, Decision::Pause);
+    assert_eq!(b.calls.len(), 1, "worker B fetches for itself");
+    let mut hb2 = bearer("k1", Alg::Es256, &b);
+    assert_eq!(start(&pb, &mut b, &mut hb2).1, Decision::Pause);
+    assert_eq!(b.calls.len(), 1, "and only once");
+    let d = sb.on_call_response(
+        last_token(&b),
+        ok(jwks(&[("k1", Alg::Es256)])),
+        &mut hb,
+        &mut b,
+    );
+    assert_eq!(d, Decision::Continue);
+}
+
+#[test]
+fn without_joins_a_second_request_is_refused_not_fetched_for() {
+    // ngx_wasm_module cannot wake one request from another's callback: the running fetch is
+    // not joined, and no second fetch is made for it.
+    let mut host = FakeHost::new();
+    host.joinable = false;
+    let p = plugin(&example(), &mut host);
+    let mut h = bearer("k1", Alg::Es256, &host);
+    assert_eq!(start(&p, &mut host, &mut h).1, Decision::Pause);
+    let mut h2 = bearer("k1", Alg::Es256, &host);
+    let r = reply(start(&p, &mut host, &mut h2).1);
+    assert_eq!((r.status, r.get_header("retry-after")), (503, Some("1")));
+    assert_eq!(host.calls.len(), 1);
+}
+
+#[test]
+fn a_request_whose_fetch_was_cancelled_fetches_again_without_a_backoff() {
+    let mut host = FakeHost::new();
+    let p = plugin(&example(), &mut host);
+    let mut h1 = bearer("k1", Alg::Es256, &host);
+    let (_s1, d) = start(&p, &mut host, &mut h1);
+    assert_eq!(d, Decision::Pause);
+    let first = last_token(&host);
+    let mut h2 = bearer("k1", Alg::Es256, &host);
+    let (mut s2, d) = start(&p, &mut host, &mut h2);
+    assert_eq!(d, Decision::Pause);
+    // The first request ends (client gone); its callout is cancelled and the joined request
+    // gets a failure for it.
+    let d = s2.on_call_response(first, failed(), &mut h2, &mut host);
+    assert_eq!(d, Decision::Pause, "fetches again");
+    assert_eq!(host.calls.len(), 2);
+    assert_eq!(
+        host.metric("auth_jwks_fetch_failed_total"),
+        Some(0),
+        "not a key-server failure"
+    );
+    let d = s2.on_call_response(
+        last_token(&host),
+        ok(jwks(&[("k1", Alg::Es256)])),
+        &mut h2,
+        &mut host,
+    );
+    assert_eq!(d, Decision::Continue);
+}
+
+#[test]
+fn failures_in_a_row_double_the_wait_up_to_a_minute() {
+    let mut host = FakeHost::new();
+    let p = plugin(&example(), &mut host);
+    let mut waits = Vec::new();
+    let mut last_fetch = 0u64;
+    for second in 0..400u64 {
+        let calls = host.calls.len();
+        let mut h = bearer("k1", Alg::Es256, &host);
+        let (mut s, d) = start(&p, &mut host, &mut h);
+        if host.calls.len() > calls {
+            assert_eq!(d, Decision::Pause);
+            if second > 0 {
+                waits.push(second - last_fetch);
+            }
+            last_fetch = second;
+            let r = reply(s.on_call_response(last_token(&host), failed(), &mut h, &mut host));
+            assert_eq!(r.status, 503);
+        } else {
+            assert_eq!(reply(d).status, 503);
+        }
+        host.advance(Duration::from_secs(1));
+    }
+    assert_eq!(waits[..7], [1, 2, 4, 8, 16, 32, 60]);
+    assert!(waits[7..].iter().all(|w| *w == 60), "{waits:?}");
+}
+
+#[test]
+fn a_failed_fetch_is_logged_at_most_once_a_minute_and_says_whether_keys_are_kept() {
+    let mut host = FakeHost::new();
+    let p = plugin(&example(), &mut host);
+    let cache = p.jwks.iter().flatten().next().unwrap();
+    let line = cache.failure_line("status Some(500)", 100).unwrap();
+    assert!(line.contains("no keys cached"), "{line}");
+    assert_eq!(cache.failure_line("status Some(500)", 130), None);
+    assert_eq!(cache.failure_line("status Some(500)", 159), None);
+    assert!(cache.failure_line("status Some(500)", 160).is_some());
 }
 
 #[test]

@@ -205,6 +205,19 @@ fn keys_with_another_kid_are_never_tried() {
     assert_eq!(result, Ok(()));
 }
 
+#[test]
+fn an_empty_kid_is_no_kid_in_tokens_and_in_keys() {
+    // A token with `"kid": ""` may be checked with any key, as one without `kid`.
+    let p = provider_with(vec![jwk(Alg::Rs256, "k1")], false);
+    let host = FakeHost::new();
+    let (result, checks) = check_on(&p, &signed(Alg::Rs256, Some("")), NOW, &host);
+    assert_eq!((result, checks), (Ok(()), Checks { host: 0, module: 1 }));
+    // A key published with `"kid": ""` is a key without `kid`: a token's `kid` falls back to it.
+    let p = provider_with(vec![jwk(Alg::Rs256, "")], false);
+    let (result, _) = check_on(&p, &signed(Alg::Rs256, Some("k9")), NOW, &host);
+    assert_eq!(result, Ok(()));
+}
+
 /// Verifies `token` as a new request with a budget of `budget` checks against the worker's
 /// `refusals`: the result, the checks made and whether the refusal was remembered.
 fn request(
