@@ -25,6 +25,7 @@ use crate::jwt::{self, claims, Budget, JwtError, KeySource, Work};
 use crate::metrics::{self, Metric, Metrics};
 use crate::reply::Failure;
 use crate::rules::{self, Requirement};
+use crate::signing;
 use crate::source::{self, Found, Source};
 
 /// The whole Unix seconds of `at` (0 before the epoch): the clock of API-key expiry, the
@@ -95,7 +96,7 @@ pub struct Success {
     pub identity: Identity,
     /// Changes to make to the request.
     pub edits: Vec<Edit>,
-    /// Signed SHA-256 the body must match (HMAC with a signed `digest`).
+    /// Signed digest the body must match (HMAC with a signed `digest` or `content-digest`).
     pub body_digest: Option<Vec<u8>>,
     /// The metric to count.
     pub metric: Metric,
@@ -159,9 +160,9 @@ fn from_sources(
     Ok(found)
 }
 
-/// Whether the request carries an HMAC `Authorization` scheme.
+/// Whether the request carries an HMAC `Authorization` scheme or an RFC 9421 message signature.
 pub fn hmac_presented(headers: &HeaderMap) -> bool {
-    scheme(headers, &["signature", "hmac"]) != Found::Absent
+    scheme(headers, &["signature", "hmac"]) != Found::Absent || signing::message::presented(headers)
 }
 
 impl Authenticator<'_> {
@@ -187,7 +188,21 @@ impl Authenticator<'_> {
                 .as_ref()
                 .map_or(Ok(None), |j| from_sources(&j.sources, headers)),
             CredentialType::Basic => auth(&["basic"]),
-            CredentialType::Hmac => auth(&["signature", "hmac"]),
+            CredentialType::Hmac => {
+                // An RFC 9421 signature (when accepted) is marked by its `Signature-Input`;
+                // with an `Authorization` signature too, the request is ambiguous.
+                let draft = auth(&["signature", "hmac"])?;
+                let message = cfg.hmac.as_ref().is_some_and(|h| h.message.is_some())
+                    && signing::message::presented(headers);
+                match (draft, message) {
+                    (Some(_), true) => Err(Failure::Ambiguous),
+                    (None, true) => Ok(Some((
+                        Vec::new(),
+                        Source::Header(signing::message::SIGNATURE_INPUT.into()),
+                    ))),
+                    (draft, false) => Ok(draft),
+                }
+            }
         }
     }
 
@@ -322,11 +337,22 @@ impl Authenticator<'_> {
                 let Some(cfg) = &self.config.hmac else {
                     return Err(invalid(&"not configured"));
                 };
-                let v = cfg
-                    .verify(value, headers, host.now())
-                    .map_err(|e| invalid(&e))?;
+                let now = host.now();
+                let (v, stripped) = if source == Source::Bearer {
+                    let protocol = || host.property(&["request", "protocol"]);
+                    let v = cfg.verify(value, headers, now, &protocol);
+                    (v, vec![Source::Bearer])
+                } else {
+                    let v = cfg.verify_message(headers, now);
+                    let names = [
+                        signing::message::SIGNATURE,
+                        signing::message::SIGNATURE_INPUT,
+                    ];
+                    (v, names.map(|n| Source::Header(n.into())).to_vec())
+                };
+                let v = v.map_err(|e| invalid(&e))?;
                 let edits = if cfg.strip {
-                    vec![Edit::Strip(Source::Bearer)]
+                    stripped.into_iter().map(Edit::Strip).collect()
                 } else {
                     vec![]
                 };

@@ -1,14 +1,23 @@
-//! HMAC request signing (the HTTP Signatures draft as Kong's `hmac-auth` accepts it):
+//! HMAC request signing, in two forms.
+//!
+//! The HTTP Signatures draft in `Authorization`, as Kong's `hmac-auth` accepts it:
 //!
 //! ```text
 //! Authorization: Signature keyId="alice-hmac",algorithm="hmac-sha256",
 //!                headers="(request-target) date digest",signature="<base64>"
 //! ```
 //!
-//! The signing string is one `name: value` line per listed header, joined with `\n`;
-//! `(request-target)` is the lowercase method, a space and `:path`. `date` (or `x-date`) must be
-//! signed and within the allowed clock skew; a signed `digest: SHA-256=<base64>` is checked
-//! against the body. The scheme `hmac` with `username=` instead of `keyId=` is accepted too.
+//! The signing string is one `name: value` line per listed header, joined with `\n`. With the
+//! default [`SigningString::Draft`], names are lowercased and `(request-target)` is the lowercase
+//! method, a space and `:path`; with [`SigningString::Kong`], names keep the case they are listed
+//! in, `request-line` is the request line (`GET /path?query HTTP/1.1`) and a listed header the
+//! request lacks signs as `name:`, as Kong's `hmac-auth` builds it. `date` (or `x-date`) must be
+//! signed and within the allowed clock skew; a signed `digest: SHA-256=<base64>` (or `SHA-512=`,
+//! labels case-blind) is checked against the body. The scheme `hmac` with `username=` instead of
+//! `keyId=` is accepted too.
+//!
+//! RFC 9421 HTTP Message Signatures (`Signature-Input` and `Signature`, `hmac-sha256`) are in
+//! [`message`].
 
 use std::time::{Duration, SystemTime};
 
@@ -18,6 +27,13 @@ use filter_core::HeaderMap;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use subtle::ConstantTimeEq;
+
+pub mod message;
+
+pub use message::MessageSignatures;
+
+/// Most lines of a draft signing string, and most components one RFC 9421 signature covers.
+pub const MAX_SIGNED_LINES: usize = 32;
 
 /// When the request body must carry a verified `digest` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +67,15 @@ impl HmacAlg {
             _ => None,
         }
     }
+}
+
+/// How the signing string of an `Authorization` signature is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningString {
+    /// The HTTP Signatures draft: lowercase names, `(request-target)`.
+    Draft,
+    /// Kong's `hmac-auth`: names as listed, `request-line`, a missing header as `name:`.
+    Kong,
 }
 
 /// One signing key.
@@ -87,6 +112,10 @@ pub struct HmacConfig {
     pub max_body_bytes: usize,
     /// Keys (ids unique).
     pub keys: Vec<SigningKey>,
+    /// How `Authorization` signing strings are built.
+    pub signing_string: SigningString,
+    /// RFC 9421 message signatures, when accepted.
+    pub message: Option<MessageSignatures>,
 }
 
 /// Why a signature was refused.
@@ -113,6 +142,15 @@ pub enum SigningError {
     /// The body does not match the signed digest.
     #[error("body digest mismatch")]
     Digest,
+    /// A required component is not covered, or a covered one is missing from the request.
+    #[error("required component not covered or missing")]
+    Components,
+    /// No `created`, or it is outside the allowed clock skew.
+    #[error("signature created outside the allowed clock skew")]
+    Created,
+    /// Past the signature's `expires` (and the allowed clock skew).
+    #[error("signature expired")]
+    Expired,
 }
 
 /// A verified signature, possibly still waiting for the body to check its digest.
@@ -120,7 +158,7 @@ pub enum SigningError {
 pub struct Verified {
     /// Consumer index.
     pub consumer: usize,
-    /// The signed `SHA-256=` digest the body must match, if any.
+    /// The signed digest the body must match, if any: 32 bytes of SHA-256 or 64 of SHA-512.
     pub body_digest: Option<Vec<u8>>,
 }
 
@@ -148,7 +186,7 @@ fn params(text: &[u8]) -> Result<Vec<(String, String)>, SigningError> {
     Ok(out)
 }
 
-fn mac_b64(alg: HmacAlg, secret: &[u8], data: &[u8]) -> Vec<u8> {
+fn mac(alg: HmacAlg, secret: &[u8], data: &[u8]) -> Vec<u8> {
     fn run<M: Mac + hmac::digest::KeyInit>(secret: &[u8], data: &[u8]) -> Vec<u8> {
         match <M as hmac::digest::KeyInit>::new_from_slice(secret) {
             Ok(mut m) => {
@@ -165,14 +203,28 @@ fn mac_b64(alg: HmacAlg, secret: &[u8], data: &[u8]) -> Vec<u8> {
     }
 }
 
+/// The request line Kong's `hmac-auth` signs: method, target and protocol, `HTTP/2.0` for what
+/// Envoy calls `HTTP/2`.
+fn request_line(headers: &HeaderMap, protocol: Option<Vec<u8>>) -> Result<Vec<u8>, SigningError> {
+    let method = headers.method().ok_or(SigningError::Headers)?;
+    let path = headers.path().ok_or(SigningError::Headers)?;
+    let mut version = protocol.unwrap_or_else(|| b"HTTP/1.1".to_vec());
+    if !version.contains(&b'.') {
+        version.extend_from_slice(b".0");
+    }
+    Ok([method, b" ", path, b" ", &version].concat())
+}
+
 impl HmacConfig {
     /// Verifies the signature in the `Authorization` credentials (after the scheme) against
-    /// `headers` at `now`.
+    /// `headers` at `now`. `protocol` gives the request's protocol as the host names it
+    /// (`HTTP/1.1`), read only for a Kong `request-line`.
     pub fn verify(
         &self,
         credentials: &[u8],
         headers: &HeaderMap,
         now: SystemTime,
+        protocol: &dyn Fn() -> Option<Vec<u8>>,
     ) -> Result<Verified, SigningError> {
         let params = params(credentials)?;
         let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
@@ -184,23 +236,32 @@ impl HmacConfig {
             .and_then(HmacAlg::parse)
             .filter(|a| self.algorithms.contains(a))
             .ok_or(SigningError::Algorithm)?;
-        let signed: Vec<String> = get("headers")
+        let listed: Vec<&str> = get("headers")
             .unwrap_or("date")
             .split(' ')
             .filter(|h| !h.is_empty())
-            .map(str::to_ascii_lowercase)
             .collect();
-        if signed.len() > 32 {
+        if listed.len() > MAX_SIGNED_LINES {
             return Err(SigningError::Malformed);
         }
+        let kong = self.signing_string == SigningString::Kong;
+        // Names are matched case-blind; Kong's signing string keeps them as listed.
+        let signed: Vec<String> = listed.iter().map(|h| h.to_ascii_lowercase()).collect();
+        let has = |name: &str| signed.iter().any(|s| s == name);
         let date_name = ["date", "x-date"]
             .into_iter()
-            .find(|d| signed.iter().any(|s| s == d))
+            .find(|d| has(d))
             .ok_or(SigningError::Headers)?;
-        if self.required_headers.iter().any(|r| !signed.contains(r)) {
+        let target = if kong {
+            "request-line"
+        } else {
+            "(request-target)"
+        };
+        let required = |r: &String| has(if r == "(request-target)" { target } else { r });
+        if !self.required_headers.iter().all(required) {
             return Err(SigningError::Headers);
         }
-        let digest_signed = signed.iter().any(|s| s == "digest");
+        let digest_signed = has("digest");
         if self.body_digest == BodyDigest::Required && !digest_signed {
             return Err(SigningError::Headers);
         }
@@ -210,20 +271,36 @@ impl HmacConfig {
             .find(|k| k.key_id == key_id)
             .ok_or(SigningError::UnknownKey)?;
         let mut lines: Vec<Vec<u8>> = Vec::with_capacity(signed.len());
-        for name in &signed {
-            let value = if name == "(request-target)" {
-                let method = headers.method().ok_or(SigningError::Headers)?;
-                let path = headers.path().ok_or(SigningError::Headers)?;
-                [&method.to_ascii_lowercase()[..], b" ", path].concat()
-            } else {
-                if headers.count(name) != 1 {
-                    return Err(SigningError::Headers);
+        for (listed, name) in listed.iter().zip(&signed) {
+            let line = if kong {
+                if *listed == "request-line" && headers.count(name) == 0 {
+                    request_line(headers, protocol())?
+                } else {
+                    match headers.count(name) {
+                        0 => [listed.as_bytes(), b":"].concat(),
+                        1 => {
+                            let value = headers.get(name).ok_or(SigningError::Headers)?;
+                            [listed.as_bytes(), b": ", value].concat()
+                        }
+                        _ => return Err(SigningError::Headers),
+                    }
                 }
-                headers.get(name).ok_or(SigningError::Headers)?.to_vec()
+            } else {
+                let value = if name == "(request-target)" {
+                    let method = headers.method().ok_or(SigningError::Headers)?;
+                    let path = headers.path().ok_or(SigningError::Headers)?;
+                    [&method.to_ascii_lowercase()[..], b" ", path].concat()
+                } else {
+                    if headers.count(name) != 1 {
+                        return Err(SigningError::Headers);
+                    }
+                    headers.get(name).ok_or(SigningError::Headers)?.to_vec()
+                };
+                [name.as_bytes(), b": ", &value].concat()
             };
-            lines.push([name.as_bytes(), b": ", &value].concat());
+            lines.push(line);
         }
-        let expected = STANDARD.encode(mac_b64(alg, &key.secret, &lines.join(&b'\n')));
+        let expected = STANDARD.encode(mac(alg, &key.secret, &lines.join(&b'\n')));
         if !bool::from(expected.as_bytes().ct_eq(signature.as_bytes())) {
             return Err(SigningError::Signature);
         }
@@ -241,11 +318,7 @@ impl HmacConfig {
         }
         let body_digest = if digest_signed && self.body_digest != BodyDigest::Off {
             let value = headers.get_str("digest").ok_or(SigningError::Headers)?;
-            let b64 = value
-                .split(',')
-                .find_map(|d| d.trim().strip_prefix("SHA-256="))
-                .ok_or(SigningError::Digest)?;
-            Some(STANDARD.decode(b64).map_err(|_| SigningError::Digest)?)
+            Some(digest_header(value)?)
         } else {
             None
         };
@@ -256,10 +329,37 @@ impl HmacConfig {
     }
 }
 
-/// Whether `body` matches a signed SHA-256 digest.
+/// The digest a `Digest` header (RFC 3230) gives: its first `SHA-256` or `SHA-512` member,
+/// labels compared case-blind; a supported member that is not base64 of the right length is an
+/// error, others are passed over.
+pub fn digest_header(value: &str) -> Result<Vec<u8>, SigningError> {
+    for member in value.split(',') {
+        let Some((label, b64)) = member.trim().split_once('=') else {
+            continue;
+        };
+        let len = if label.eq_ignore_ascii_case("sha-256") {
+            32
+        } else if label.eq_ignore_ascii_case("sha-512") {
+            64
+        } else {
+            continue;
+        };
+        let digest = STANDARD.decode(b64).map_err(|_| SigningError::Digest)?;
+        if digest.len() != len {
+            return Err(SigningError::Digest);
+        }
+        return Ok(digest);
+    }
+    Err(SigningError::Digest)
+}
+
+/// Whether `body` matches a signed digest: SHA-256 for 32 bytes, SHA-512 for 64.
 pub fn body_matches(expected: &[u8], body: &[u8]) -> bool {
-    let got: [u8; 32] = Sha256::digest(body).into();
-    expected.len() == 32 && bool::from(got.ct_eq(expected))
+    match expected.len() {
+        32 => bool::from(Sha256::digest(body).as_slice().ct_eq(expected)),
+        64 => bool::from(Sha512::digest(body).as_slice().ct_eq(expected)),
+        _ => false,
+    }
 }
 
 /// Signs like a client would (for tests and examples): the `Authorization` credentials for
@@ -284,7 +384,7 @@ pub fn sign(
             [name.as_bytes(), b": ", &value].concat()
         })
         .collect();
-    let sig = STANDARD.encode(mac_b64(alg_v, secret, &lines.join(&b'\n')));
+    let sig = STANDARD.encode(mac(alg_v, secret, &lines.join(&b'\n')));
     format!(
         "keyId=\"{key_id}\",algorithm=\"{alg}\",headers=\"{}\",signature=\"{sig}\"",
         signed.join(" ")

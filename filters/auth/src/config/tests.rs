@@ -7,7 +7,7 @@ use super::*;
 use crate::jwt::alg::Alg;
 use crate::jwt::jwk::KeyRules;
 use crate::jwt::KeySource;
-use crate::signing::BodyDigest;
+use crate::signing::{BodyDigest, SigningString};
 use crate::source::Source;
 use crate::testkit::{b64, jwk};
 
@@ -302,6 +302,69 @@ fn invalid_configs_name_the_field() {
             with("/hmac", json!({"body_digest": "sometimes"})),
             "hmac.body_digest",
             "unknown digest policy",
+        ),
+        (
+            with("/hmac", json!({"signing_string": "Kong"})),
+            "hmac.signing_string",
+            "unknown signing string",
+        ),
+        (
+            with(
+                "/hmac",
+                json!({"message_signatures": {"max_signatures": 17}}),
+            ),
+            "hmac.message_signatures.max_signatures",
+            "too many signatures",
+        ),
+        (
+            with(
+                "/hmac",
+                json!({"message_signatures": {"max_signatures": 0}}),
+            ),
+            "hmac.message_signatures.max_signatures",
+            "no signature",
+        ),
+        (
+            with(
+                "/hmac",
+                json!({"message_signatures": {"required_components": []}}),
+            ),
+            "hmac.message_signatures.required_components",
+            "no required component",
+        ),
+        (
+            with(
+                "/hmac",
+                json!({"message_signatures": {"required_components": ["@method", "@status"]}}),
+            ),
+            "hmac.message_signatures.required_components[1]",
+            "unknown derived component",
+        ),
+        (
+            with(
+                "/hmac",
+                json!({"message_signatures": {"required_components": ["Content-Digest"]}}),
+            ),
+            "hmac.message_signatures.required_components[0]",
+            "uppercase header name",
+        ),
+        (
+            with(
+                "/hmac",
+                json!({"message_signatures": {"required_components": ["@method", "@method"]}}),
+            ),
+            "hmac.message_signatures.required_components[1]",
+            "duplicate component",
+        ),
+        (
+            with("/hmac", json!({"message_signatures": {"tag": ""}})),
+            "hmac.message_signatures.tag",
+            "empty tag",
+        ),
+        (
+            with("/hmac", json!({"message_signatures": {"label": "sig1"}})),
+            "hmac.message_signatures.label",
+            "unknown field",
         ),
         (
             with(
@@ -656,5 +719,46 @@ fn every_value_changed_is_refused_at_its_path_or_accepted() {
     assert!(
         documents > 500 && refused > documents / 2,
         "{documents} {refused}"
+    );
+}
+
+#[test]
+fn hmac_signing_settings() {
+    let hmac = |h: Value| {
+        let mut v = minimal();
+        v["hmac"] = h;
+        Config::parse(v.to_string().as_bytes()).map(|c| c.hmac.unwrap())
+    };
+    let defaults = hmac(json!({})).unwrap();
+    assert_eq!(defaults.signing_string, SigningString::Draft);
+    let m = defaults.message.expect("RFC 9421 accepted by default");
+    assert_eq!(m.required, ["@method", "@authority", "@path", "@query"]);
+    assert_eq!(m.max_signatures, 4);
+    assert_eq!(m.tag, None);
+
+    let set = hmac(json!({
+        "signing_string": "kong",
+        "message_signatures": {
+            "required_components": ["@method", "@target-uri", "content-digest"],
+            "max_signatures": 16,
+            "tag": "gateway"
+        }
+    }))
+    .unwrap();
+    assert_eq!(set.signing_string, SigningString::Kong);
+    let m = set.message.unwrap();
+    assert_eq!(m.required, ["@method", "@target-uri", "content-digest"]);
+    assert_eq!((m.max_signatures, m.tag.as_deref()), (16, Some("gateway")));
+
+    let off = hmac(json!({"message_signatures": {"enabled": false}})).unwrap();
+    assert_eq!(off.message, None);
+
+    let err = hmac(json!({"message_signatures": {"max_signatures": 17}})).unwrap_err();
+    assert_eq!(err.message, "must be 1..=16");
+    let err = hmac(json!({"signing_string": "cavage"})).unwrap_err();
+    assert!(
+        err.message
+            .contains("unknown variant `cavage`, expected one of `draft`, `kong`"),
+        "{err}"
     );
 }

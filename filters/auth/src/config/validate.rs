@@ -21,7 +21,10 @@ use crate::jwt::{
     ClaimHeader, JwtConfig, KeySource, Provider, RemoteJwks, DEFAULT_MAX_SIGNATURE_CHECKS,
 };
 use crate::rules::{Requirement, Rule};
-use crate::signing::{BodyDigest, HmacAlg, HmacConfig, SigningKey};
+use crate::signing::message::{self, MessageSignatures};
+use crate::signing::{
+    BodyDigest, HmacAlg, HmacConfig, SigningKey, SigningString, MAX_SIGNED_LINES,
+};
 use crate::source::Source;
 
 fn e(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -435,7 +438,63 @@ fn hmac_config(h: RawHmac, keys: Vec<SigningKey>) -> Result<HmacConfig, ConfigEr
             16 << 20,
         )? as usize,
         keys,
+        signing_string: h.signing_string.unwrap_or(SigningString::Draft),
+        message: message_signatures(h.message_signatures)?,
     })
+}
+
+fn message_signatures(
+    raw: Option<RawMessageSignatures>,
+) -> Result<Option<MessageSignatures>, ConfigError> {
+    let f = "hmac.message_signatures";
+    let raw = raw.unwrap_or(RawMessageSignatures {
+        enabled: None,
+        required_components: None,
+        max_signatures: None,
+        tag: None,
+    });
+    let required = raw
+        .required_components
+        .unwrap_or_else(|| message::DEFAULT_REQUIRED.map(String::from).to_vec());
+    if required.is_empty() || required.len() > MAX_SIGNED_LINES {
+        return Err(e(
+            format!("{f}.required_components"),
+            format!("1 to {} components", MAX_SIGNED_LINES),
+        ));
+    }
+    for (i, c) in required.iter().enumerate() {
+        let at = format!("{f}.required_components[{i}]");
+        if c.starts_with('@') {
+            if !message::DERIVED.contains(&c.as_str()) {
+                return Err(e(
+                    at,
+                    format!("one of {} or a header name", message::DERIVED.join(", ")),
+                ));
+            }
+        } else {
+            header_name(&at, c)?;
+        }
+        if required[..i].contains(c) {
+            return Err(e(at, "duplicate component"));
+        }
+    }
+    let max_signatures = range(
+        &format!("{f}.max_signatures"),
+        raw.max_signatures,
+        message::DEFAULT_MAX_SIGNATURES as u64,
+        1,
+        message::MAX_SIGNATURES as u64,
+    )? as usize;
+    if let Some(tag) = &raw.tag {
+        if tag.is_empty() || tag.len() > 64 || !tag.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return Err(e(format!("{f}.tag"), "1-64 printable ASCII characters"));
+        }
+    }
+    Ok(raw.enabled.unwrap_or(true).then_some(MessageSignatures {
+        required,
+        max_signatures,
+        tag: raw.tag,
+    }))
 }
 
 fn claim_path(field: &str, text: &str) -> Result<Vec<String>, ConfigError> {

@@ -6,7 +6,7 @@ use filter_core::config::{Field, Json};
 use filter_core::ConfigError;
 
 use crate::credential::CredentialType;
-use crate::signing::BodyDigest;
+use crate::signing::{BodyDigest, SigningString};
 
 /// The whole plugin configuration.
 #[derive(Debug)]
@@ -212,6 +212,29 @@ pub struct RawHmac {
     pub strip: Option<bool>,
     /// Largest body digested, in bytes (larger bodies get 413). Default 1048576.
     pub max_body_bytes: Option<usize>,
+    /// How `Authorization` signing strings are built: `draft` (lowercase names,
+    /// `(request-target)`) or `kong` (names as listed, `request-line`). Default `draft`.
+    pub signing_string: Option<SigningString>,
+    /// RFC 9421 message signatures (`Signature-Input` and `Signature`). Default: accepted,
+    /// with the defaults of [`RawMessageSignatures`].
+    pub message_signatures: Option<RawMessageSignatures>,
+}
+
+/// RFC 9421 message-signature settings.
+#[derive(Debug)]
+pub struct RawMessageSignatures {
+    /// Accept them. Default `true`.
+    pub enabled: Option<bool>,
+    /// Components every signature must cover: derived components (`@method`, `@target-uri`,
+    /// `@authority`, `@scheme`, `@request-target`, `@path`, `@query`) and lowercase header
+    /// names; `@target-uri` covers `@scheme`, `@authority`, `@path` and `@query`,
+    /// `@request-target` covers `@path` and `@query`. Default `["@method", "@authority",
+    /// "@path", "@query"]`.
+    pub required_components: Option<Vec<String>>,
+    /// Most labels `Signature-Input` and `Signature` may hold. Default 4, 1..=16.
+    pub max_signatures: Option<u64>,
+    /// The `tag` parameter a signature must carry. Default none (any or none).
+    pub tag: Option<String>,
 }
 
 /// One rule.
@@ -518,6 +541,8 @@ impl RawHmac {
             "body_digest",
             "strip",
             "max_body_bytes",
+            "signing_string",
+            "message_signatures",
         ])?;
         Ok(Self {
             clock_skew_seconds: o.opt("clock_skew_seconds", Field::u64)?,
@@ -532,6 +557,25 @@ impl RawHmac {
             })?,
             strip: o.opt("strip", Field::bool)?,
             max_body_bytes: o.opt("max_body_bytes", Field::usize)?,
+            signing_string: o.opt("signing_string", |f| {
+                f.choice(&[
+                    ("draft", SigningString::Draft),
+                    ("kong", SigningString::Kong),
+                ])
+            })?,
+            message_signatures: o.opt("message_signatures", RawMessageSignatures::read)?,
+        })
+    }
+}
+
+impl RawMessageSignatures {
+    fn read(f: Field<'_>) -> Result<Self> {
+        let o = f.object(&["enabled", "required_components", "max_signatures", "tag"])?;
+        Ok(Self {
+            enabled: o.opt("enabled", Field::bool)?,
+            required_components: o.opt("required_components", Field::strings)?,
+            max_signatures: o.opt("max_signatures", Field::u64)?,
+            tag: o.opt("tag", Field::string)?,
         })
     }
 }
