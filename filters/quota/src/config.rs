@@ -63,6 +63,8 @@ pub struct Config {
     pub unidentified: Unidentified,
     /// The global store, when counting is shared by several gateway instances.
     pub global: Option<Global>,
+    /// Upstream protection ([`crate::protect`]).
+    pub protect: Option<crate::protect::config::Protect>,
 }
 
 /// The validated global store (see [`wire::RawGlobal`]).

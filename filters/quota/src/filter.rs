@@ -19,6 +19,7 @@ use crate::cost::{match_route, parse_amount, request_cost};
 use crate::key::{consumer_id, counter_key, scope_part, subject, Subject};
 use crate::limit::{Limit, View};
 use crate::metrics::{usage_name, M, NAMES, OTHER};
+use crate::protect::{Held, Protector};
 use crate::reply;
 use crate::report;
 use crate::store::SharedData;
@@ -40,6 +41,8 @@ pub struct QuotaPlugin {
     dynamic: RefCell<KeyTable<Option<MetricId>>>,
     /// Global store calls in flight on this worker.
     pub(crate) calls: Calls,
+    /// Upstream protection, when configured.
+    pub protect: Option<Protector>,
 }
 
 /// The current time in microseconds since the epoch (0 before it).
@@ -66,8 +69,10 @@ impl QuotaPlugin {
             .iter()
             .map(|n| host.define_metric(MetricKind::Counter, n).ok())
             .collect();
+        let protect = config.protect.clone().map(|p| Protector::new(p, host));
         let plugin = Self {
             config,
+            protect,
             store: SharedData,
             metrics,
             dynamic: RefCell::new(KeyTable::default()),
@@ -180,6 +185,7 @@ impl Plugin for QuotaPlugin {
             plugin: Rc::clone(plugin),
             metered: None,
             waiting: None,
+            held: None,
         }
     }
 }
@@ -203,6 +209,8 @@ pub struct QuotaStream {
     metered: Option<Metered>,
     /// The global store call this stream waits for.
     pub(crate) waiting: Option<remote::Waiting>,
+    /// The upstream protection slot this request holds until `on_log`.
+    held: Option<Held>,
 }
 
 /// What a request is metered as, once identified, priced and routed.
@@ -222,6 +230,27 @@ pub(crate) struct Metering {
 }
 
 impl QuotaStream {
+    /// Upstream protection, before any quota is charged: a shed request is answered 503 here
+    /// and never reaches admission. An admitted one holds its slot until `on_log`.
+    fn protect(&mut self, headers: &HeaderMap, host: &mut dyn Host, now: u64) -> Option<Decision> {
+        let plugin = Rc::clone(&self.plugin);
+        let protector = plugin.protect.as_ref()?;
+        let c = &plugin.config;
+        let route = match_route(&c.routes, headers)?;
+        let (api, _) = protector.api(&route.api)?;
+        let consumer = match consumer_id(c, headers).and_then(|id| c.consumer(id)) {
+            Some(known) => known.id.as_str(),
+            None => OTHER,
+        };
+        match protector.admit(host, api, route.version.as_deref(), consumer, now) {
+            Ok(held) => {
+                self.held = held;
+                None
+            }
+            Err(reply) => Some(Decision::Respond(reply)),
+        }
+    }
+
     /// Identifies, prices and routes a request: what it is metered as, or the decision if it is
     /// not metered.
     fn metering(
@@ -287,6 +316,9 @@ impl Stream for QuotaStream {
                 return Decision::Respond(report::serve(c, headers, host, now));
             }
         }
+        if let Some(decision) = self.protect(headers, host, now) {
+            return decision;
+        }
         let m = match self.metering(headers, host, now) {
             Ok(m) => m,
             Err(decision) => return decision,
@@ -328,8 +360,12 @@ impl Stream for QuotaStream {
         self.on_global_answer(host, token, body)
     }
 
-    fn on_log(&mut self, _host: &mut dyn Host) {
+    fn on_log(&mut self, host: &mut dyn Host) {
         self.abandon_global_call();
+        if let (Some(held), Some(protector)) = (self.held.take(), &self.plugin.protect) {
+            let now = now_us(host);
+            protector.release_at_end(host, held, now);
+        }
     }
 
     fn reads_response_headers(&self) -> bool {

@@ -10,7 +10,9 @@
 //! store's messages, descriptors and per-instance lease), [`reply`] (header fields and the answers
 //! the filter sends), [`report`] (usage report), [`metrics`] (names) and [`filter`] (the
 //! `Plugin`/`Stream` glue, whose request path runs as named steps: its `local` and `remote`
-//! submodules admit against this instance's counters or the global store).
+//! submodules admit against this instance's counters or the global store), and [`protect`]
+//! (upstream protection: concurrency limits and circuit breakers per API, checked before the
+//! quota so that shed requests are never charged).
 
 pub mod admission;
 pub mod codec;
@@ -22,6 +24,7 @@ pub mod key;
 pub mod lease;
 pub mod limit;
 pub mod metrics;
+pub mod protect;
 pub mod reply;
 pub mod report;
 pub mod rls;

@@ -152,6 +152,68 @@ def global_walk(demo: "Demo") -> int:
     return bad
 
 
+PROTECT_COOL_DOWN = 2
+PROTECT_CONFIG = {
+    "plans": [{"name": "big", "limits": [{"name": "per-hour", "limit": 100000, "window": "hour"}]}],
+    "consumers": [{"id": "alice", "plan": "big"}],
+    "routes": [{"name": "v1", "path_prefix": "/v1", "api": "orders", "version": "v1"}],
+    "headers": {"on_success": True, "ietf": False, "x_ratelimit": True},
+    "protect": {"apis": [{"api": "orders", "max_in_flight": 100, "breaker": {
+        "consecutive_failures": 3, "cool_down_seconds": PROTECT_COOL_DOWN,
+        "half_open_probes": 1, "close_after": 2}}]},
+}
+
+
+def protect_walk(demo: "Demo") -> int:
+    """A gateway (the quota filter with `protect`) in front of an upstream that starts failing:
+    the breaker opens, sheds without reaching the upstream or charging, then closes."""
+    import time
+
+    bad = 0
+    with tempfile.TemporaryDirectory(prefix="gateway-demo-protect-") as tmp:
+        stack = Stack("quota.yaml", workdir=Path(tmp), configs={"quota": PROTECT_CONFIG})
+        with stack:
+            who = [("x-gateway-consumer", "alice")]
+            demo.out(f"  quota.yaml with protect.apis[orders]: opens after 3 failures, "
+                     f"{PROTECT_COOL_DOWN} s cool-down; gateway on 127.0.0.1:{stack.listen_port}")
+
+            def send(note: str, want: int, shed: bool = False) -> None:
+                nonlocal bad
+                before = len(stack.v1.requests)
+                r = client.request(stack.listen_port, "/v1/orders", headers=who)
+                reached = len(stack.v1.requests) > before
+                ok = r.status == want and reached != shed
+                bad += not ok
+                extra = ""
+                if "problem+json" in (r.header("content-type") or ""):
+                    p = r.json()
+                    extra = f"   {p.get('type')} reason={p.get('reason')} retry-after: {r.header('retry-after')}"
+                elif r.header("x-ratelimit-remaining"):
+                    extra = f"   x-ratelimit-remaining: {r.header('x-ratelimit-remaining')}"
+                demo.out(f"  > GET /v1/orders ({note})   < {r.status}"
+                         f"   upstream {'reached' if reached else 'NOT reached'}{extra}"
+                         + ("" if ok else "   (UNEXPECTED)"))
+
+            send("healthy", 200)
+            demo.out("  -- the upstream starts answering 503")
+            stack.v1.fail(503)
+            for i in range(3):
+                send(f"failure {i + 1}", 503)
+            for _ in range(3):
+                send("breaker open", 503, shed=True)
+            demo.out(f"  -- the upstream recovers; after the {PROTECT_COOL_DOWN} s cool-down one probe at a time")
+            stack.v1.heal()
+            time.sleep(PROTECT_COOL_DOWN + 0.2)
+            send("probe 1", 200)
+            send("probe 2: closes", 200)
+            send("closed", 200)
+            stats = stack.envoy.stats("^wasmcustom.protect_")
+            demo.out("  " + "  ".join(f"{k.removeprefix('wasmcustom.')}={v}" for k, v in sorted(stats.items())
+                                        if v and not k.endswith(("_successes", "_neutral", "_admitted"))))
+    demo.out("  Shed requests were answered at once, never reached the upstream and were not charged.")
+    return bad
+
+
 STEPS: list[Step] = [
     Step("Authentication: no credentials", "auth answers 401 with a problem+json body and a challenge",
          lambda d: [Req("/v1/orders", 401)]),
@@ -170,6 +232,8 @@ STEPS: list[Step] = [
          show=RATE_LIMIT_HEADERS),
     Step("Global quota", "two gateway instances share one consumer's quota through Redis and quota-service",
          custom=global_walk),
+    Step("Upstream protection", "a circuit breaker per API opens on a failing upstream, sheds, probes and closes",
+         custom=protect_walk),
     Step("Versioned routing", "version from the path, a header, the query or Accept; else the default v1",
          lambda d: [Req("/v1/orders", 200, key("bob"), upstream="v1"),
                     Req("/v2/orders", 200, key("bob"), upstream="v2"),

@@ -236,6 +236,9 @@ impl TryFrom<RawConfig> for Config {
             )?),
             None => None,
         };
+        if let Some(p) = &raw.protect {
+            crate::protect::config::validate(p, &routes)?;
+        }
         Ok(Config {
             plans,
             default_plan,
@@ -257,6 +260,7 @@ impl TryFrom<RawConfig> for Config {
             global,
             report: raw.report,
             unidentified: raw.unidentified,
+            protect: raw.protect,
         })
     }
 }

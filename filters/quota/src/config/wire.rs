@@ -25,6 +25,7 @@ impl RawConfig {
             "store",
             "report",
             "unidentified",
+            "protect",
         ])?;
         Ok(Self {
             plans: o.req("plans", |f| f.list(RawPlan::read))?,
@@ -44,6 +45,7 @@ impl RawConfig {
                     ("reject", Unidentified::Reject),
                 ])
             })?,
+            protect: o.opt("protect", crate::protect::config::read)?,
         })
     }
 }
@@ -291,6 +293,9 @@ pub struct RawConfig {
     /// Requests without the identity the key needs: `allow` (default; not metered) or `reject`
     /// (403).
     pub unidentified: Unidentified,
+    /// Upstream protection: concurrency limits and circuit breakers per API
+    /// ([`crate::protect`]). Default: none.
+    pub protect: Option<crate::protect::config::Protect>,
 }
 
 /// A plan.
