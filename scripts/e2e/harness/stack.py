@@ -10,7 +10,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from . import CONFIG_DIR, DIST_DIR, client, envoy
+from . import CONFIG_DIR, DIST_DIR, client, envoy, remote
 from .ports import free_port
 from .upstreams import ApiServer, CollectorServer, JwksServer
 
@@ -48,6 +48,8 @@ def template_values(ports: dict[str, int], configs: dict | None = None, dist: Pa
             values[f"{key.upper()}_CONFIG"] = configs.get(key, default_plugin_config(path.stem))
     # The bundle's `gateway` root takes every member's configuration in one object.
     values["GATEWAY_CONFIG"] = {name: values[f"{name.upper()}_CONFIG"] for name in FILTERS}
+    # gateway-remote.yaml: each module's pinned sha256 ({{AUTH_SHA256}}...) from dist/SHA256SUMS.
+    values.update(remote.sha256_values(dist))
     return values
 
 
@@ -62,6 +64,7 @@ def allocate_ports(preferred: dict[str, int] | None = None) -> dict[str, int]:
         "COLLECTOR_PORT",
         "RLS_GRPC_PORT",
         "RLS_HTTP_PORT",
+        "MODULES_PORT",
     )
     preferred = preferred or {}
     return {n: preferred.get(n) or free_port() for n in names}
