@@ -281,7 +281,7 @@ def h2_resets(gw, n, rng):
 def test_in_flight_gauge_is_zero_after_random_client_resets(gw):
     """Many requests on parallel clients, a random share cut by the client (HTTP/1 close before
     or after the answer, HTTP/2 RST_STREAM), some while the upstream hangs for a moment."""
-    total = int(os.environ.get("PROTECT_RESET_REQUESTS", "2000"))
+    total = int(os.environ.get("PROTECT_RESET_REQUESTS", "10000"))
     counts = {"h1": 0, "h2": 0}
     lock = threading.Lock()
 
