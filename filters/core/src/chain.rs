@@ -145,6 +145,9 @@ impl Host for Tracking<'_> {
     fn verify_signature(&self, check: &crate::signature::SignatureCheck<'_>) -> Option<bool> {
         self.inner.verify_signature(check)
     }
+    fn native_signatures(&self) -> crate::signature::NativeSignatures {
+        self.inner.native_signatures()
+    }
     fn join_call(&mut self, token: u32) -> bool {
         self.inner.join_call(token)
     }

@@ -13,7 +13,7 @@ use crate::headers::HeaderMap;
 use crate::host::{
     GrpcCall, HeaderKind, Host, HostError, HttpCall, MetricId, MetricKind, SharedValue,
 };
-use crate::signature::SignatureCheck;
+use crate::signature::{NativeSignatures, SignatureCheck};
 
 /// Shared data as Envoy keeps it: one map per vm_id, each value with a CAS token.
 pub type SharedStore = Rc<RefCell<HashMap<String, SharedValue>>>;
@@ -70,6 +70,9 @@ pub struct FakeHost {
     pub headers: HashMap<HeaderKind, HeaderMap>,
     /// Native signature checks; `None` (the default) is a host without them.
     pub signature_verifier: Option<SignatureVerifier>,
+    /// What [`Host::native_signatures`] answers: `Offered` (Envoy) when a
+    /// `signature_verifier` is set, else `Unknown`, unless a test sets it.
+    pub native_signatures: Option<NativeSignatures>,
     /// How many signature checks were asked of the host.
     pub signature_checks: Cell<usize>,
     /// Whether a stream may join another context's callout (default true, as Envoy; false as
@@ -106,6 +109,7 @@ impl FakeHost {
             properties: HashMap::new(),
             headers: HashMap::new(),
             signature_verifier: None,
+            native_signatures: None,
             signature_checks: Cell::new(0),
             joinable: true,
             joined: Vec::new(),
@@ -260,6 +264,14 @@ impl Host for FakeHost {
     fn verify_signature(&self, check: &SignatureCheck<'_>) -> Option<bool> {
         self.signature_checks.set(self.signature_checks.get() + 1);
         (self.signature_verifier.as_ref()?.0)(check)
+    }
+
+    fn native_signatures(&self) -> NativeSignatures {
+        self.native_signatures
+            .unwrap_or(match self.signature_verifier {
+                Some(_) => NativeSignatures::Offered,
+                None => NativeSignatures::Unknown,
+            })
     }
 }
 

@@ -69,6 +69,9 @@ struct Edit {
     kind: EditKind,
     /// The value is empty for a removal.
     pair: Pair,
+    /// For a set or a removal: how many values of the header the host's map holds when the
+    /// edits are applied (before this one and those after it). Unused for an add.
+    host: usize,
 }
 
 /// Whether a value may be emitted as a header value: no CR, LF or NUL.
@@ -292,11 +295,26 @@ impl HeaderMap {
         let Some(pair) = self.checked_pair(name, value.as_ref()) else {
             return false;
         };
+        let host = self.host_copies(pair.name);
         self.forget(pair.name);
         self.pairs.push(pair);
+        if host > 1 {
+            // ngx_wasm_module replaces a header held more than once by marking every copy
+            // removed, the new value too: the copies are removed first, and the replacement
+            // then adds the one value. (Envoy's replace is a removal and an add already.)
+            self.edits.push(Edit {
+                kind: EditKind::Remove,
+                pair: Pair {
+                    name: pair.name,
+                    value: Span::default(),
+                },
+                host,
+            });
+        }
         self.edits.push(Edit {
             kind: EditKind::Set,
             pair,
+            host,
         });
         true
     }
@@ -310,6 +328,7 @@ impl HeaderMap {
         self.edits.push(Edit {
             kind: EditKind::Add,
             pair,
+            host: 0,
         });
         true
     }
@@ -322,6 +341,7 @@ impl HeaderMap {
             return;
         }
         let span = self.push(name.as_bytes());
+        let host = self.host_copies(span);
         self.forget(span);
         self.edits.push(Edit {
             kind: EditKind::Remove,
@@ -329,7 +349,31 @@ impl HeaderMap {
                 name: span,
                 value: Span::default(),
             },
+            host,
         });
+    }
+
+    /// How many values of the header named by `name` the host's map holds when the recorded
+    /// edits are applied: the edits of a header are at most one set or removal (which knows)
+    /// followed by adds (which the pairs include).
+    fn host_copies(&self, name: Span) -> usize {
+        let (wire, added) = (&self.wire, &self.added);
+        let name = slice(wire, added, name);
+        let mut adds = 0;
+        for e in &self.edits {
+            if spans_name(wire, added, e.pair.name, name) {
+                match e.kind {
+                    EditKind::Set | EditKind::Remove => return e.host,
+                    EditKind::Add => adds += 1,
+                }
+            }
+        }
+        let now = self
+            .pairs
+            .iter()
+            .filter(|p| spans_name(wire, added, p.name, name))
+            .count();
+        now.saturating_sub(adds)
     }
 
     /// Drops the pairs named like `name`, and the earlier edits of that header (a set or a
@@ -539,13 +583,26 @@ mod tests {
         assert!(h.is_empty());
     }
 
-    /// Applies edits the way a host does.
+    /// Applies edits the way a host does: Envoy (a replace removes every copy and adds the value
+    /// at the end), or ngx_wasm_module (a replace updates a single copy in place, and over
+    /// several copies marks them all removed, the new value too).
     fn host_apply<'a>(
         mut pairs: Vec<(&'a str, &'a [u8])>,
         edits: impl Iterator<Item = HeaderEdit<'a>>,
+        nginx: bool,
     ) -> Vec<(&'a str, &'a [u8])> {
         for e in edits {
             match e {
+                HeaderEdit::Set(n, v) if nginx => {
+                    match pairs.iter().filter(|(m, _)| *m == n).count() {
+                        0 => pairs.push((n, v)),
+                        1 => pairs
+                            .iter_mut()
+                            .filter(|(m, _)| *m == n)
+                            .for_each(|p| p.1 = v),
+                        _ => pairs.retain(|(m, _)| *m != n),
+                    }
+                }
                 HeaderEdit::Set(n, v) => {
                     pairs.retain(|(m, _)| *m != n);
                     pairs.push((n, v));
@@ -559,31 +616,75 @@ mod tests {
 
     #[test]
     fn coalesced_edits_leave_the_host_map_as_the_logic_sees_it() {
-        // Every sequence of three operations on two names, from a map holding one of them.
+        // Every sequence of three operations on two names, from a map holding one of them once
+        // or twice, on both hosts.
         let ops = ["set a", "add a", "rm a", "set b", "add b", "rm b"];
-        for x in ops {
-            for y in ops {
-                for z in ops {
-                    let original: Vec<(&str, &[u8])> = vec![("a", b"0"), ("c", b"1")];
-                    let mut h = HeaderMap::from_pairs(original.clone());
-                    for (i, op) in [x, y, z].iter().enumerate() {
-                        let (verb, name) = op.split_once(' ').unwrap();
-                        let value = format!("v{i}");
-                        match verb {
-                            "set" => assert!(h.set(name, value)),
-                            "add" => assert!(h.add(name, value)),
-                            _ => h.remove(name),
+        let originals: [Vec<(&str, &[u8])>; 2] = [
+            vec![("a", b"0"), ("c", b"1")],
+            vec![("a", b"0"), ("c", b"1"), ("a", b"2")],
+        ];
+        for original in originals {
+            for x in ops {
+                for y in ops {
+                    for z in ops {
+                        let mut h = HeaderMap::from_pairs(original.clone());
+                        for (i, op) in [x, y, z].iter().enumerate() {
+                            let (verb, name) = op.split_once(' ').unwrap();
+                            let value = format!("v{i}");
+                            match verb {
+                                "set" => assert!(h.set(name, value)),
+                                "add" => assert!(h.add(name, value)),
+                                _ => h.remove(name),
+                            }
                         }
+                        let mut seen: Vec<_> = h.pairs().collect();
+                        seen.sort();
+                        let edits: Vec<_> = h.edits().collect();
+                        for nginx in [false, true] {
+                            let mut applied = host_apply(original.clone(), h.edits(), nginx);
+                            applied.sort();
+                            assert_eq!(
+                                applied, seen,
+                                "{original:?} nginx {nginx}: {x}, {y}, {z}: {edits:?}"
+                            );
+                        }
+                        // One more (a removal) only where the host holds several copies.
+                        let twice = original.iter().filter(|(n, _)| *n == "a").count() > 1;
+                        assert!(edits.len() <= 3 + usize::from(twice), "{edits:?}");
                     }
-                    let mut seen: Vec<_> = h.pairs().collect();
-                    seen.sort();
-                    let mut applied = host_apply(original, h.edits());
-                    applied.sort();
-                    let edits: Vec<_> = h.edits().collect();
-                    assert_eq!(applied, seen, "{x}, {y}, {z}: {edits:?}");
-                    assert!(edits.len() <= 3);
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_header_held_twice_is_removed_before_it_is_set() {
+        let mut h = HeaderMap::from_pairs([("x-consumer", "a"), ("x-consumer", "b")]);
+        assert!(h.set("x-consumer", "bob"));
+        assert_eq!(
+            h.edits().collect::<Vec<_>>(),
+            [
+                HeaderEdit::Remove("x-consumer"),
+                HeaderEdit::Set("x-consumer", b"bob")
+            ]
+        );
+        // Still two copies on the host until the edits are applied: a later set knows it.
+        h.remove("x-consumer");
+        assert!(h.add("x-consumer", "c"));
+        assert!(h.set("x-consumer", "carol"));
+        assert_eq!(
+            h.edits().collect::<Vec<_>>(),
+            [
+                HeaderEdit::Remove("x-consumer"),
+                HeaderEdit::Set("x-consumer", b"carol")
+            ]
+        );
+        h.clear_edits();
+        assert!(h.set("x-consumer", "dave"));
+        assert_eq!(
+            h.edits().collect::<Vec<_>>(),
+            [HeaderEdit::Set("x-consumer", b"dave")],
+            "one copy once applied"
+        );
     }
 }

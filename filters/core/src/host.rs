@@ -7,7 +7,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::headers::HeaderMap;
-use crate::signature::SignatureCheck;
+use crate::signature::{NativeSignatures, SignatureCheck};
 
 /// A host call failed with a proxy-wasm status other than OK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -244,9 +244,16 @@ pub trait Host {
     /// Checks a signature in native code (Envoy's `verify_signature` foreign function, see
     /// [`crate::signature`]): `Some(valid)` when the host checked it, `None` when it cannot (no
     /// such function, a key or hash it refuses, a malformed answer) and the caller must check
-    /// it itself. Hosts without native checks keep this default.
+    /// it itself. Hosts without native checks keep this default. On a host where
+    /// [`Host::native_signatures`] is `Absent` the call traps: do not make it there.
     fn verify_signature(&self, check: &SignatureCheck<'_>) -> Option<bool> {
         let _ = check;
         None
+    }
+
+    /// Whether the host has [`Host::verify_signature`], as far as the module can tell without
+    /// calling it (see [`NativeSignatures`]). Hosts without native checks keep this default.
+    fn native_signatures(&self) -> NativeSignatures {
+        NativeSignatures::Unknown
     }
 }

@@ -26,6 +26,45 @@ pub struct SignatureCheck<'a> {
 /// The foreign function's name in Envoy.
 pub const FOREIGN_FUNCTION: &str = "verify_signature";
 
+/// Whether a host has [`FOREIGN_FUNCTION`], as far as a module can tell without calling it:
+/// Envoy answers an unknown foreign function with NOT_FOUND, but ngx_wasm_module traps (the
+/// request gets a 500 and the VM is recreated), so a module that can check a signature itself
+/// asks only a host that has shown it is Envoy. Found once per VM ([`NativeSignatures::detect`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NativeSignatures {
+    /// The host is Envoy (it answers [`ENVOY_PROBE`]): it has `verify_signature`.
+    Offered,
+    /// The host is ngx_wasm_module (it answers [`NGINX_PROBE`], or refuses a dotted property
+    /// outside a request): calling any foreign function but its own traps.
+    Absent,
+    /// Neither: a host that may have the function, and answers NOT_FOUND if it does not.
+    Unknown,
+}
+
+/// A property only Envoy has, in every context: its node (`xds.node`, the bootstrap's `node`
+/// as a message). ngx_wasm_module answers NOT_FOUND in a request, and INTERNAL_FAILURE (with an
+/// error log line) outside one.
+pub const ENVOY_PROBE: [&str; 2] = ["xds", "node"];
+
+/// A property only ngx_wasm_module has: the nginx variable `$nginx_version` (its `ngx.*`
+/// properties are nginx's variables). Envoy answers NOT_FOUND.
+pub const NGINX_PROBE: [&str; 2] = ["ngx", "nginx_version"];
+
+impl NativeSignatures {
+    /// What the host's answers to the two probes say, reading them with `get_property` (the
+    /// raw hostcall: `Ok(None)` is NOT_FOUND, `Err` any other failure). The NGINX probe is read
+    /// only when the Envoy one is missing.
+    pub fn detect<E>(mut get_property: impl FnMut(&[&str]) -> Result<Option<Vec<u8>>, E>) -> Self {
+        if let Ok(Some(_)) = get_property(&ENVOY_PROBE) {
+            return Self::Offered;
+        }
+        match get_property(&NGINX_PROBE) {
+            Ok(None) => Self::Unknown,
+            Ok(Some(_)) | Err(_) => Self::Absent,
+        }
+    }
+}
+
 /// Envoy's `VerifySignatureArguments`.
 #[derive(Clone, PartialEq, prost::Message)]
 struct Arguments {
@@ -67,6 +106,37 @@ pub fn decode_result(bytes: &[u8]) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_are_told_apart_by_their_properties() {
+        type Answer = Result<Option<Vec<u8>>, ()>;
+        let host = |envoy: Answer, nginx: Answer| {
+            let mut asked = Vec::new();
+            let found = NativeSignatures::detect(|path: &[&str]| {
+                asked.push(path.join("."));
+                if path == ENVOY_PROBE {
+                    envoy.clone()
+                } else {
+                    nginx.clone()
+                }
+            });
+            (found, asked)
+        };
+        // Envoy: its node (a message: bytes, possibly none); ngx.* is unknown to it.
+        let (found, asked) = host(Ok(Some(b"2\x05envoy".to_vec())), Ok(None));
+        assert_eq!((found, asked.len()), (NativeSignatures::Offered, 1));
+        assert_eq!(
+            host(Ok(Some(Vec::new())), Ok(None)).0,
+            NativeSignatures::Offered
+        );
+        // ngx_wasm_module in a request, and outside one (every dotted path fails there).
+        let (found, asked) = host(Ok(None), Ok(Some(b"1.22.1".to_vec())));
+        assert_eq!(found, NativeSignatures::Absent);
+        assert_eq!(asked, ["xds.node", "ngx.nginx_version"]);
+        assert_eq!(host(Err(()), Err(())).0, NativeSignatures::Absent);
+        // Some other host: neither property.
+        assert_eq!(host(Ok(None), Ok(None)).0, NativeSignatures::Unknown);
+    }
 
     #[test]
     fn arguments_are_four_length_delimited_fields() {

@@ -6,9 +6,9 @@
 //! Lookup order: the request's own overrides, filter state written with `set_property` (shared
 //! by every filter of the chain), attributes computed from the stream (`request.*`,
 //! `response.*`), gateway overrides, then defaults (`source.*`, `destination.*`,
-//! `connection.*`, `upstream.*`, `xds.*`, `plugin_name`, `plugin_root_id`, `plugin_vm_id`).
-//! Anything else is NOT_FOUND. Only `plugin_*` exist outside a stream context (Envoy has no
-//! stream info there); header-backed attributes (`request.path`, `request.headers`,
+//! `connection.*`, `upstream.*`, `xds.*`, `plugin_name`, `plugin_root_id`, `plugin_vm_id`;
+//! `ngx.nginx_version` in the NGINX profile). Anything else is NOT_FOUND. Only `plugin_*` and
+//! Envoy's `xds.node` exist outside a stream context (Envoy has no stream info there); header-backed attributes (`request.path`, `request.headers`,
 //! `response.headers`, ...) follow the header-map visibility of the context (see
 //! `headers.rs`), so `request.path` is NOT_FOUND in the response phase but found in
 //! `on_log`. `set_property` outside a stream is NOT_FOUND. `filter_state` without a key (the
@@ -25,6 +25,9 @@ use wasmtime::Linker;
 /// The property values and paths (`value/prop.rs`), where `host_test::abi::properties` named
 /// them before.
 pub use crate::value::prop::{dotted_path, wire_path, Prop};
+
+/// The nginx version the NGINX profile answers in `ngx.nginx_version` (the one the suite runs).
+pub const NGINX_VERSION: &str = "1.22.1";
 
 fn header_prop(h: &Option<Headers>, rest: &[&str]) -> Option<Prop> {
     let h = h.as_ref()?;
@@ -101,6 +104,8 @@ fn computed(w: &World, s: &StreamData, v: Vis, parts: &[&str]) -> Option<Prop> {
             Prop::Int(s.resp_body_bytes as i64 + hdr_bytes(&s.resp_headers))
         }
         ["connection", "id"] => Prop::Uint(s.connection_id),
+        // ngx_wasm_module's `ngx.*` properties are nginx's variables (in a request only).
+        ["ngx", "nginx_version"] if w.host == HostProfile::Nginx => Prop::str(NGINX_VERSION),
         _ => return None,
     })
 }
@@ -110,6 +115,11 @@ fn plugin_prop(st: &HostState, parts: &[&str]) -> Option<Prop> {
         ["plugin_name"] => Prop::str(&st.plugin.name),
         ["plugin_root_id"] => Prop::str(&st.plugin.root_id),
         ["plugin_vm_id"] => Prop::str(&st.plugin.vm_id),
+        // The bootstrap's node (Envoy's local info, in every context): a `Node` message whose
+        // `user_agent_name` (field 6) is `envoy`, as Envoy always sets it.
+        ["xds", "node"] if st.world().host == HostProfile::Envoy => {
+            Prop::Bytes(b"\x32\x05envoy".to_vec())
+        }
         _ => return None,
     })
 }

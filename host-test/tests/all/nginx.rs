@@ -30,6 +30,8 @@ fn callouts_grpc_properties_and_metrics_differ() {
         ("grpc.call", "12:0"),
         ("prop.response_code_int", "0:len3"),
         ("prop.source_port", "0:len5"),
+        ("prop.xds_node", "1:"),
+        ("prop.ngx_version", "0:1.22.1"),
     ] {
         assert_eq!(r.get(k).map(String::as_str), Some(want), "{k}");
     }

@@ -135,6 +135,8 @@ fn statuses_match_envoy() {
             ("prop.path", "0:/s?x=1"),
             ("prop.header", "0:statuses"),
             ("prop.response_code", "1:"),
+            ("prop.xds_node", "0:\u{32}\u{5}envoy"),
+            ("prop.ngx_version", "1:"),
             ("foreign.unknown", "1"),
             ("foreign.clear_route_cache", "0"),
             ("ctx.unknown", "2"),

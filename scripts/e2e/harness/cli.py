@@ -15,18 +15,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 from . import CONFIG_DIR, envoy
 from . import background
 from .stack import allocate_ports, template_values
 
 
-def _ports_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--listen-port", type=int, help="gateway listener port (default: free port)")
-    p.add_argument("--admin-port", type=int, help="admin port on 127.0.0.1 (default: free port)")
+def ports_args(p: argparse.ArgumentParser, admin: str = "admin port") -> None:
+    """--listen-port and --admin-port (scripts/envoy and scripts/nginx)."""
+    p.add_argument("--listen-port", type=int, help="gateway port on 127.0.0.1 (default: free port)")
+    p.add_argument("--admin-port", type=int, help=f"{admin} on 127.0.0.1 (default: free port)")
 
 
-def _preferred(args) -> dict:
+def preferred_ports(args) -> dict:
+    """The ports given on the command line, by placeholder name."""
     out = {}
     if getattr(args, "listen_port", None):
         out["LISTEN_PORT"] = args.listen_port
@@ -35,18 +38,31 @@ def _preferred(args) -> dict:
     return out
 
 
+def render_command(args, render: Callable[[dict], str]) -> int:
+    """`render TEMPLATE [--out FILE]`: `render(ports)` with the given or free ports, to stdout, or
+    to FILE with the ports as JSON on stderr."""
+    ports = allocate_ports(preferred_ports(args))
+    text = render(ports)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(json.dumps(ports), file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="scripts/envoy", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("render", help="render a template from envoy-config/")
     r.add_argument("template")
     r.add_argument("--out", type=Path)
-    _ports_args(r)
+    ports_args(r)
     v = sub.add_parser("validate", help="envoy --mode validate on rendered templates")
     v.add_argument("templates", nargs="*")
     s = sub.add_parser("start", help="start upstreams and Envoy in the background")
     s.add_argument("template", nargs="?", default="gateway.yaml")
-    _ports_args(s)
+    ports_args(s)
     w = sub.add_parser("wait", help="wait until the background Envoy's /ready is LIVE")
     w.add_argument("--timeout", type=float, default=envoy.READY_TIMEOUT)
     sub.add_parser("status", help="show the background gateway")
@@ -54,14 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.cmd == "render":
-        ports = allocate_ports(_preferred(args))
-        text = envoy.render(envoy.template(args.template), template_values(ports))
-        if args.out:
-            args.out.write_text(text, encoding="utf-8")
-            print(json.dumps(ports), file=sys.stderr)
-        else:
-            sys.stdout.write(text)
-        return 0
+        return render_command(args, lambda ports: envoy.render(envoy.template(args.template),
+                                                               template_values(ports)))
     if args.cmd == "validate":
         names = args.templates or sorted(p.name for p in CONFIG_DIR.glob("*.yaml"))
         failed = 0
@@ -81,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(res.stdout + res.stderr)
         return 1 if failed else 0
     if args.cmd == "start":
-        state = background.start(args.template, ports=_preferred(args))
+        state = background.start(args.template, ports=preferred_ports(args))
         print_state(state)
         return 0
     if args.cmd == "wait":

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from . import ROOT, nginx
+from .cli import ports_args, preferred_ports, render_command
 from .stack import allocate_ports, default_jwks
 
 RUN_DIR = ROOT / ".run" / "nginx"
@@ -131,27 +132,15 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("start", help="start the upstreams and nginx in the background")
     s.add_argument("template", nargs="?", default="gateway.conf")
     for p in (r, s):
-        p.add_argument("--listen-port", type=int, help="gateway port on 127.0.0.1 (default: free port)")
-        p.add_argument("--admin-port", type=int, help="/ready port on 127.0.0.1 (default: free port)")
+        ports_args(p, admin="/ready port")
     sub.add_parser("status", help="show the background gateway")
     sub.add_parser("stop", help="stop the background gateway")
     args = ap.parse_args(argv)
 
-    preferred = {}
-    if getattr(args, "listen_port", None):
-        preferred["LISTEN_PORT"] = args.listen_port
-    if getattr(args, "admin_port", None):
-        preferred["ADMIN_PORT"] = args.admin_port
-
+    preferred = preferred_ports(args)
     if args.cmd == "render":
-        ports = allocate_ports(preferred)
-        text = nginx.render(nginx.template(args.template), nginx.template_values(ports, RUN_DIR))
-        if args.out:
-            args.out.write_text(text, encoding="utf-8")
-            print(json.dumps(ports), file=sys.stderr)
-        else:
-            sys.stdout.write(text)
-        return 0
+        return render_command(args, lambda ports: nginx.render(
+            nginx.template(args.template), nginx.template_values(ports, RUN_DIR)))
     if args.cmd == "start":
         reason = nginx.unavailable()
         if reason:

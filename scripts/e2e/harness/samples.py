@@ -28,7 +28,7 @@ def b64url(data: bytes) -> str:
 
 
 class JwtSigner:
-    """A signing key (Ed25519 by default; RS256, ES256 and ES384 too), its JWKS and tokens."""
+    """A signing key (Ed25519 by default; RS256, PS256, ES256 and ES384 too), its JWKS and tokens."""
 
     def __init__(self, kid: str = "demo-key-1", alg: str = "EdDSA"):
         from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -37,7 +37,7 @@ class JwtSigner:
         self.alg = alg
         if alg == "EdDSA":
             self._key = ed25519.Ed25519PrivateKey.generate()
-        elif alg == "RS256":
+        elif alg in ("RS256", "PS256"):
             self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         elif alg in ("ES256", "ES384"):
             self._key = ec.generate_private_key(ec.SECP256R1() if alg == "ES256" else ec.SECP384R1())
@@ -52,7 +52,7 @@ class JwtSigner:
         if self.alg == "EdDSA":
             x = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
             return {"kty": "OKP", "crv": "Ed25519", "x": b64url(x), **common}
-        if self.alg == "RS256":
+        if self.alg in ("RS256", "PS256"):
             n = public.public_numbers().n
             return {"kty": "RSA", "n": b64url(n.to_bytes((n.bit_length() + 7) // 8, "big")), "e": "AQAB", **common}
         size = 32 if self.alg == "ES256" else 48
@@ -70,6 +70,9 @@ class JwtSigner:
             return self._key.sign(data)
         if self.alg == "RS256":
             return self._key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        if self.alg == "PS256":  # RFC 7518: MGF1 with SHA-256, a salt as long as the hash
+            pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+            return self._key.sign(data, pss, hashes.SHA256())
         size, hash_ = (32, hashes.SHA256()) if self.alg == "ES256" else (48, hashes.SHA384())
         r, s = decode_dss_signature(self._key.sign(data, ec.ECDSA(hash_)))
         return r.to_bytes(size, "big") + s.to_bytes(size, "big")

@@ -11,6 +11,7 @@
 
 use std::cell::Cell;
 
+use filter_core::signature::NativeSignatures;
 use filter_core::{Host, SignatureCheck};
 
 use crate::digest_cache::Digest;
@@ -158,8 +159,8 @@ impl Key {
     /// The verdict on `sig` under `alg` when the host can give it (`None`: the module must
     /// check).
     ///
-    /// A host that cannot check the key (no such function, a refused key or curve) is not asked
-    /// again for it. Until the host has accepted one signature of the key, a refusal is checked
+    /// Only a host that may have the check is asked (see [`asks_host`]). A host that cannot
+    /// check the key (no such function, a refused key or curve) is not asked again for it. Until the host has accepted one signature of the key, a refusal is checked
     /// again in the module, and if the module accepts it the host is not asked again for this
     /// key: a host that refuses valid signatures (a key it imports differently, say) costs speed,
     /// never a valid token. For an algorithm this build leaves to the host (see
@@ -179,8 +180,15 @@ impl Key {
         if state == HostState::Unusable {
             return None;
         }
-        let Some(answer) = self.ask_host(native, hash, msg, sig, host) else {
-            return Some(false); // cannot be a signature of this key: the module would refuse it too
+        let answer = if asks_host(alg, host.native_signatures()) {
+            let Some(answer) = self.ask_host(native, hash, msg, sig, host) else {
+                return Some(false); // cannot be a signature of this key: the module would refuse it too
+            };
+            answer
+        } else if public_key::in_module(alg) {
+            return None; // the module checks, as it does for every key on such a host
+        } else {
+            None // a host without the check refuses every key
         };
         let alg_name = alg.as_str();
         match answer {
@@ -260,6 +268,18 @@ impl Key {
         let (hash, native) = (native_hash(alg)?, self.native.as_ref()?);
         self.ask_host(native, hash, msg, sig, host)
             .unwrap_or(Some(false))
+    }
+}
+
+/// Whether to ask `host`'s `verify_signature` about an `alg` signature: for an algorithm this
+/// build checks in the module, only a host that has shown it is Envoy (calling an unknown foreign
+/// function traps in ngx_wasm_module, and a host that may lack it costs nothing to pass by); for
+/// one this build leaves to the host, any host not known to lack it.
+fn asks_host(alg: Alg, host: NativeSignatures) -> bool {
+    if public_key::in_module(alg) {
+        host == NativeSignatures::Offered
+    } else {
+        host != NativeSignatures::Absent
     }
 }
 

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use serde_json::{json, Value};
 
 use super::claims::ClaimRules;
+use filter_core::signature::NativeSignatures;
 use filter_core::FakeHost;
 
 use super::alg::Alg;
@@ -951,9 +952,10 @@ fn a_host_refusing_valid_signatures_costs_speed_never_a_valid_token() {
 }
 
 #[test]
-fn a_host_without_native_checks_is_asked_once_per_key() {
+fn an_envoy_without_native_checks_is_asked_once_per_key() {
     let p = provider("https://issuer.example", all_keys());
-    let host = FakeHost::new();
+    let mut host = FakeHost::new();
+    host.native_signatures = Some(NativeSignatures::Offered);
     for i in 0..3 {
         for alg in algs() {
             let mut c = claims();
@@ -969,6 +971,32 @@ fn a_host_without_native_checks_is_asked_once_per_key() {
         .filter(|a| crate::jwt::verifier::native_hash(*a).is_some())
         .count();
     assert_eq!(host.signature_checks.get(), asked);
+}
+
+/// ngx_wasm_module traps on an unknown foreign function, and a host that has not shown it is
+/// Envoy may lack it: neither is asked, and this build checks every algorithm in the module.
+#[test]
+fn hosts_not_shown_to_be_envoy_are_never_asked() {
+    for found in [NativeSignatures::Absent, NativeSignatures::Unknown] {
+        let p = provider("https://issuer.example", all_keys());
+        let mut host = envoy_host();
+        host.native_signatures = Some(found);
+        for i in 0..2 {
+            for alg in algs() {
+                let mut c = claims();
+                c["jti"] = json!(i);
+                let (result, checks) = check_on(&p, &token(alg, alg.as_str(), &c), NOW, &host);
+                assert_eq!(result, Ok(()), "{found:?} {}", alg.as_str());
+                assert_eq!(checks, Checks { host: 0, module: 1 }, "{}", alg.as_str());
+            }
+        }
+        let forged = tampered(&token(Alg::Rs256, "RS256", &claims()));
+        assert_eq!(
+            check_on(&p, &forged, NOW, &host).0,
+            Err(JwtError::BadSignature)
+        );
+        assert_eq!(host.signature_checks.get(), 0, "{found:?}");
+    }
 }
 
 #[test]

@@ -7,7 +7,14 @@ use crate::headers::HeaderMap;
 use crate::host::{
     GrpcCall, HeaderKind, Host, HostError, HttpCall, MetricId, MetricKind, SharedValue,
 };
-use crate::signature::{self, SignatureCheck};
+use crate::signature::{self, NativeSignatures, SignatureCheck};
+
+thread_local! {
+    /// What this VM's host showed about `verify_signature`, once asked (see
+    /// [`Host::native_signatures`]): the host does not change under a VM.
+    static NATIVE_SIGNATURES: std::cell::Cell<Option<NativeSignatures>> =
+        const { std::cell::Cell::new(None) };
+}
 
 /// The proxy-wasm host, made anew for each callback.
 ///
@@ -140,6 +147,18 @@ impl Host for WasmHost {
 
     fn header(&self, kind: HeaderKind, name: &str) -> Option<Vec<u8>> {
         raw::header_value(map_type(kind), name).ok().flatten()
+    }
+
+    fn native_signatures(&self) -> NativeSignatures {
+        NATIVE_SIGNATURES.with(|known| {
+            if let Some(known) = known.get() {
+                return known;
+            }
+            let found = NativeSignatures::detect(|path| with_path(path, raw::get_property));
+            log::debug!("native signature checks: {found:?}");
+            known.set(Some(found));
+            found
+        })
     }
 
     fn verify_signature(&self, check: &SignatureCheck<'_>) -> Option<bool> {

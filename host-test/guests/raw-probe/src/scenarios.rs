@@ -230,6 +230,8 @@ pub fn statuses(ctx: u32) -> u32 {
     report("prop.path", prop("request\0path"));
     report("prop.header", prop("request\0headers\0x-raw"));
     report("prop.response_code", prop("response\0code"));
+    report("prop.xds_node", prop("xds\0node"));
+    report("prop.ngx_version", prop("ngx\0nginx_version"));
 
     report("foreign.unknown", foreign("nope"));
     report("foreign.clear_route_cache", foreign("clear_route_cache"));

@@ -82,7 +82,9 @@ fn request(
 fn a_token_without_kid_against_32_keys_is_checked_at_most_the_budget() {
     let p = provider_of(rsa_keys(&[(32, 2048)], None));
     let refusals = RefusalCache::default();
-    let host = FakeHost::new();
+    // An Envoy whose native check takes none of these keys.
+    let mut host = FakeHost::new();
+    host.native_signatures = Some(filter_core::signature::NativeSignatures::Offered);
     let t = forged_without_kid(Alg::Rs256, 256, 0x42);
     let (result, checks, _, limited) =
         request(&p, &t, &host, DEFAULT_MAX_SIGNATURE_CHECKS, &refusals);
