@@ -10,7 +10,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from . import CONFIG_DIR, DIST_DIR, client, envoy, remote
+from . import CONFIG_DIR, DIST_DIR, client, ecds, envoy, remote
 from .ports import free_port
 from .upstreams import ApiServer, CollectorServer, JwksServer
 
@@ -48,6 +48,8 @@ def template_values(ports: dict[str, int], configs: dict | None = None, dist: Pa
             values[f"{key.upper()}_CONFIG"] = configs.get(key, default_plugin_config(path.stem))
     # The bundle's `gateway` root takes every member's configuration in one object.
     values["GATEWAY_CONFIG"] = {name: values[f"{name.upper()}_CONFIG"] for name in FILTERS}
+    # gateway-dynamic.yaml: the ECDS files of each filter (harness/ecds.py), written when used.
+    values["ECDS_DIR"] = ecds.LazyEcdsDir({n: values[f"{n.upper()}_CONFIG"] for n in FILTERS}, dist)
     # gateway-remote.yaml: each module's pinned sha256 ({{AUTH_SHA256}}...) from dist/SHA256SUMS.
     values.update(remote.sha256_values(dist))
     return values
