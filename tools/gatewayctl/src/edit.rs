@@ -4,31 +4,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::keys::{forget, now, parse_date, rfc3339, ID_LEN};
-use crate::store::{err, Error, Store};
+use crate::store::{consumer_index, err, find, list_mut, Error, Store};
 use crate::{CanaryCmd, ConsumersCmd, VersionsCmd};
-
-/// `v[key]` as an array, created empty when absent.
-pub fn list_mut<'a>(v: &'a mut Value, key: &str) -> Result<&'a mut Vec<Value>, Error> {
-    let o = v
-        .as_object_mut()
-        .ok_or_else(|| Error("not a JSON object".into()))?;
-    o.entry(key.to_string())
-        .or_insert_with(|| Value::Array(Vec::new()))
-        .as_array_mut()
-        .ok_or_else(|| Error(format!("`{key}` is not an array")))
-}
-
-fn find(v: &Value, list: &str, field: &str, name: &str) -> Option<usize> {
-    v.get(list)?
-        .as_array()?
-        .iter()
-        .position(|c| c.get(field).and_then(Value::as_str) == Some(name))
-}
-
-/// Index of consumer `id` in a document with `consumers`.
-pub fn consumer_index(v: &Value, id: &str) -> Result<usize, Error> {
-    find(v, "consumers", "id", id).ok_or_else(|| Error(format!("no consumer `{id}` in auth.json")))
-}
 
 fn set_or_remove(o: &mut Map<String, Value>, key: &str, value: Option<Value>) {
     match value {

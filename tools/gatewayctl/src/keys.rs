@@ -9,8 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::edit::{consumer_index, list_mut};
-use crate::store::{err, hex, Error, Store, KEY_META};
+use crate::store::{consumer_index, err, hex, list_mut, Error, Store, KEY_META};
 use crate::KeysCmd;
 
 /// Length of a key id (hex digits of the digest).

@@ -265,3 +265,27 @@ pub fn hex(bytes: &[u8]) -> String {
     }
     s
 }
+
+/// `v[key]` as an array, created empty when absent.
+pub fn list_mut<'a>(v: &'a mut Value, key: &str) -> Result<&'a mut Vec<Value>, Error> {
+    let o = v
+        .as_object_mut()
+        .ok_or_else(|| Error("not a JSON object".into()))?;
+    o.entry(key.to_string())
+        .or_insert_with(|| Value::Array(Vec::new()))
+        .as_array_mut()
+        .ok_or_else(|| Error(format!("`{key}` is not an array")))
+}
+
+/// Index of the entry of array `list` whose `field` is `name`.
+pub fn find(v: &Value, list: &str, field: &str, name: &str) -> Option<usize> {
+    v.get(list)?
+        .as_array()?
+        .iter()
+        .position(|c| c.get(field).and_then(Value::as_str) == Some(name))
+}
+
+/// Index of consumer `id` in a document with `consumers`.
+pub fn consumer_index(v: &Value, id: &str) -> Result<usize, Error> {
+    find(v, "consumers", "id", id).ok_or_else(|| Error(format!("no consumer `{id}` in auth.json")))
+}

@@ -237,7 +237,8 @@ impl TryFrom<RawConfig> for Config {
             None => None,
         };
         if let Some(p) = &raw.protect {
-            crate::protect::config::validate(p, &routes)?;
+            let apis: Vec<&str> = routes.iter().map(|r| r.api.as_str()).collect();
+            crate::protect::config::validate(p, &apis)?;
         }
         Ok(Config {
             plans,

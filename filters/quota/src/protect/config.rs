@@ -22,10 +22,11 @@ use filter_core::config::Field;
 use filter_core::ConfigError;
 
 use super::machine::{Breaker, Policy, Rate, BUCKETS};
-use crate::config::{Route, MAX_ROUTES};
 
 type Result<T> = std::result::Result<T, ConfigError>;
 
+/// Most entries of `apis` (as many as there can be routes, each naming one API).
+pub const MAX_APIS: usize = 256;
 /// Largest `max_in_flight`.
 pub const MAX_IN_FLIGHT: u32 = 1_000_000;
 /// Largest `consecutive_failures`, `min_requests`, `half_open_probes` and `close_after`.
@@ -110,10 +111,10 @@ fn ranged(lo: u32, hi: u32) -> impl Fn(Field<'_>) -> Result<u32> {
 pub fn read(f: Field<'_>) -> Result<Protect> {
     let o = f.object(&["apis", "max_attempts"])?;
     let apis = o.req("apis", |f| f.list(read_api))?;
-    if apis.is_empty() || apis.len() > MAX_ROUTES {
+    if apis.is_empty() || apis.len() > MAX_APIS {
         return Err(ConfigError::new(
             format!("{}.apis", o.path()),
-            format!("need 1 to {MAX_ROUTES} entries"),
+            format!("need 1 to {MAX_APIS} entries"),
         ));
     }
     Ok(Protect {
@@ -207,10 +208,10 @@ fn read_rate(f: Field<'_>) -> Result<Rate> {
 
 /// Checks the section against the routes: every protected API is the `api` of a route, and no
 /// API is listed twice.
-pub fn validate(p: &Protect, routes: &[Route]) -> Result<()> {
+pub fn validate(p: &Protect, route_apis: &[&str]) -> Result<()> {
     for (i, a) in p.apis.iter().enumerate() {
         let at = format!("protect.apis[{i}].api");
-        if !routes.iter().any(|r| r.api == a.api) {
+        if !route_apis.contains(&a.api.as_str()) {
             return Err(ConfigError::new(
                 at,
                 format!("no route has api `{}`", a.api),
